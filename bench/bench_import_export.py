@@ -1,0 +1,155 @@
+"""Import and export throughput against the old pipeline's conversion step, on the same files.
+
+Builds N browser-like takes (Ogg/Opus, 48 kHz mono, ~1.5 s, a real spoken word from tests/data at a
+random offset over room noise) in the old TUM app's layout, then times, in one run:
+  1. the old conversion step: one `ffmpeg -i x.ogg -ar 16000 x.wav` process per file, as process.sh
+     does it (skipped with a note when ffmpeg is absent);
+  2. `python -m speechrec import recordings/ --store data/`;
+  3. `python -m speechrec export --store data/ --out dataset.zip`;
+and prints clips per second for each and the ratios. It also exports a store of N/10 clips and
+prints both exports' peak memory, which should not grow with the number of clips.
+
+Usage: python bench/bench_import_export.py [--clips 1000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import psutil
+import soundfile as sf
+import soxr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from speechrec.audio import speech_span  # noqa: E402
+
+SPEECH_DIR = ROOT / "tests" / "data" / "speech"
+SAMPLE_RATE = 48000
+TAKE_S = 1.5
+
+
+def make_takes(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """Write ``count`` Opus takes as recordings/<word>-raw/<8 hex>.ogg; return their paths."""
+    rng = np.random.default_rng(seed)
+    words = {}
+    for path in sorted(SPEECH_DIR.glob("*.flac")):
+        samples, rate = sf.read(path, dtype="float32")
+        start_s, end_s = speech_span(samples, rate)
+        spoken = samples[int(start_s * rate) : int(end_s * rate)]
+        words[path.stem] = soxr.resample(spoken, rate, SAMPLE_RATE).astype(np.float32)
+    if not words:
+        sys.exit(f"no speech clips in {SPEECH_DIR}; run tests/data/make_speech.sh")
+    names = sorted(words)
+    paths = []
+    for index in range(count):
+        word = names[index % len(names)]
+        speech = words[word] * np.float32(10 ** (rng.uniform(-12, 0) / 20))
+        take = (rng.standard_normal(int(TAKE_S * SAMPLE_RATE)) * 10 ** (-55 / 20)).astype(np.float32)
+        offset = int(rng.integers(int(0.1 * SAMPLE_RATE), len(take) - len(speech) - int(0.1 * SAMPLE_RATE)))
+        take[offset : offset + len(speech)] += speech
+        session = f"{index // 20:04x}"
+        path = folder / f"{word}-raw" / f"{session}{index % 0x10000:04x}.ogg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_opus(path, take)
+        paths.append(path)
+    return paths
+
+
+def write_opus(path: Path, samples: np.ndarray) -> None:
+    """Encode mono float32 samples at 48 kHz as Ogg/Opus with PyAV (what a browser uploads)."""
+    with av.open(str(path), "w", format="ogg") as container:
+        stream = container.add_stream("libopus", rate=SAMPLE_RATE, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
+        frame.rate = SAMPLE_RATE
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+
+
+def timed(command: list[str], cwd: Path) -> tuple[float, float]:
+    """Run a command; return (wall seconds, peak RSS in MiB sampled every 10 ms, children included)."""
+    start = time.perf_counter()
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    process = psutil.Popen(command, cwd=cwd, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while process.poll() is None:
+        with contextlib.suppress(psutil.Error):
+            peak = max(peak, sum(p.memory_info().rss for p in [process, *process.children(recursive=True)]))
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - start
+    if process.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed: {process.stderr.read().decode()}")
+    return elapsed, peak / 2**20
+
+
+def old_conversion(paths: list[Path], out: Path) -> float | None:
+    """Seconds for one ffmpeg process per file, or None when ffmpeg is not installed."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        return None
+    out.mkdir()
+    start = time.perf_counter()
+    for index, path in enumerate(paths):
+        subprocess.run(
+            [ffmpeg, "-loglevel", "error", "-i", str(path), "-ar", "16000", str(out / f"{index}.wav")], check=True
+        )
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clips", type=int, default=1000)
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = parser.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="speechrec-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    python = [sys.executable, "-m", "speechrec"]
+    campaign = ["--campaign", str(ROOT / "campaign.toml")]
+    try:
+        paths = make_takes(work / "recordings", args.clips)
+        small = work / "recordings-small"
+        for path in paths[: max(1, args.clips // 10)]:
+            target = small / path.relative_to(work / "recordings")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(path, target)
+        print(f"{len(paths)} Opus takes of {TAKE_S} s at {SAMPLE_RATE} Hz in {work}")
+
+        old_s = old_conversion(paths, work / "old-wav")
+        import_s, import_mib = timed([*python, "import", "recordings", "--store", "data", *campaign], work)
+        export_s, export_mib = timed([*python, "export", "--store", "data", "--out", "dataset.zip", *campaign], work)
+        timed([*python, "import", "recordings-small", "--store", "data-small", *campaign], work)
+        small_s, small_mib = timed([*python, "export", "--store", "data-small", "--out", "small.zip", *campaign], work)
+
+        count = len(paths)
+        print(f"{'step':<34}{'seconds':>9}{'clips/s':>10}{'peak MiB':>10}")
+        if old_s is None:
+            print("old conversion (ffmpeg per file)    skipped: ffmpeg is not installed")
+        else:
+            print(f"{'old conversion (ffmpeg per file)':<34}{old_s:>9.2f}{count / old_s:>10.1f}")
+        print(f"{'speechrec import':<34}{import_s:>9.2f}{count / import_s:>10.1f}{import_mib:>10.0f}")
+        print(f"{'speechrec export':<34}{export_s:>9.2f}{count / export_s:>10.1f}{export_mib:>10.0f}")
+        small_count = max(1, args.clips // 10)
+        print(f"{'speechrec export (N/10 clips)':<34}{small_s:>9.2f}{small_count / small_s:>10.1f}{small_mib:>10.0f}")
+        if old_s is not None:
+            print(f"import speed / old conversion speed: {old_s / import_s:.1f}x (target >= 30x)")
+        print(f"export: {count / export_s:.0f} clips/s (target >= 1000)")
+        print(f"export peak memory, N clips / N/10 clips: {export_mib / small_mib:.2f} (flat = about 1)")
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

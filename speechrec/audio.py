@@ -1,0 +1,190 @@
+"""Pure DSP on float32 numpy arrays: mono, resampling, levels, speech span, loudest window.
+
+Arrays are float32 in [-1, 1] with shape ``(frames,)`` (mono) unless a docstring says otherwise;
+the sample rate always travels as a separate ``sample_rate: int``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import soxr
+
+from speechrec.errors import AudioError
+
+# Level analysis works on 20 ms frames: short enough to find a word's edges within a frame,
+# long enough that a frame's RMS of steady noise varies by well under 1 dB.
+FRAME_S = 0.02
+# Digital silence has no level; report it as this instead of -inf so numbers stay finite.
+SILENCE_DBFS = -120.0
+# The quietest 10 % of frames are the room between words: their level is the noise floor.
+NOISE_FLOOR_PERCENTILE = 10
+# A frame is speech when it stands this far above the noise floor. 10 dB is far beyond the
+# frame-to-frame wobble of steady noise (< 1 dB), so loud hum or hiss is never mistaken for speech.
+SPEECH_ABOVE_FLOOR_DB = 10.0
+# ... and it must also be above this absolute level: below it is the self-noise of a microphone.
+SPEECH_MIN_DBFS = -70.0
+# A speech run must last at least this long; shorter blips (a click, a key press) are ignored.
+MIN_SPEECH_RUN_S = 0.04
+
+
+def to_mono(samples: np.ndarray) -> np.ndarray:
+    """Return ``samples`` as mono float32 in [-1, 1], shape ``(frames,)``.
+
+    Accepts ``(frames,)`` or ``(frames, channels)``, float or integer PCM (scaled by its range;
+    unsigned integers are offset binary, so their mid-range value is silence).
+    Raises TypeError for a non-array and ValueError for other shapes.
+    """
+    if not isinstance(samples, np.ndarray):
+        raise TypeError(f"samples must be a numpy array, got {type(samples).__name__}")
+    if samples.ndim not in (1, 2) or (samples.ndim == 2 and samples.shape[1] == 0):
+        raise ValueError(f"samples must have shape (frames,) or (frames, channels), got {samples.shape!r}")
+    if samples.ndim == 2 and samples.shape[1] == 1:
+        samples = samples[:, 0]
+    if np.issubdtype(samples.dtype, np.unsignedinteger):
+        # Unsigned PCM (8-bit WAV) is offset binary: the middle of the range is silence.
+        half = (float(np.iinfo(samples.dtype).max) + 1.0) / 2.0
+        samples = ((samples.astype(np.float64) - half) / half).astype(np.float32)
+    elif np.issubdtype(samples.dtype, np.integer):
+        scale = np.float32(np.iinfo(samples.dtype).max + 1.0)
+        samples = np.divide(samples, scale, dtype=np.float32)
+    elif not np.issubdtype(samples.dtype, np.floating):
+        raise TypeError(f"samples must be float or integer PCM, got dtype {samples.dtype!r}")
+    if samples.ndim == 2:
+        samples = samples.mean(axis=1)
+    return np.clip(samples, -1.0, 1.0).astype(np.float32, copy=False)
+
+
+def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndarray:
+    """Resample mono ``samples`` from ``sample_rate`` to ``target_rate`` with soxr (HQ).
+
+    Float32 in [-1, 1] gives float32; int16 PCM gives int16 (soxr rounds and saturates; used by
+    the export, whose output is 16-bit anyway, because it is twice as fast). TypeError otherwise.
+    """
+    _check_rate(sample_rate)
+    _check_rate(target_rate)
+    if samples.dtype not in (np.float32, np.int16):
+        raise TypeError(f"samples must be float32 or int16, got dtype {samples.dtype!r}; convert with to_mono")
+    if sample_rate == target_rate:
+        return samples
+    return soxr.resample(samples, sample_rate, target_rate, quality="HQ")
+
+
+def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
+    """RMS level of each whole non-overlapping frame in dBFS (SILENCE_DBFS for digital silence).
+
+    Returns float64 of shape ``(frames // frame_length,)``; a trailing partial frame is dropped,
+    except that a take shorter than one frame is measured as one frame.
+    """
+    frame_length = max(1, round(sample_rate * frame_s))
+    count = max(1, len(samples) // frame_length)
+    head = samples[: count * frame_length].astype(np.float64)
+    if len(head) < frame_length:
+        head = np.pad(head, (0, frame_length - len(head)))
+    power = np.mean(head.reshape(count, frame_length) ** 2, axis=1)
+    return power_to_dbfs(power)
+
+
+def power_to_dbfs(power: np.ndarray | float) -> np.ndarray:
+    """Mean-square power to dBFS (a full-scale square wave is 0 dBFS), floored at SILENCE_DBFS."""
+    with np.errstate(divide="ignore"):
+        return np.maximum(10.0 * np.log10(power), SILENCE_DBFS)
+
+
+def noise_floor_dbfs(levels_dbfs: np.ndarray) -> float:
+    """The noise floor of a take from its frame levels: the NOISE_FLOOR_PERCENTILE-th percentile."""
+    return float(np.percentile(levels_dbfs, NOISE_FLOOR_PERCENTILE))
+
+
+def speech_frame_mask(levels_dbfs: np.ndarray, floor_dbfs: float | None = None, frame_s: float = FRAME_S) -> np.ndarray:
+    """Boolean mask of the frames that belong to speech runs (see the thresholds above).
+
+    ``floor_dbfs``: the take's noise floor if already known (else computed from the levels).
+    """
+    floor_dbfs = noise_floor_dbfs(levels_dbfs) if floor_dbfs is None else floor_dbfs
+    threshold = max(floor_dbfs + SPEECH_ABOVE_FLOOR_DB, SPEECH_MIN_DBFS)
+    loud = levels_dbfs > threshold
+    min_run = max(1, round(MIN_SPEECH_RUN_S / frame_s))
+    edges = np.diff(np.concatenate(([0], loud.astype(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    mask = np.zeros_like(loud)
+    for start, end in zip(starts, ends, strict=True):
+        if end - start >= min_run:
+            mask[start:end] = True
+    return mask
+
+
+def speech_span(samples: np.ndarray, sample_rate: int) -> tuple[float, float] | None:
+    """``(start_s, end_s)`` of the speech in a take, from the first to the last speech frame, or None."""
+    mask = speech_frame_mask(frame_levels_dbfs(samples, sample_rate))
+    active = np.flatnonzero(mask)
+    if len(active) == 0:
+        return None
+    return float(active[0] * FRAME_S), float((active[-1] + 1) * FRAME_S)
+
+
+def loudest_window_start(samples: np.ndarray, window_length: int) -> int:
+    """Start index of the ``window_length``-sample window with the most energy (sum of squares).
+
+    Vectorized: a running sum of the squares on an integer grid (2**-61 of the take's total
+    energy), so equal windows anywhere in the take get exactly equal sums; the first of equal
+    windows wins. A take no longer than the window gives 0. Raises ValueError for a
+    window length < 1 or samples that are not finite.
+    """
+    if window_length < 1:
+        raise ValueError(f"window_length must be at least 1 sample, got {window_length!r}")
+    if len(samples) <= window_length:
+        return 0
+    squares = samples.astype(np.float64) ** 2
+    total = float(np.sum(squares))
+    if not np.isfinite(total):
+        raise ValueError("samples contain NaN or infinity; decode the audio with speechrec.decode")
+    if total == 0.0:
+        return 0
+    # A float running sum rounds differently at different positions, so two equal windows could
+    # differ in the last bit and the later one win. Integers add exactly: scale the squares so
+    # that their total is below 2**61 (no int64 overflow) and round each onto the grid.
+    grid = np.rint(np.ldexp(squares, 61 - math.frexp(total)[1])).astype(np.int64)
+    energy = np.concatenate(([0], np.cumsum(grid)))
+    return int(np.argmax(energy[window_length:] - energy[:-window_length]))
+
+
+def fit_to_window(samples: np.ndarray, sample_rate: int, duration_s: float) -> np.ndarray:
+    """Exactly ``round(duration_s * sample_rate)`` samples: the loudest window of a longer take,
+    or a shorter take padded with silence so that its speech sits in the middle.
+
+    Input and output are mono, float32 in [-1, 1] or int16 PCM (the output keeps the input's dtype).
+    """
+    window_length = round(duration_s * sample_rate)
+    if window_length < 1:
+        raise ValueError(f"duration_s must give at least one sample, got {duration_s!r}")
+    if len(samples) >= window_length:
+        start = loudest_window_start(samples, window_length)
+        return samples[start : start + window_length]
+    span = speech_span(to_mono(samples), sample_rate)
+    centre = (span[0] + span[1]) / 2 * sample_rate if span else len(samples) / 2
+    offset = int(np.clip(round(window_length / 2 - centre), 0, window_length - len(samples)))
+    return np.pad(samples, (offset, window_length - len(samples) - offset))
+
+
+def peak_dbfs(samples: np.ndarray) -> float:
+    """Largest absolute sample in dBFS (amplitude; full scale is 0 dBFS)."""
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    return float(power_to_dbfs(peak**2))
+
+
+def check_samples(samples: np.ndarray, sample_rate: int) -> None:
+    """Raise AudioError for an empty take and ValueError/TypeError for a bad array or rate."""
+    _check_rate(sample_rate)
+    if not isinstance(samples, np.ndarray) or samples.ndim != 1:
+        raise TypeError(f"samples must be a mono numpy array of shape (frames,), got {samples!r:.80}")
+    if len(samples) == 0:
+        raise AudioError("the audio has no samples; record or choose a file with sound in it")
+
+
+def _check_rate(sample_rate: int) -> None:
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
+        raise TypeError(f"sample_rate must be an int, got {sample_rate!r}")
+    if not 1000 <= sample_rate <= 384_000:
+        raise ValueError(f"sample_rate must be between 1000 and 384000 Hz, got {sample_rate!r}")

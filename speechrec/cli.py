@@ -1,0 +1,168 @@
+"""Command line: ``python -m speechrec import|export|stats``. Never imports streamlit (fast start)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from speechrec.config import CAMPAIGN_ENV, Campaign, campaign_path, load_campaign, load_settings
+from speechrec.errors import SpeechrecError
+
+# How many skipped files the import summary lists one by one before it only counts them.
+MAX_LISTED_SKIPS = 20
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the process exit code (0 success, 1 failure, 2 usage error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (SpeechrecError, ValueError, OSError) as error:
+        print(f"speechrec {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"speechrec {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with its three commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m speechrec", description="Collect keyword-spotting speech datasets."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--store", metavar="DIR", help="data folder (default: $SPEECHREC_DATA or ./data)")
+        sub.add_argument(
+            "--campaign", metavar="FILE", help=f"campaign file (default: ${CAMPAIGN_ENV} or ./campaign.toml)"
+        )
+        sub.set_defaults(run=run)
+        return sub
+
+    importer = command("import", "Import recordings of the old web apps or a Speech Commands folder.", run_import)
+    importer.add_argument("folder", help="folder with the recordings (searched recursively)")
+    importer.add_argument("--workers", type=int, metavar="N", help="decoding processes (default: one per core)")
+    exporter = command("export", "Write the dataset as a Speech Commands zip.", run_export)
+    exporter.add_argument("--out", required=True, metavar="FILE", help="zip file to write")
+    exporter.add_argument(
+        "--select",
+        choices=["accepted", "default", "all"],
+        default="default",
+        help="accepted: accepted clips only; default: accepted plus pending without a quality flag; "
+        "all: accepted plus every pending clip. Rejected clips are never exported.",
+    )
+    exporter.add_argument(
+        "--clip-duration", type=float, metavar="S", help="clip length in seconds (default: campaign's)"
+    )
+    exporter.add_argument("--sample-rate", type=int, metavar="HZ", help="sample rate (default: campaign's)")
+    stats = command(
+        "stats",
+        "Clips per word: total, accepted, pending (no quality flag), flagged (pending with a flag), rejected.",
+        run_stats,
+    )
+    stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """``import FOLDER``: import, then print a summary with every skipped file and its reason."""
+    from speechrec.importer import import_folder
+
+    campaign = _campaign(args)
+    if args.workers is not None and args.workers < 1:
+        raise ValueError(f"--workers must be at least 1, got {args.workers!r}")
+    store = _store(args)
+    with _progress_bar("importing", "file") as update:
+        summary = import_folder(store, args.folder, campaign, workers=args.workers, progress=update)
+    print(
+        f"imported {summary.imported} clips ({summary.flagged} with a quality flag), "
+        f"{summary.duplicates} already in the store, {len(summary.skipped)} skipped, "
+        f"{summary.ignored} non-audio files ignored"
+    )
+    unknown = sorted(set(summary.words) - set(campaign.words) - {"_background_noise_"})
+    if unknown:
+        print(f"words not in the campaign: {', '.join(unknown)}")
+    for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:
+        print(f"  skipped {path}: {reason}")
+    if len(summary.skipped) > MAX_LISTED_SKIPS:
+        print(f"  ... and {len(summary.skipped) - MAX_LISTED_SKIPS} more skipped files")
+    nothing_usable = summary.imported == 0 and summary.duplicates == 0 and summary.skipped
+    return 1 if nothing_usable else 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``export --out FILE``: write the zip and print what went in."""
+    from speechrec.export import ExportOptions, export_dataset
+
+    campaign = _campaign(args)
+    options = ExportOptions(selection=args.select, clip_duration_s=args.clip_duration, sample_rate=args.sample_rate)
+    store = _store(args)
+    with _progress_bar("exporting", "file") as update:
+        summary = export_dataset(store, campaign, args.out, options, progress=update)
+    words = ", ".join(f"{word} {count}" for word, count in sorted(summary.files_per_keyword.items()))
+    print(
+        f"wrote {args.out}: {summary.files} clips from {summary.speakers} speakers"
+        f" ({words or 'none'}), {summary.background_noise_files} background noise files"
+    )
+    for clip_id, reason in summary.skipped:
+        print(f"  left out clip {clip_id}: {reason}")
+    return 0
+
+
+def run_stats(args: argparse.Namespace) -> int:
+    """``stats``: per-word counts as a table or JSON."""
+    from speechrec.stats import keyword_counts, noise_duration_s
+
+    campaign = _campaign(args)
+    store = _store(args)
+    table = keyword_counts(store, campaign)
+    noise_s = noise_duration_s(store)
+    if args.json:
+        print(
+            json.dumps({"keywords": table.to_dict(orient="records"), "background_noise_s": round(noise_s, 3)}, indent=2)
+        )
+        return 0
+    shown = table.drop(columns=["progress"]).assign(
+        progress=(table["progress"] * 100).round().astype(int).astype(str) + "%"
+    )
+    print(shown.to_string(index=False))
+    print(f"background noise: {noise_s:.1f} s")
+    return 0
+
+
+def _campaign(args: argparse.Namespace) -> Campaign:
+    return load_campaign(campaign_path(args.campaign))
+
+
+def _store(args: argparse.Namespace):
+    from speechrec.store import ClipStore
+
+    return ClipStore(load_settings(args.store))
+
+
+class _progress_bar:
+    """A tqdm bar on stderr fed by ``progress(done, total)`` callbacks (quiet when not a terminal)."""
+
+    def __init__(self, description: str, unit: str) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=description, unit=unit, disable=None, file=sys.stderr)
+
+    def __enter__(self) -> Callable[[int, int], None]:
+        def update(done: int, total: int) -> None:
+            self._bar.total = total
+            self._bar.update(done - self._bar.n)
+
+        return update
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.close()
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__

@@ -1,0 +1,152 @@
+"""The audio edges: decode any browser or file format with PyAV, encode FLAC and WAV with soundfile."""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import av
+import numpy as np
+import soundfile as sf
+
+from speechrec.audio import to_mono
+from speechrec.errors import AudioError
+from speechrec.quality import QualityReport, assess_take
+
+# Nothing a volunteer or the old web app recorded is longer than this; a longer file is a
+# mistake (or an attack on memory), not a take.
+MAX_DECODED_S = 600.0
+# Sample formats read straight from PyAV's buffers (planar variants end in "p"); any other
+# goes through PyAV's resampler first.
+SAMPLE_DTYPES = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": np.int32}
+DIRECT_FORMATS = frozenset(SAMPLE_DTYPES) | {f"{name}p" for name in SAMPLE_DTYPES}
+
+
+def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | None = None) -> tuple[np.ndarray, int]:
+    """Decode the first audio stream of a file or bytes (Ogg/Opus, WebM, WAV, FLAC, MP3, ...).
+
+    Returns ``(samples, sample_rate)``: mono float32 in [-1, 1], shape ``(frames,)``. Raises
+    AudioError naming ``name`` (or the path) when the data cannot be decoded, has no audio
+    stream, has no samples, or is longer than MAX_DECODED_S.
+    """
+    label = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "the audio")
+    stream_source = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
+    chunks: list[np.ndarray] = []
+    try:
+        with av.open(stream_source, mode="r") as container:
+            if not container.streams.audio:
+                raise AudioError(f"{label}: has no audio stream")
+            stream = container.streams.audio[0]
+            sample_rate = stream.rate or stream.codec_context.sample_rate
+            resampler = None
+            direct = None
+            total = 0
+            for frame in container.decode(stream):
+                if direct is None:
+                    direct = frame.format.name in DIRECT_FORMATS
+                    channels = len(frame.layout.channels)
+                if direct:
+                    converted = [planar_samples(frame, channels)]
+                else:
+                    resampler = resampler or av.AudioResampler(format="fltp", rate=sample_rate)
+                    converted = [planar_samples(part, channels) for part in resampler.resample(frame)]
+                chunks.extend(converted)
+                total += frame.samples
+                if total > MAX_DECODED_S * sample_rate:
+                    raise AudioError(f"{label}: longer than {MAX_DECODED_S:g} s; split it into takes first")
+            if resampler is not None:
+                chunks.extend(planar_samples(part, channels) for part in resampler.resample(None))
+    except AudioError:
+        raise
+    except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as error:
+        raise AudioError(f"{label}: cannot be decoded ({error})") from None
+    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
+        raise AudioError(f"{label}: contains no audio samples")
+    planar = np.concatenate(chunks, axis=1)
+    return to_mono(planar.T), int(sample_rate)
+
+
+def planar_samples(frame: av.AudioFrame, channels: int) -> np.ndarray:
+    """A PyAV audio frame as a ``(channels, samples)`` array of its own sample type (a view if it can be).
+
+    Reads the frame's plane buffers directly: PyAV's ``to_ndarray`` costs more than decoding.
+    """
+    dtype = SAMPLE_DTYPES[frame.format.name.rstrip("p")]
+    if not frame.format.is_planar:
+        return np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels).T
+    if channels == 1:
+        return np.frombuffer(frame.planes[0], dtype, frame.samples)[np.newaxis]
+    return np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]])
+
+
+def to_pcm16(samples: np.ndarray) -> np.ndarray:
+    """Float samples in [-1, 1] to int16, scaled by 32768 (the inverse of ``to_mono`` on int16)."""
+    return np.clip(np.round(samples * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def encode_flac(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono float32 samples in [-1, 1] to FLAC bytes (16-bit, fastest compression: it is still lossless)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, to_pcm16(samples), sample_rate, format="FLAC", subtype="PCM_16", compression_level=0.0)
+    return buffer.getvalue()
+
+
+def encode_wav(samples: np.ndarray, sample_rate: int) -> bytes:
+    """Mono samples (float32 in [-1, 1], or int16 PCM written as is) to 16-bit PCM WAV bytes."""
+    buffer = io.BytesIO()
+    pcm = samples if samples.dtype == np.int16 else to_pcm16(samples)
+    sf.write(buffer, pcm, sample_rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+def read_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
+    """Read FLAC or WAV bytes written by this package: ``(mono float32 samples, sample_rate)``."""
+    samples, sample_rate = read_pcm16(data)
+    return to_mono(samples), sample_rate
+
+
+def read_pcm16(data: bytes) -> tuple[np.ndarray, int]:
+    """Read FLAC or WAV bytes as ``(mono int16 samples, sample_rate)``, without float conversion.
+
+    Raises AudioError when the bytes are not a readable sound file.
+    """
+    try:
+        samples, sample_rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as error:
+        raise AudioError(f"stored audio cannot be read: {error}") from None
+    mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
+    return mono, int(sample_rate)
+
+
+@dataclass(frozen=True)
+class TakeJob:
+    """Encoded audio bytes of one take and how to judge it (picklable, for worker processes)."""
+
+    data: bytes
+    name: str
+    clip_duration_s: float = 1.0
+    expect_speech: bool = True
+
+
+@dataclass(frozen=True)
+class PreparedTake:
+    """A take ready for the store: FLAC bytes, its sample rate and its quality report."""
+
+    flac_bytes: bytes
+    sample_rate: int
+    quality: QualityReport
+
+
+def prepare_take(job: TakeJob) -> PreparedTake | str:
+    """Decode, assess and FLAC-encode one take; return the reason instead when it is not usable audio.
+
+    Lives here, away from the store, so that worker processes start without pandas or SQLAlchemy.
+    """
+    try:
+        samples, sample_rate = decode_audio(job.data, name=job.name)
+    except AudioError as error:
+        return str(error).removeprefix(f"{job.name}: ")
+    quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
+    return PreparedTake(encode_flac(samples, sample_rate), sample_rate, quality)

@@ -1,0 +1,205 @@
+"""Bring existing recordings into a store: the old web apps' uploads and Speech Commands folders.
+
+Recognised layouts (paths relative to the import folder; any audio format PyAV decodes):
+- TUM web app:             ``<word>-raw/<id>.ogg``, ``<id>`` 8 hex digits whose first 4 are the session
+- open-speech-recording:   ``<word>_<session>_<uuid>.ogg``, session and uuid 32 hex digits each
+- Speech Commands:         ``<word>/<speaker>_nohash_<n>.wav`` and ``_background_noise_/<name>.wav``
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import re
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from speechrec.config import Campaign, check_word
+from speechrec.decode import PreparedTake, TakeJob, prepare_take
+from speechrec.errors import CampaignError, SpeechrecError
+from speechrec.parallel import bounded_map
+from speechrec.store import NOISE_KEYWORD, ClipStore, NewClip
+
+AUDIO_EXTENSIONS = frozenset(
+    {".ogg", ".oga", ".opus", ".webm", ".weba", ".wav", ".flac", ".mp3", ".m4a", ".mp4", ".aac"}
+)
+TUM_ID = re.compile(r"^[0-9a-f]{8}$")
+ORIGINAL_NAME = re.compile(r"^(?P<word>.+)_(?P<session>[0-9a-f]{32})_(?P<take>[0-9a-f]{32})$")
+SPEECH_COMMANDS_NAME = re.compile(r"^(?P<speaker>[0-9a-f]{8})_nohash_(?P<number>\d+)$")
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_MIN_FILES = 64
+# Rows inserted per transaction.
+BATCH_SIZE = 100
+# Files queued per worker: enough that workers stay busy while the main process writes a batch
+# (about 100 fsyncs), small enough to keep memory bounded (~100 kB per queued file).
+QUEUED_PER_WORKER = 64
+
+ProgressCallback = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Recording:
+    """An audio file found in the import folder and what its path says about it."""
+
+    path: Path
+    relative: str
+    keyword: str
+    speaker_id: str
+    session_id: str
+
+
+@dataclass
+class ImportSummary:
+    """The outcome of an import: counts, and every skipped file with its reason."""
+
+    imported: int = 0
+    duplicates: int = 0
+    ignored: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    flagged: int = 0
+    words: dict[str, int] = field(default_factory=dict)
+
+
+def derived_speaker_id(layout: str, session: str) -> str:
+    """A stable 8-hex-digit speaker id for a session of an old app (the same on every re-import)."""
+    return hashlib.sha1(f"{layout}:{session}".encode()).hexdigest()[:8]
+
+
+def identify_recording(path: Path, folder: Path) -> Recording:
+    """Work out word, speaker and session from a file's path; ValueError saying why if the layout is unknown."""
+    relative = PurePosixPath(path.relative_to(folder).as_posix())
+    stem, parent = relative.stem, relative.parent.name
+    if parent == NOISE_KEYWORD:
+        speaker = derived_speaker_id("noise", str(relative))
+        return Recording(path, str(relative), NOISE_KEYWORD, speaker, "import-noise")
+    if parent.endswith("-raw") and TUM_ID.match(stem.lower()):
+        word, session = parent[: -len("-raw")], stem.lower()[:4]
+        speaker, session_id = derived_speaker_id("tum", session), f"tum-{session}"
+    elif match := ORIGINAL_NAME.match(stem):
+        word, session = match["word"], match["session"]
+        speaker, session_id = derived_speaker_id("open-speech-recording", session), session
+    elif match := SPEECH_COMMANDS_NAME.match(stem):
+        word, speaker, session_id = parent, match["speaker"], f"speech-commands-{match['speaker']}"
+    else:
+        raise ValueError(
+            "unknown layout: expected <word>-raw/<8 hex>.ogg, <word>_<session>_<uuid>.ogg "
+            "or <word>/<speaker>_nohash_<n>.wav"
+        )
+    try:
+        check_word(word, "word")
+    except CampaignError as error:
+        raise ValueError(str(error)) from None
+    return Recording(path, str(relative), word, speaker, session_id)
+
+
+def import_folder(
+    store: ClipStore,
+    folder: str | os.PathLike[str],
+    campaign: Campaign,
+    *,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+) -> ImportSummary:
+    """Import every recording under ``folder``; files already imported (same bytes) are not added again.
+
+    One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
+    ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
+    audio files. Raises SpeechrecError if ``folder`` is not a folder.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise SpeechrecError(f"{str(folder)!r} is not a folder; give the folder that holds the recordings")
+    summary = ImportSummary()
+    recordings: list[Recording] = []
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        if path.suffix.lower() not in AUDIO_EXTENSIONS:
+            summary.ignored += 1
+            continue
+        try:
+            recordings.append(identify_recording(path, folder))
+        except ValueError as error:
+            summary.skipped.append((path.relative_to(folder).as_posix(), str(error)))
+    total = len(recordings) + len(summary.skipped)
+    done = len(summary.skipped)
+    known = store.known_source_sha1s()
+
+    new_recordings: list[tuple[Recording, str]] = []
+
+    def jobs() -> Iterator[TakeJob]:
+        nonlocal done
+        for recording in recordings:
+            try:
+                data = recording.path.read_bytes()
+            except OSError as error:
+                summary.skipped.append((recording.relative, f"cannot be read: {error.strerror}"))
+            else:
+                sha1 = hashlib.sha1(data).hexdigest()
+                if not data:
+                    summary.skipped.append((recording.relative, "empty file"))
+                elif sha1 in known:
+                    summary.duplicates += 1
+                else:
+                    known.add(sha1)
+                    new_recordings.append((recording, sha1))
+                    is_noise = recording.keyword == NOISE_KEYWORD
+                    yield TakeJob(data, recording.relative, campaign.clip_duration_s, expect_speech=not is_noise)
+                    continue
+            done += 1
+            if progress:
+                progress(done, total)
+
+    workers = workers or os.cpu_count() or 1
+    parallel = workers > 1 and len(recordings) >= PARALLEL_MIN_FILES
+    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if parallel else None
+    batch: list[NewClip] = []
+    speakers: set[str] = set()
+    try:
+        for index, result in enumerate(bounded_map(executor, prepare_take, jobs(), window=QUEUED_PER_WORKER * workers)):
+            done += 1
+            recording, sha1 = new_recordings[index]
+            if isinstance(result, PreparedTake):
+                batch.append(_new_clip(recording, sha1, result))
+            else:
+                summary.skipped.append((recording.relative, result))
+            if len(batch) >= BATCH_SIZE:
+                _store_batch(store, batch, speakers, summary)
+            if progress:
+                progress(done, total)
+        _store_batch(store, batch, speakers, summary)
+    finally:
+        if executor is not None:
+            executor.shutdown(cancel_futures=True)
+    summary.skipped.sort()
+    return summary
+
+
+def _new_clip(recording: Recording, sha1: str, take: PreparedTake) -> NewClip:
+    return NewClip(
+        keyword=recording.keyword,
+        speaker_id=recording.speaker_id,
+        session_id=recording.session_id,
+        source="import",
+        sample_rate=take.sample_rate,
+        flac_bytes=take.flac_bytes,
+        quality=take.quality,
+        source_path=recording.relative,
+        source_sha1=sha1,
+    )
+
+
+def _store_batch(store: ClipStore, batch: list[NewClip], speakers: set[str], summary: ImportSummary) -> None:
+    for clip in batch:
+        if clip.speaker_id not in speakers:
+            store.ensure_speaker(clip.speaker_id)
+            speakers.add(clip.speaker_id)
+    store.add_clips(batch)
+    summary.imported += len(batch)
+    summary.flagged += sum(1 for clip in batch if clip.quality.flags)
+    for clip in batch:
+        summary.words[clip.keyword] = summary.words.get(clip.keyword, 0) + 1
+    batch.clear()

@@ -1,0 +1,45 @@
+"""Aggregates for the Stats page and the CLI, computed from SQL counts (no audio is read)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from speechrec.config import Campaign
+from speechrec.store import NOISE_KEYWORD, ClipStore
+
+COUNT_COLUMNS = ["total", "accepted", "pending", "flagged", "rejected"]
+
+
+def keyword_counts(store: ClipStore, campaign: Campaign) -> pd.DataFrame:
+    """One row per word: kind (keyword / filler / other), total, accepted, pending, flagged, rejected,
+    target and progress (accepted / target, 0..1).
+
+    ``pending`` counts pending clips without a quality flag and ``flagged`` pending clips with one,
+    so total = accepted + pending + flagged + rejected. Campaign words come first, in campaign order,
+    even with no clips; words only the store knows (e.g. imported) follow, sorted. Background noise
+    is left out (see ``noise_duration_s``).
+    """
+    counts = store.status_counts()
+    counts = counts[counts["keyword"] != NOISE_KEYWORD]
+    bucket = counts["status"].where(~((counts["status"] == "pending") & counts["flagged"]), "flagged")
+    table = counts.assign(bucket=bucket).pivot_table(
+        index="keyword", columns="bucket", values="clips", aggfunc="sum", fill_value=0
+    )
+    others = sorted(set(table.index) - set(campaign.words))
+    table = table.reindex(index=list(campaign.words) + others, columns=COUNT_COLUMNS[1:], fill_value=0)
+    table = table.fillna(0).astype(int)
+    table.insert(0, "total", table.sum(axis=1))
+    kinds = {word: "keyword" for word in campaign.keywords} | {word: "filler" for word in campaign.filler_words}
+    table.insert(0, "kind", [kinds.get(word, "other") for word in table.index])
+    table["target"] = [campaign.target_per_keyword if kinds.get(word) == "keyword" else 0 for word in table.index]
+    table["progress"] = (table["accepted"] / table["target"].where(table["target"] > 0)).clip(upper=1.0).fillna(0.0)
+    table.index.name = "keyword"
+    table.columns.name = None
+    return table.reset_index()
+
+
+def noise_duration_s(store: ClipStore) -> float:
+    """Seconds of background noise stored, rejected clips excluded."""
+    counts = store.status_counts()
+    noise = counts[(counts["keyword"] == NOISE_KEYWORD) & (counts["status"] != "rejected")]
+    return float(noise["duration_s"].sum())

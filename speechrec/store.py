@@ -1,0 +1,560 @@
+"""ClipStore: takes as FLAC files (via fsspec) plus metadata rows (via SQLAlchemy).
+
+Write order: the audio first (temporary file, fsync, atomic rename; one PUT on object storage),
+then the rows in one transaction. A crash in between leaves an audio file that no row points to:
+invisible, and removed the next time a store is opened once it is old enough that no other
+process can still be about to commit it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pandas as pd
+from fsspec.implementations.local import LocalFileSystem
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from speechrec.config import Settings, check_word
+from speechrec.decode import encode_flac, read_audio_bytes
+from speechrec.errors import ConflictError, StoreError
+from speechrec.quality import QualityReport
+
+SCHEMA_VERSION = 1
+STATUSES = ("pending", "accepted", "rejected")
+SOURCES = ("webrtc", "audio_input", "import")
+# Background noise is stored as clips of this pseudo-keyword (the Speech Commands folder name).
+NOISE_KEYWORD = "_background_noise_"
+AUDIO_PREFIX = "clips"
+TEMP_FOLDER = ".tmp"
+# Leftovers younger than this may belong to a write another process is finishing right now.
+LEFTOVER_MIN_AGE_S = 600.0
+# Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
+MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
+# Participant codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L), 60 bits.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 12
+
+metadata = MetaData()
+meta_table = Table(
+    "speechrec_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+speakers_table = Table(
+    "speakers",
+    metadata,
+    Column("speaker_id", String(8), primary_key=True),
+    Column("code_sha256", String(64), unique=True, nullable=True),
+    Column("origin", String(16), nullable=False),
+    Column("consent_version", Integer, nullable=True),
+    Column("consented_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+clips_table = Table(
+    "clips",
+    metadata,
+    Column("clip_id", String(32), primary_key=True),
+    Column("keyword", String(64), nullable=False, index=True),
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False, index=True),
+    Column("session_id", String(64), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("source", String(16), nullable=False),
+    Column("source_path", Text, nullable=True),
+    Column("source_sha1", String(40), nullable=True, unique=True),
+    Column("sample_rate", Integer, nullable=False),
+    Column("duration_s", Float, nullable=False),
+    Column("audio_key", Text, nullable=False),
+    Column("peak_dbfs", Float, nullable=False),
+    Column("clipped_fraction", Float, nullable=False),
+    Column("noise_floor_dbfs", Float, nullable=False),
+    Column("speech_level_dbfs", Float, nullable=True),
+    Column("snr_db", Float, nullable=True),
+    Column("speech_start_s", Float, nullable=True),
+    Column("speech_end_s", Float, nullable=True),
+    Column("flags", String(128), nullable=False),
+    Column("status", String(10), nullable=False, index=True),
+    Column("reason", Text, nullable=True),
+    Column("reviewer", String(128), nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("consent_version", Integer, nullable=True),
+)
+CLIP_COLUMNS = [column.name for column in clips_table.columns]
+
+
+@dataclass(frozen=True)
+class NewClip:
+    """A take ready to store: FLAC bytes plus everything its row needs."""
+
+    keyword: str
+    speaker_id: str
+    session_id: str
+    source: str
+    sample_rate: int
+    flac_bytes: bytes
+    quality: QualityReport
+    source_path: str | None = None
+    source_sha1: str | None = None
+    consent_version: int | None = None
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A volunteer: the random id used in the dataset and the code they keep (shown once)."""
+
+    speaker_id: str
+    participant_code: str | None
+
+
+def new_clip(samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> NewClip:
+    """Build a NewClip from mono float32 samples in [-1, 1] (encodes them as FLAC)."""
+    return NewClip(sample_rate=sample_rate, flac_bytes=encode_flac(samples, sample_rate), quality=quality, **fields)
+
+
+def normalize_participant_code(code: object) -> str:
+    """Upper-case a typed participant code and drop spaces and dashes; ValueError if malformed."""
+    if not isinstance(code, str):
+        raise TypeError(f"participant code must be a string, got {code!r}")
+    cleaned = code.upper().replace("-", "").replace(" ", "")
+    if len(cleaned) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in cleaned):
+        raise ValueError(
+            f"participant code {code!r} is not valid: it has {CODE_LENGTH} letters and digits, "
+            "like 'K7QM-2XPA-9DHT'; check it for typos"
+        )
+    return cleaned
+
+
+def format_participant_code(code: str) -> str:
+    """Group a normalized code in fours for display: 'K7QM-2XPA-9DHT'."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def _code_digest(code: str) -> str:
+    return hashlib.sha256(normalize_participant_code(code).encode()).hexdigest()
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ClipStore:
+    """Clips and speakers of one campaign. Thread-safe; open one per process and share it."""
+
+    def __init__(self, settings: Settings) -> None:
+        if not isinstance(settings, Settings):
+            raise TypeError(f"settings must be a Settings, got {settings!r}")
+        self.settings = settings
+        try:
+            self._engine = _create_engine(settings.database_url)
+        except (SQLAlchemyError, ImportError, OSError) as error:
+            # The message names the problem (dialect, driver, folder), never the URL's password.
+            raise StoreError(
+                f"cannot open the database: {error}; check the database URL and that its driver is installed"
+            ) from None
+        self._sqlite = self._engine.dialect.name == "sqlite"
+        self._write_lock = threading.Lock() if self._sqlite else None
+        try:
+            self._fs, self._root = fsspec.core.url_to_fs(settings.storage_url)
+        except (ValueError, ImportError) as error:
+            raise StoreError(f"cannot open audio storage {settings.storage_url!r}: {error}") from None
+        self._local = isinstance(self._fs, LocalFileSystem)
+        self._create_schema()
+        self.clean_leftovers()
+
+    # ---- schema and housekeeping -------------------------------------------------------------
+
+    def _create_schema(self) -> None:
+        try:
+            metadata.create_all(self._engine)
+        except SQLAlchemyError as error:
+            raise StoreError(f"cannot open the database: {error.orig or error}") from None
+        with self._write() as connection:
+            stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
+            if stored is None:
+                connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            elif int(stored) > SCHEMA_VERSION:
+                raise StoreError(
+                    f"the store's schema version {stored} is newer than this speechrec "
+                    f"(version {SCHEMA_VERSION}); upgrade speechrec"
+                )
+        if self._local:
+            os.makedirs(self._path(TEMP_FOLDER), exist_ok=True)
+
+    def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
+        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
+        cutoff = time.time() - min_age_s
+        removed = 0
+        if self._local:
+            temp_folder = Path(self._path(TEMP_FOLDER))
+            for path in temp_folder.iterdir():
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+                    removed += 1
+        known = set(self._scalars(select(clips_table.c.audio_key)))
+        for key, modified in self._audio_files():
+            if key not in known and modified < cutoff:
+                self._fs.rm_file(self._path(key))
+                removed += 1
+        return removed
+
+    def _audio_files(self) -> Iterator[tuple[str, float]]:
+        prefix = self._path(AUDIO_PREFIX)
+        if not self._fs.exists(prefix):
+            return
+        for path, info in self._fs.find(prefix, detail=True).items():
+            modified = next((info[name] for name in MODIFIED_TIME_FIELDS if info.get(name)), None)
+            if modified is None:
+                continue  # age unknown: it may be a clip another process is about to commit
+            if isinstance(modified, datetime):
+                modified = modified.timestamp()
+            relative = path[len(self._fs._strip_protocol(self._root)) :].lstrip("/")
+            yield relative, float(modified)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._engine.dispose()
+
+    # ---- speakers ---------------------------------------------------------------------------
+
+    def create_speaker(self, consent_version: int) -> Speaker:
+        """Create a volunteer who agreed to ``consent_version``; the code is returned only here."""
+        if isinstance(consent_version, bool) or not isinstance(consent_version, int) or consent_version < 1:
+            raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
+        for _ in range(5):
+            speaker_id = secrets.token_hex(4)
+            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+            now = _utc_now()
+            try:
+                with self._write() as connection:
+                    connection.execute(
+                        insert(speakers_table).values(
+                            speaker_id=speaker_id,
+                            code_sha256=_code_digest(code),
+                            origin="volunteer",
+                            consent_version=consent_version,
+                            consented_at=now,
+                            created_at=now,
+                        )
+                    )
+                return Speaker(speaker_id, format_participant_code(code))
+            except ConflictError:
+                continue
+        raise StoreError("could not create a unique speaker id; try again")
+
+    def ensure_speaker(self, speaker_id: str, origin: str = "import") -> None:
+        """Make sure a speaker row exists for an imported speaker id (8 lower-case hex digits)."""
+        _check_speaker_id(speaker_id)
+        try:
+            with self._write() as connection:
+                exists = connection.scalar(
+                    select(speakers_table.c.speaker_id).where(speakers_table.c.speaker_id == speaker_id)
+                )
+                if exists is None:
+                    connection.execute(
+                        insert(speakers_table).values(speaker_id=speaker_id, origin=origin, created_at=_utc_now())
+                    )
+        except ConflictError:
+            pass  # another process created the same speaker a moment ago
+
+    def find_speaker(self, participant_code: str) -> str | None:
+        """The speaker id for a participant code, or None if no speaker has it.
+
+        Raises ValueError for a malformed code (see ``normalize_participant_code``).
+        """
+        digest = _code_digest(participant_code)
+        return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
+
+    def record_consent(self, speaker_id: str, consent_version: int) -> None:
+        """Store that a speaker agreed to ``consent_version`` now."""
+        with self._write() as connection:
+            result = connection.execute(
+                update(speakers_table)
+                .where(speakers_table.c.speaker_id == speaker_id)
+                .values(consent_version=consent_version, consented_at=_utc_now())
+            )
+        if result.rowcount == 0:
+            raise StoreError(f"no speaker {speaker_id!r}")
+
+    def speakers(self) -> pd.DataFrame:
+        """All speakers (without their code digests), one row each."""
+        columns = [column for column in speakers_table.c if column.name != "code_sha256"]
+        return self._frame(select(*columns).order_by(speakers_table.c.created_at, speakers_table.c.speaker_id))
+
+    # ---- clips ------------------------------------------------------------------------------
+
+    def add_clip(self, samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> str:
+        """Store one take (mono float32 in [-1, 1]) with its quality report; return its clip id.
+
+        ``fields`` are NewClip's: keyword, speaker_id, session_id, source, and optionally
+        source_path, source_sha1, consent_version.
+        """
+        return self.add_clips([new_clip(samples, sample_rate, quality, **fields)])[0]
+
+    def add_clips(self, new_clips: Sequence[NewClip]) -> list[str]:
+        """Store several takes: all audio first, then all rows in one transaction; return clip ids.
+
+        Raises ValueError for an invalid field and StoreError when storage or database fails
+        (then nothing of this batch is visible).
+        """
+        for clip in new_clips:
+            _check_new_clip(clip)
+        if not new_clips:
+            return []
+        clip_ids = [uuid.uuid4().hex for _ in new_clips]
+        rows = []
+        written: list[str] = []
+        try:
+            for clip_id, clip in zip(clip_ids, new_clips, strict=True):
+                key = f"{AUDIO_PREFIX}/{clip.speaker_id}/{clip_id}.flac"
+                self._put_audio(key, clip.flac_bytes)
+                written.append(key)
+                rows.append(_clip_row(clip_id, key, clip))
+            with self._write() as connection:
+                connection.execute(insert(clips_table), rows)
+        except (OSError, StoreError) as error:
+            for key in written:
+                self._remove_audio(key)
+            if isinstance(error, ConflictError):
+                raise ConflictError(
+                    f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
+                ) from None
+            raise StoreError(f"clip not stored: {error}") from None
+        return clip_ids
+
+    def clips(
+        self,
+        *,
+        keyword: str | None = None,
+        speaker_id: str | None = None,
+        session_id: str | None = None,
+        status: str | None = None,
+    ) -> pd.DataFrame:
+        """Clip rows matching every filter given, oldest first (one row per clip, all columns)."""
+        query = select(clips_table)
+        for column, value in (
+            ("keyword", keyword),
+            ("speaker_id", speaker_id),
+            ("session_id", session_id),
+            ("status", status),
+        ):
+            if value is not None:
+                query = query.where(clips_table.c[column] == value)
+        return self._frame(query.order_by(clips_table.c.created_at, clips_table.c.clip_id))
+
+    def clip(self, clip_id: str) -> dict[str, object]:
+        """One clip's row as a dict; StoreError if there is no such clip."""
+        with self._engine.connect() as connection:
+            row = connection.execute(select(clips_table).where(clips_table.c.clip_id == clip_id)).mappings().first()
+        if row is None:
+            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+        # SQLite keeps no time zone; every stored time is UTC.
+        return {
+            name: value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+            for name, value in row.items()
+        }
+
+    def status_counts(self) -> pd.DataFrame:
+        """Clip counts per keyword, status and whether the clip has a quality flag.
+
+        Columns: keyword, status, flagged (bool), clips, duration_s (sum). Computed in SQL.
+        """
+        flagged = (clips_table.c.flags != "").label("flagged")
+        query = (
+            select(
+                clips_table.c.keyword,
+                clips_table.c.status,
+                flagged,
+                func.count().label("clips"),
+                func.sum(clips_table.c.duration_s).label("duration_s"),
+            )
+            .group_by(clips_table.c.keyword, clips_table.c.status, flagged)
+            .order_by(clips_table.c.keyword, clips_table.c.status, flagged)
+        )
+        frame = self._frame(query)
+        frame["flagged"] = frame["flagged"].astype(bool)
+        return frame
+
+    def known_source_sha1s(self) -> set[str]:
+        """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
+        return set(self._scalars(select(clips_table.c.source_sha1).where(clips_table.c.source_sha1.is_not(None))))
+
+    def set_status(self, clip_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None) -> None:
+        """Record a review decision; StoreError if the clip does not exist."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        with self._write() as connection:
+            result = connection.execute(
+                update(clips_table)
+                .where(clips_table.c.clip_id == clip_id)
+                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+            )
+        if result.rowcount == 0:
+            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+
+    def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
+        """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""
+        return read_audio_bytes(self.read_flac(self.clip(clip_id)["audio_key"]))
+
+    def read_flac(self, audio_key: str) -> bytes:
+        """The stored FLAC bytes under ``audio_key`` (a value of the clips' audio_key column)."""
+        try:
+            return self._fs.cat_file(self._path(audio_key))
+        except (OSError, FileNotFoundError) as error:
+            raise StoreError(f"audio {audio_key!r} cannot be read: {error}") from None
+
+    def delete_clip(self, clip_id: str) -> None:
+        """Delete one clip: its row first (so nothing points at missing audio), then its audio."""
+        key = self.clip(clip_id)["audio_key"]
+        with self._write() as connection:
+            connection.execute(delete(clips_table).where(clips_table.c.clip_id == clip_id))
+        self._remove_audio(key)
+
+    def delete_speaker(self, speaker_id: str) -> int:
+        """Withdraw a speaker: delete every clip (rows and audio) and the speaker; return the clip count."""
+        keys = list(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.speaker_id == speaker_id)))
+        with self._write() as connection:
+            connection.execute(delete(clips_table).where(clips_table.c.speaker_id == speaker_id))
+            connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
+        for key in keys:
+            self._remove_audio(key)
+        return len(keys)
+
+    # ---- internals --------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite, one writer thread at a time (SQLite allows one anyway)."""
+        lock = self._write_lock or nullcontext()
+        try:
+            with lock, self._engine.begin() as connection:
+                yield connection
+        except IntegrityError as error:
+            raise ConflictError(f"conflicts with stored data ({error.orig})") from None
+        except SQLAlchemyError as error:
+            raise StoreError(f"database error: {error.orig or error}") from None
+
+    def _frame(self, query) -> pd.DataFrame:
+        with self._engine.connect() as connection:
+            frame = pd.read_sql(query, connection)
+        for column in ("created_at", "reviewed_at", "consented_at"):
+            if column in frame:
+                frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def _scalar(self, query) -> object:
+        with self._engine.connect() as connection:
+            return connection.scalar(query)
+
+    def _scalars(self, query) -> Iterable[object]:
+        with self._engine.connect() as connection:
+            return connection.scalars(query).all()
+
+    def _path(self, key: str) -> str:
+        return f"{self._root.rstrip('/')}/{key}"
+
+    def _put_audio(self, key: str, data: bytes) -> None:
+        path = self._path(key)
+        if not self._local:
+            self._fs.pipe_file(path, data)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
+        with open(temp_path, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_path, path)
+
+    def _remove_audio(self, key: str) -> None:
+        with suppress(FileNotFoundError):
+            self._fs.rm_file(self._path(key))
+
+
+def _check_speaker_id(speaker_id: object) -> None:
+    if not (isinstance(speaker_id, str) and len(speaker_id) == 8 and all(c in "0123456789abcdef" for c in speaker_id)):
+        raise ValueError(f"speaker_id must be 8 lower-case hex digits, got {speaker_id!r}")
+
+
+def _check_new_clip(clip: NewClip) -> None:
+    if not isinstance(clip, NewClip):
+        raise TypeError(f"expected a NewClip, got {clip!r:.80}")
+    if clip.keyword != NOISE_KEYWORD:
+        check_word(clip.keyword)
+    # The speaker id is part of the audio key (a path): check it before anything is written.
+    _check_speaker_id(clip.speaker_id)
+    if clip.source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
+    if not isinstance(clip.quality, QualityReport):
+        raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
+    if not clip.flac_bytes:
+        raise ValueError("flac_bytes is empty; encode the take with speechrec.decode.encode_flac")
+
+
+def _clip_row(clip_id: str, audio_key: str, clip: NewClip) -> dict[str, object]:
+    quality = clip.quality.to_row()
+    return {
+        "clip_id": clip_id,
+        "keyword": clip.keyword,
+        "speaker_id": clip.speaker_id,
+        "session_id": clip.session_id,
+        "created_at": _utc_now(),
+        "source": clip.source,
+        "source_path": clip.source_path,
+        "source_sha1": clip.source_sha1,
+        "sample_rate": clip.sample_rate,
+        "audio_key": audio_key,
+        "status": "pending",
+        "consent_version": clip.consent_version,
+        **quality,
+    }
+
+
+def _create_engine(database_url: str) -> Engine:
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        return create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine

@@ -1,0 +1,341 @@
+"""Campaign files and Settings: every bad campaign is refused with a message saying what and where."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from speechrec.config import (
+    CAMPAIGN_ENV,
+    DATABASE_FILE_NAME,
+    MAX_WORD_LENGTH,
+    Campaign,
+    Settings,
+    campaign_from_dict,
+    campaign_path,
+    check_word,
+    load_campaign,
+    load_settings,
+)
+from speechrec.errors import CampaignError
+
+SHIPPED_CAMPAIGN = Path(__file__).resolve().parent.parent / "campaign.toml"
+
+VALID_TOML = """
+title = "test campaign"
+keywords = ["yes", "no"]
+consent_text = "I agree."
+"""
+
+
+def write_campaign(tmp_path: Path, text: str, name: str = "campaign.toml") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def campaign_toml(**values: str) -> str:
+    """VALID_TOML with some lines replaced or added: ``keywords='["a"]'`` sets ``keywords = ["a"]``."""
+    lines = {"title": '"test campaign"', "keywords": '["yes", "no"]', "consent_text": '"I agree."'}
+    lines.update(values)
+    return "\n".join(f"{key} = {value}" for key, value in lines.items()) + "\n"
+
+
+def base(**values: object) -> dict[str, object]:
+    data: dict[str, object] = {"title": "t", "keywords": ["yes", "no"], "consent_text": "I agree."}
+    data.update(values)
+    return data
+
+
+# ---- the shipped campaign and good campaigns ----------------------------------------------------
+
+
+def test_shipped_campaign_loads():
+    campaign = load_campaign(SHIPPED_CAMPAIGN)
+    assert campaign.keywords == ("yes", "no", "up", "down", "tum")
+    assert set(campaign.filler_words).isdisjoint(campaign.keywords)
+    assert campaign.words == campaign.keywords + campaign.filler_words
+    assert campaign.consent_text.strip()
+    assert campaign.takes_per_keyword >= 1
+
+
+def test_minimal_campaign_gets_defaults(tmp_path):
+    campaign = load_campaign(write_campaign(tmp_path, VALID_TOML))
+    assert campaign == Campaign(title="test campaign", keywords=("yes", "no"), consent_text="I agree.")
+    assert campaign.takes_per_keyword == 5
+    assert campaign.clip_duration_s == 1.0
+    assert campaign.export_sample_rate == 16000
+    assert campaign.filler_words == ()
+
+
+@pytest.mark.parametrize("word", ["hey robot", "okay-computer", "très", "ja.nein", "x" * MAX_WORD_LENGTH])
+def test_plain_words_are_accepted(tmp_path, word):
+    campaign = load_campaign(write_campaign(tmp_path, campaign_toml(keywords=f'["{word}", "no"]')))
+    assert campaign.keywords == (word, "no")
+    assert check_word(word) == word
+
+
+def test_campaign_given_lists_stores_tuples():
+    campaign = Campaign(title="t", keywords=["yes"], consent_text="c", filler_words=["cat"])
+    assert campaign.keywords == ("yes",)
+    assert campaign.words == ("yes", "cat")
+
+
+# ---- bad campaigns ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ("[]", "keywords is empty"),
+        ('["yes", "yes"]', "keyword 'yes' is listed twice"),
+        ('["yes", "Yes"]', "keyword 'Yes' is listed twice \\(also as 'yes'\\)"),
+        ('["Straße", "STRASSE"]', "keyword 'STRASSE' is listed twice"),
+        ('"yes"', "keywords must be a list of words, got 'yes'"),
+        ("[1, 2]", "keyword must be a string, got 1"),
+    ],
+)
+def test_bad_keyword_lists(tmp_path, keywords, message):
+    path = write_campaign(tmp_path, campaign_toml(keywords=keywords))
+    with pytest.raises(CampaignError, match=message):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize(
+    ("filler", "message"),
+    [
+        ('["yes"]', "filler word 'yes' is listed twice \\(also as 'yes'\\)"),
+        ('["NO"]', "filler word 'NO' is listed twice \\(also as 'no'\\)"),
+        ('["cat", "Cat"]', "filler word 'Cat' is listed twice"),
+        ('["_unknown_"]', "filler word '_unknown_' starts with '_'"),
+    ],
+)
+def test_bad_filler_words(tmp_path, filler, message):
+    path = write_campaign(tmp_path, campaign_toml(filler_words=filler))
+    with pytest.raises(CampaignError, match=message):
+        load_campaign(path)
+
+
+UNSAFE_WORDS = [
+    ("yes/no", "contains '/'"),
+    ("yes\\no", re.escape("contains '\\\\'")),
+    ("a:b", "contains ':'"),
+    ("what?", re.escape("contains '?'")),
+    ("..", "contains '..'"),
+    ("a..b", "contains '..'"),
+    (".hidden", "starts with a dot"),
+    ("_background_noise_", "starts with '_', which Speech Commands reserves"),
+    ("_x", "starts with '_'"),
+    ("bell\x07", "contains a control character"),
+    ("tab\there", "contains a control character"),
+    ("zero\u200bwidth", "contains a control character"),
+    ("x" * (MAX_WORD_LENGTH + 1), f"is longer than {MAX_WORD_LENGTH} characters"),
+    ("", "is empty"),
+    ("   ", "is empty"),
+    (" yes", "starts or ends with white space"),
+    ("yes ", "starts or ends with white space"),
+    ("yes\n", "starts or ends with white space"),
+]
+
+
+@pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS)
+def test_unsafe_keywords(word, message):
+    with pytest.raises(CampaignError, match=message):
+        campaign_from_dict(base(keywords=["no", word]))
+    with pytest.raises(CampaignError, match=message):
+        check_word(word)
+
+
+@pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS[:3])
+def test_unsafe_keyword_in_file_names_the_file(tmp_path, word, message):
+    toml_word = word.replace("\\", "\\\\")
+    path = write_campaign(tmp_path, campaign_toml(keywords=f'["{toml_word}"]'))
+    with pytest.raises(CampaignError, match=re.escape(str(path)) + ".*" + message):
+        load_campaign(path)
+
+
+def test_check_word_refuses_non_strings():
+    with pytest.raises(TypeError, match="keyword must be a string, got 5"):
+        check_word(5)
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0", "takes_per_keyword must be at least 1 and at most 100, got 0"),
+        ("-3", "takes_per_keyword must be at least 1 and at most 100, got -3"),
+        ("101", "takes_per_keyword must be at least 1 and at most 100, got 101"),
+        ("2.5", "takes_per_keyword must be a whole number, got 2.5"),
+        ('"5"', "takes_per_keyword must be a whole number, got '5'"),
+        ("true", "takes_per_keyword must be a whole number, got True"),
+    ],
+)
+def test_bad_takes_per_keyword(tmp_path, value, message):
+    path = write_campaign(tmp_path, campaign_toml(takes_per_keyword=value))
+    with pytest.raises(CampaignError, match=message):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("clip_duration_s", "0.05", "clip_duration_s must be at least 0.1 and at most 10, got 0.05"),
+        ("clip_duration_s", '"1s"', "clip_duration_s must be a number, got '1s'"),
+        ("export_sample_rate", "4000", "export_sample_rate must be at least 8000 and at most 48000, got 4000"),
+        ("target_per_keyword", "0", "target_per_keyword must be at least 1, got 0"),
+        ("consent_version", "0", "consent_version must be at least 1, got 0"),
+        ("background_noise_s", "-1", "background_noise_s must be at least 0 and at most 600, got -1"),
+        ("title", '"  "', "title is empty"),
+        ("consent_text", '""', "consent_text is empty"),
+        ("title", "3", "title must be a string, got 3"),
+    ],
+)
+def test_bad_numbers_and_texts(tmp_path, key, value, message):
+    path = write_campaign(tmp_path, campaign_toml(**{key: value}))
+    with pytest.raises(CampaignError, match=message):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize("key", ["takes", "keyword", "Title"])
+def test_unknown_key_names_key_and_file(tmp_path, key):
+    path = write_campaign(tmp_path, campaign_toml(**{key: "1"}), name="my-campaign.toml")
+    with pytest.raises(CampaignError, match=f"{re.escape(str(path))}: unknown key '{key}'; known keys are"):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize("missing", ["title", "keywords", "consent_text"])
+def test_missing_required_key(tmp_path, missing):
+    text = "\n".join(line for line in VALID_TOML.splitlines() if not line.startswith(missing))
+    path = write_campaign(tmp_path, text)
+    with pytest.raises(CampaignError, match=f"{re.escape(str(path))}: missing key '{missing}'"):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'title = "unterminated\nkeywords = ["yes"]\n',
+        "keywords = [yes]\n",
+        'title = "a"\ntitle = "b"\n',
+        "= 3\n",
+    ],
+)
+def test_invalid_toml(tmp_path, text):
+    path = write_campaign(tmp_path, text)
+    with pytest.raises(CampaignError, match=f"{re.escape(str(path))}: not valid TOML"):
+        load_campaign(path)
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere" / "campaign.toml"
+    with pytest.raises(CampaignError, match=f"campaign file '{re.escape(str(path))}' does not exist"):
+        load_campaign(path)
+
+
+def test_unreadable_file_is_a_campaign_error(tmp_path):
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('title = "caf\xe9"\n'.encode("latin-1"))
+    with pytest.raises(CampaignError, match="cannot read campaign file"):
+        load_campaign(path)
+
+
+def test_campaign_error_is_a_value_error():
+    with pytest.raises(ValueError, match="keywords is empty"):
+        campaign_from_dict(base(keywords=[]))
+
+
+def test_campaign_from_dict_names_the_source():
+    with pytest.raises(CampaignError, match=r"^web form: takes_per_keyword must be at least 1"):
+        campaign_from_dict(base(takes_per_keyword=0), source="web form")
+
+
+@pytest.mark.parametrize("keywords", ["yes", {"yes"}, None])
+def test_campaign_refuses_keywords_that_are_not_a_list(keywords):
+    with pytest.raises(TypeError, match=f"keywords must be a list or tuple of words, got {re.escape(repr(keywords))}"):
+        Campaign(title="t", keywords=keywords, consent_text="c")
+
+
+# ---- settings -----------------------------------------------------------------------------------
+
+
+def test_settings_default_to_data_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(environ={})
+    folder = (tmp_path / "data").resolve()
+    assert settings == Settings(
+        data_dir=folder,
+        database_url=f"sqlite:///{folder / DATABASE_FILE_NAME}",
+        storage_url=str(folder / "audio"),
+    )
+
+
+def test_settings_from_environment(tmp_path):
+    environ = {"SPEECHREC_DATA": str(tmp_path / "from-env")}
+    settings = load_settings(environ=environ)
+    assert settings.data_dir == (tmp_path / "from-env").resolve()
+    assert settings.database_url == f"sqlite:///{settings.data_dir / DATABASE_FILE_NAME}"
+    assert settings.storage_url == str(settings.data_dir / "audio")
+
+
+def test_explicit_folder_wins_over_environment(tmp_path):
+    environ = {"SPEECHREC_DATA": str(tmp_path / "from-env")}
+    settings = load_settings(tmp_path / "explicit", environ=environ)
+    assert settings.data_dir == (tmp_path / "explicit").resolve()
+    assert "from-env" not in settings.database_url
+    assert "from-env" not in settings.storage_url
+
+
+def test_database_and_storage_urls_from_environment(tmp_path):
+    environ = {
+        "SPEECHREC_DATABASE_URL": "postgresql+psycopg://user:pw@db.example/speech",
+        "SPEECHREC_STORAGE_URL": "s3://bucket/audio",
+    }
+    settings = load_settings(tmp_path, environ=environ)
+    assert settings.data_dir == tmp_path.resolve()
+    assert settings.database_url == "postgresql+psycopg://user:pw@db.example/speech"
+    assert settings.storage_url == "s3://bucket/audio"
+
+
+def test_explicit_urls_win_over_environment(tmp_path):
+    environ = {"SPEECHREC_DATABASE_URL": "sqlite:///env.sqlite3", "SPEECHREC_STORAGE_URL": "/env/audio"}
+    settings = load_settings(
+        tmp_path, database_url="sqlite:///explicit.sqlite3", storage_url="memory://audio", environ=environ
+    )
+    assert settings.database_url == "sqlite:///explicit.sqlite3"
+    assert settings.storage_url == "memory://audio"
+
+
+def test_settings_read_os_environ_by_default(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPEECHREC_DATA", str(tmp_path / "os-env"))
+    monkeypatch.delenv("SPEECHREC_DATABASE_URL", raising=False)
+    monkeypatch.delenv("SPEECHREC_STORAGE_URL", raising=False)
+    assert load_settings().data_dir == (tmp_path / "os-env").resolve()
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("user:hunter2@db.example/speech", "'user'"),
+        ("postgresql//admin:hunter2@db.example/speech", "'postgresql//admin'"),
+        ("postgresql://admin:hunter2@db.example:port/speech", "'postgresql'"),
+        ("not a url", "'not a url'"),
+    ],
+)
+def test_bad_database_url_does_not_echo_password(tmp_path, url, shown):
+    with pytest.raises(ValueError, match=f"database URL starting {shown} is not a SQLAlchemy URL") as caught:
+        load_settings(tmp_path, database_url=url, environ={})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_bad_database_url_from_environment(tmp_path):
+    with pytest.raises(ValueError, match="is not a SQLAlchemy URL") as caught:
+        load_settings(tmp_path, environ={"SPEECHREC_DATABASE_URL": "admin:hunter2@host/db"})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_campaign_path_precedence(tmp_path):
+    assert campaign_path(environ={}) == Path("campaign.toml")
+    assert campaign_path(environ={CAMPAIGN_ENV: "other.toml"}) == Path("other.toml")
+    assert campaign_path(tmp_path / "mine.toml", environ={CAMPAIGN_ENV: "other.toml"}) == tmp_path / "mine.toml"

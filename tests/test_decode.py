@@ -1,0 +1,270 @@
+"""Decoding real files (WAV, FLAC, Opus in Ogg and WebM, MP3) and encoding FLAC/WAV.
+
+Lossy files are encoded here with PyAV (no ffmpeg command line needed) from the shipped words.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from signals import load_word, speech_path
+
+from speechrec import decode
+from speechrec.decode import decode_audio, encode_flac, encode_wav, read_audio_bytes
+from speechrec.errors import AudioError
+
+
+def encode_with_pyav(path: Path, samples: np.ndarray, sample_rate: int, container: str, codec: str, rate: int) -> Path:
+    """Write mono float32 ``samples`` to ``path`` with PyAV (it resamples to ``rate`` itself)."""
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return path
+
+
+def aligned_correlation(decoded: np.ndarray, reference: np.ndarray) -> float:
+    """Correlation of ``decoded`` with ``reference`` after removing the codec's delay."""
+    lag = int(np.argmax(np.correlate(decoded, reference, mode="full"))) - (len(reference) - 1)
+    lag = max(lag, 0)
+    length = min(len(decoded) - lag, len(reference))
+    return float(np.corrcoef(decoded[lag : lag + length], reference[:length])[0, 1])
+
+
+def rms_db(samples: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(samples.astype(np.float64) ** 2))
+
+
+@pytest.fixture
+def word() -> tuple[np.ndarray, int]:
+    return load_word("yes")
+
+
+# ---- lossless ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "PCM_32", "FLOAT", "DOUBLE", "PCM_U8"])
+def test_wav_is_sample_exact(tmp_path, word, subtype):
+    samples, sample_rate = word
+    path = tmp_path / f"take-{subtype}.wav"
+    sf.write(path, samples, sample_rate, subtype=subtype)
+    expected, _ = sf.read(path, dtype="float32")
+    decoded, decoded_rate = decode_audio(path)
+    assert decoded_rate == sample_rate
+    assert decoded.dtype == np.float32
+    assert decoded.shape == samples.shape
+    np.testing.assert_array_equal(decoded, expected)
+
+
+@pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
+def test_stereo_wav_is_averaged_to_mono(tmp_path, word, subtype):
+    samples, sample_rate = word
+    stereo = np.stack([samples, 0.5 * samples[::-1]], axis=1)
+    path = tmp_path / "stereo.wav"
+    sf.write(path, stereo, sample_rate, subtype=subtype)
+    expected, _ = sf.read(path, dtype="float32")
+    decoded, decoded_rate = decode_audio(path)
+    assert decoded_rate == sample_rate
+    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 22050, 44100, 48000])
+def test_wav_keeps_its_sample_rate(tmp_path, word, sample_rate):
+    samples = soxr.resample(word[0], word[1], sample_rate).astype(np.float32)
+    path = tmp_path / "take.wav"
+    sf.write(path, samples, sample_rate, subtype="FLOAT")
+    decoded, decoded_rate = decode_audio(path)
+    assert decoded_rate == sample_rate
+    np.testing.assert_array_equal(decoded, samples)
+
+
+def test_shipped_flac_is_sample_exact():
+    expected, sample_rate = sf.read(speech_path("down"), dtype="float32")
+    decoded, decoded_rate = decode_audio(speech_path("down"))
+    assert decoded_rate == sample_rate == 16000
+    np.testing.assert_array_equal(decoded, expected)
+
+
+def test_flac_24_bit_stereo(tmp_path, word):
+    samples, sample_rate = word
+    stereo = np.stack([samples, -samples], axis=1) * 0.5 + np.array([0.1, 0.1])
+    path = tmp_path / "stereo.flac"
+    sf.write(path, stereo, sample_rate, subtype="PCM_24")
+    expected, _ = sf.read(path, dtype="float32")
+    decoded, _ = decode_audio(path)
+    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+
+
+@pytest.mark.parametrize("as_type", [bytes, bytearray, io.BytesIO, str, Path])
+def test_decode_accepts_bytes_file_objects_and_paths(as_type):
+    path = speech_path("up")
+    expected, _ = sf.read(path, dtype="float32")
+    if as_type in (bytes, bytearray):
+        source = as_type(path.read_bytes())
+    elif as_type is io.BytesIO:
+        source = io.BytesIO(path.read_bytes())
+    else:
+        source = as_type(path)
+    decoded, sample_rate = decode_audio(source)
+    assert sample_rate == 16000
+    np.testing.assert_array_equal(decoded, expected)
+
+
+# ---- lossy (encoded with PyAV) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("suffix", "container", "codec", "rate"),
+    [
+        (".ogg", "ogg", "libopus", 48000),
+        (".webm", "webm", "libopus", 48000),
+        (".mp3", "mp3", "libmp3lame", 16000),
+        (".mp3", "mp3", "libmp3lame", 44100),
+    ],
+    ids=["ogg-opus", "webm-opus", "mp3-16k", "mp3-44k"],
+)
+@pytest.mark.parametrize("as_bytes", [False, True], ids=["path", "bytes"])
+def test_lossy_formats_decode_to_the_same_sound(tmp_path, word, suffix, container, codec, rate, as_bytes):
+    samples, sample_rate = word
+    path = encode_with_pyav(tmp_path / f"take{suffix}", samples, sample_rate, container, codec, rate)
+    decoded, decoded_rate = decode_audio(path.read_bytes() if as_bytes else path)
+    assert decoded_rate == rate
+    assert decoded.dtype == np.float32 and decoded.ndim == 1
+    reference = soxr.resample(samples, sample_rate, rate).astype(np.float32)
+    # Same length within a codec frame of padding and delay.
+    assert abs(len(decoded) - len(reference)) < 0.06 * rate
+    assert aligned_correlation(decoded, reference) > 0.9
+    assert rms_db(decoded) == pytest.approx(rms_db(reference), abs=1.0)
+
+
+def test_opus_stereo_at_48k(tmp_path, word):
+    samples = soxr.resample(word[0], word[1], 48000).astype(np.float32)
+    path = tmp_path / "stereo.ogg"
+    with av.open(str(path), "w", format="ogg") as output:
+        stream = output.add_stream("libopus", rate=48000, layout="stereo")
+        stereo = np.stack([samples, samples]).astype(np.float32)
+        frame = av.AudioFrame.from_ndarray(stereo, format="fltp", layout="stereo")
+        frame.sample_rate = 48000
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    decoded, decoded_rate = decode_audio(path)
+    assert decoded_rate == 48000
+    assert aligned_correlation(decoded, samples) > 0.9
+    assert rms_db(decoded) == pytest.approx(rms_db(samples), abs=1.0)
+
+
+# ---- failures name the file ----------------------------------------------------------------------
+
+
+def test_corrupt_bytes(tmp_path):
+    garbage = np.random.default_rng(0).integers(0, 256, 4000, dtype=np.uint8).tobytes()
+    with pytest.raises(AudioError, match=r"^upload-7.webm: "):
+        decode_audio(garbage, name="upload-7.webm")
+
+
+def test_corrupt_file_names_the_path(tmp_path):
+    path = tmp_path / "broken.ogg"
+    path.write_bytes(b"OggS" + bytes(range(256)) * 8)
+    with pytest.raises(AudioError, match=re.escape(str(path))):
+        decode_audio(path)
+
+
+def test_truncated_flac_header(tmp_path):
+    path = tmp_path / "truncated.flac"
+    path.write_bytes(speech_path("no").read_bytes()[:30])
+    with pytest.raises(AudioError, match=re.escape(str(path))):
+        decode_audio(path)
+
+
+@pytest.mark.parametrize("name", ["empty.wav", "empty.ogg", "empty"])
+def test_empty_file(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    with pytest.raises(AudioError, match=f"^{re.escape(str(path))}: "):
+        decode_audio(path)
+
+
+def test_empty_bytes_use_the_given_name():
+    with pytest.raises(AudioError, match=r"^recording.ogg: "):
+        decode_audio(b"", name="recording.ogg")
+
+
+def test_empty_bytes_without_a_name():
+    with pytest.raises(AudioError, match=r"^the audio: "):
+        decode_audio(b"")
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "subtitles.srt", "notes"])
+def test_text_file_has_no_audio(tmp_path, name):
+    path = tmp_path / name
+    path.write_text("1\n00:00:00,000 --> 00:00:01,000\nyes\n\nThis is not audio.\n", encoding="utf-8")
+    with pytest.raises(AudioError, match=f"^{re.escape(str(path))}: (has no audio stream|cannot be decoded)"):
+        decode_audio(path)
+
+
+def test_video_without_audio_stream(tmp_path):
+    path = tmp_path / "silent-film.mp4"
+    with av.open(str(path), "w") as output:
+        stream = output.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+        for _ in range(3):
+            image = av.VideoFrame.from_ndarray(np.zeros((32, 32, 3), dtype=np.uint8), format="rgb24")
+            for packet in stream.encode(image):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    with pytest.raises(AudioError, match=f"^{re.escape(str(path))}: has no audio stream"):
+        decode_audio(path)
+
+
+def test_wav_with_no_samples(tmp_path):
+    path = tmp_path / "header-only.wav"
+    sf.write(path, np.zeros(0, dtype=np.float32), 16000, subtype="PCM_16")
+    with pytest.raises(AudioError, match=f"^{re.escape(str(path))}: contains no audio samples"):
+        decode_audio(path)
+
+
+def test_too_long_file_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(decode, "MAX_DECODED_S", 1.0)
+    with pytest.raises(AudioError, match=r"^long.flac: longer than 1 s"):
+        decode_audio(speech_path("yes").read_bytes(), name="long.flac")
+
+
+# ---- encoding ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("encode", "magic"), [(encode_flac, b"fLaC"), (encode_wav, b"RIFF")])
+@pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
+def test_encode_round_trip(word, encode, magic, sample_rate):
+    samples = soxr.resample(word[0], word[1], sample_rate).astype(np.float32)
+    data = encode(samples, sample_rate)
+    assert data[:4] == magic
+    for decoded, decoded_rate in (read_audio_bytes(data), decode_audio(data)):
+        assert decoded_rate == sample_rate
+        assert decoded.dtype == np.float32 and decoded.shape == samples.shape
+        np.testing.assert_allclose(decoded, samples, atol=1.0 / 32768)
+    info = sf.info(io.BytesIO(data))
+    assert (info.channels, info.subtype) == (1, "PCM_16")
+
+
+def test_encode_flac_is_lossless_for_16_bit_audio():
+    samples, sample_rate = load_word("tum")  # already 16-bit values
+    np.testing.assert_array_equal(read_audio_bytes(encode_flac(samples, sample_rate))[0], samples)
+    np.testing.assert_array_equal(read_audio_bytes(encode_wav(samples, sample_rate))[0], samples)
+
+
+def test_encode_clips_out_of_range_samples():
+    samples = np.array([0.0, 1.5, -1.5, 0.5], dtype=np.float32)
+    decoded, _ = read_audio_bytes(encode_wav(samples, 16000))
+    np.testing.assert_allclose(decoded, [0.0, 1.0, -1.0, 0.5], atol=1.0 / 32768)
