@@ -61,10 +61,15 @@ class ExportOptions:
     def __post_init__(self) -> None:
         if self.selection not in SELECTIONS:
             raise ValueError(f"selection must be one of {', '.join(SELECTIONS)}, got {self.selection!r}")
-        if self.clip_duration_s is not None and not 0.1 <= self.clip_duration_s <= 10.0:
-            raise ValueError(f"clip_duration_s must be between 0.1 and 10 s, got {self.clip_duration_s!r}")
-        if self.sample_rate is not None and not 8000 <= self.sample_rate <= 48000:
-            raise ValueError(f"sample_rate must be between 8000 and 48000 Hz, got {self.sample_rate!r}")
+        duration_s, rate = self.clip_duration_s, self.sample_rate
+        if duration_s is not None and (isinstance(duration_s, bool) or not isinstance(duration_s, int | float)):
+            raise TypeError(f"clip_duration_s must be a number of seconds, got {duration_s!r}")
+        if duration_s is not None and not 0.1 <= duration_s <= 10.0:
+            raise ValueError(f"clip_duration_s must be between 0.1 and 10 s, got {duration_s!r}")
+        if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)):
+            raise TypeError(f"sample_rate must be a whole number of Hz, got {rate!r}")
+        if rate is not None and not 8000 <= rate <= 48000:
+            raise ValueError(f"sample_rate must be between 8000 and 48000 Hz, got {rate!r}")
 
 
 @dataclass(frozen=True)
@@ -192,7 +197,7 @@ def export_dataset(
                 written[index] = True
             if progress:
                 progress(index + 1, len(plan))
-        files = plan[written]
+        files = plan[pd.Series(written, index=plan.index, dtype=bool)]
         words = files[files["keyword"] != NOISE_KEYWORD]
         for split in ("validation", "testing"):
             listed = sorted(words.loc[words["split"] == split, "path"])

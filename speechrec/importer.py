@@ -109,6 +109,8 @@ def import_folder(
     ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
     audio files. Raises SpeechrecError if ``folder`` is not a folder.
     """
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise ValueError(f"workers must be at least 1, got {workers!r}; it is the number of decoding processes")
     folder = Path(folder)
     if not folder.is_dir():
         raise SpeechrecError(f"{str(folder)!r} is not a folder; give the folder that holds the recordings")

@@ -18,11 +18,11 @@ def bounded_map(
 
     With ``executor=None`` everything runs in the calling thread. Exceptions propagate.
     """
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window!r}")
     if executor is None:
         yield from map(function, items)
         return
-    if window < 1:
-        raise ValueError(f"window must be at least 1, got {window!r}")
     pending: deque = deque()
     for item in items:
         pending.append(executor.submit(function, item))

@@ -1,0 +1,686 @@
+"""The Speech Commands zip, through export_dataset on a real store: layout, WAV format, cut,
+splits, selection, metadata, README, determinism, progress and failures."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import itertools
+import os
+import random
+import re
+import wave
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+from signals import load_word, make_take, steady_noise
+
+from speechrec.config import Campaign
+from speechrec.export import ExportOptions, ExportSummary, export_dataset, select_clips, which_set
+from speechrec.importer import import_folder
+from speechrec.quality import assess_take
+from speechrec.store import NOISE_KEYWORD, ClipStore
+
+CAMPAIGN = Campaign(
+    title="Export test campaign: yes, no, up, down, tum",
+    description="Words for the export tests.",
+    keywords=("yes", "no", "up", "down", "tum"),
+    filler_words=("bed", "tree"),
+    consent_text=(
+        "By taking part you agree that your recordings are published in an open dataset.\n"
+        "You can withdraw at any time with your participant code (consent marker QX-7731)."
+    ),
+    consent_version=3,
+    licence="CC0-1.0 test-licence-marker",
+)
+LIST_FILES = {"validation_list.txt", "testing_list.txt", "metadata.csv", "README.md"}
+WORD_PATH = re.compile(r"^(?P<word>[^/]+)/(?P<speaker>[0-9a-f]{8})_nohash_(?P<n>\d+)\.wav$")
+NOISE_PATH = re.compile(r"^_background_noise_/[^/]+\.wav$")
+QUALITY_NUMBERS = ["speech_level_dbfs", "noise_floor_dbfs", "snr_db", "peak_dbfs", "clipped_fraction"]
+
+
+# ---- TensorFlow's reference, re-typed from tensorflow/examples/speech_commands/input_data.py ----------------
+
+
+def tf_which_set(filename: str, validation_percentage: float = 10.0, testing_percentage: float = 10.0) -> str:
+    base_name = os.path.basename(filename)
+    hash_name = re.sub(r"_nohash_.*$", "", base_name)
+    hash_name_hashed = hashlib.sha1(hash_name.encode("utf-8")).hexdigest()
+    percentage_hash = (int(hash_name_hashed, 16) % (2**27)) * (100.0 / (2**27 - 1))
+    if percentage_hash < validation_percentage:
+        return "validation"
+    if percentage_hash < testing_percentage + validation_percentage:
+        return "testing"
+    return "training"
+
+
+def speakers_by_split() -> dict[str, list[str]]:
+    """Speaker ids whose files land in each split (two training, one validation, one testing)."""
+    found: dict[str, list[str]] = {"training": [], "validation": [], "testing": []}
+    for number in itertools.count():
+        speaker = hashlib.sha256(str(number).encode()).hexdigest()[:8]
+        found[tf_which_set(f"{speaker}_nohash_0.wav")].append(speaker)
+        if len(found["training"]) >= 2 and found["validation"] and found["testing"]:
+            return found
+    raise AssertionError("unreachable")
+
+
+SPLIT_SPEAKERS = speakers_by_split()
+T1, T2 = SPLIT_SPEAKERS["training"][:2]
+VAL = SPLIT_SPEAKERS["validation"][0]
+TEST = SPLIT_SPEAKERS["testing"][0]
+
+
+# ---- the store's content ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Stored:
+    keyword: str
+    speaker: str
+    sample_rate: int
+    samples: np.ndarray
+    status: str
+    clean_word: bool  # a clean spoken word at -20 dBFS: the whole word must be in the exported clip
+    clip_id: str = ""
+    flagged: bool = False
+
+
+def specs() -> list[Stored]:
+    def word(rate, duration_s, offset_s, name, seed, **kw):
+        return make_take(sample_rate=rate, duration_s=duration_s, offset_s=offset_s, word=name, seed=seed, **kw)
+
+    return [
+        Stored("yes", T1, 48000, word(48000, 1.5, 0.4, "yes", 1), "accepted", True),
+        Stored("yes", T1, 44100, word(44100, 0.7, 0.15, "yes", 2), "pending", True),  # shorter than 1 s
+        Stored("no", T1, 48000, word(48000, 1.5, 0.9, "no", 3), "pending", True),  # word late in the take
+        Stored("bed", T1, 16000, make_take(sample_rate=16000, duration_s=1.2, offset_s=0.3, seed=4), "pending", True),
+        Stored("up", VAL, 44100, word(44100, 1.2, 0.5, "up", 5), "accepted", True),
+        Stored("down", VAL, 48000, word(48000, 1.5, 0.4, "down", 6, level_dbfs=-55.0), "pending", False),  # flagged
+        Stored("tum", TEST, 16000, load_word("tum")[0], "accepted", True),  # the shipped file as is
+        Stored("yes", TEST, 48000, word(48000, 1.5, 0.4, "yes", 8), "rejected", True),
+        Stored("no", T2, 16000, word(16000, 1.5, 0.4, "no", 9, level_dbfs=-3.0), "pending", False),  # clipped
+        Stored("yes", T2, 44100, word(44100, 0.8, 0.2, "yes", 10), "rejected", True),
+        Stored("down", T2, 48000, word(48000, 2.0, 1.2, "down", 11), "accepted", True),
+        Stored("yes", T1, 16000, word(16000, 1.0, 0.3, "yes", 12), "accepted", True),  # exactly 1 s
+        Stored(NOISE_KEYWORD, T1, 48000, steady_noise(3.0, 48000, -40.0, seed=13), "pending", False),
+        Stored(NOISE_KEYWORD, T2, 44100, steady_noise(2.0, 44100, -45.0, seed=14), "accepted", False),
+        Stored(NOISE_KEYWORD, TEST, 16000, steady_noise(1.0, 16000, -40.0, seed=15), "rejected", False),
+    ]
+
+
+def fill(store: ClipStore) -> list[Stored]:
+    for speaker in (T1, T2, VAL, TEST):
+        store.ensure_speaker(speaker, origin="volunteer")
+    stored = specs()
+    for clip in stored:
+        quality = assess_take(clip.samples, clip.sample_rate, expect_speech=clip.keyword != NOISE_KEYWORD)
+        clip.flagged = bool(quality.flags)
+        clip.clip_id = store.add_clip(
+            clip.samples,
+            clip.sample_rate,
+            quality,
+            keyword=clip.keyword,
+            speaker_id=clip.speaker,
+            session_id=f"session-{clip.speaker}",
+            source="webrtc",
+            consent_version=3,
+        )
+        if clip.status != "pending":
+            store.set_status(clip.clip_id, clip.status, reviewer="organizer")
+    # The takes meant to be flagged are, and only those.
+    assert [clip.flagged for clip in stored] == [
+        clip.keyword in ("down", "no") and not clip.clean_word for clip in stored
+    ]
+    return stored
+
+
+def expected_ids(stored: list[Stored], selection: str) -> set[str]:
+    def chosen(clip: Stored) -> bool:
+        if clip.status == "accepted":
+            return True
+        if clip.status == "pending":
+            return selection == "all" or (selection == "default" and not clip.flagged)
+        return False
+
+    return {clip.clip_id for clip in stored if chosen(clip)}
+
+
+@pytest.fixture
+def stored(store) -> list[Stored]:
+    return fill(store)
+
+
+def export(
+    store: ClipStore, path: Path, options: ExportOptions | None = None, **kw
+) -> tuple[zipfile.ZipFile, ExportSummary]:
+    summary = export_dataset(store, CAMPAIGN, path, options or ExportOptions(), **kw)
+    return zipfile.ZipFile(path), summary
+
+
+def metadata_rows(archive: zipfile.ZipFile) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(archive.read("metadata.csv").decode("utf-8"))))
+
+
+def list_lines(archive: zipfile.ZipFile, name: str) -> list[str]:
+    text = archive.read(name).decode("utf-8")
+    assert text == "" or text.endswith("\n")
+    return text.splitlines()
+
+
+def wav_names(archive: zipfile.ZipFile) -> list[str]:
+    return [name for name in archive.namelist() if name.endswith(".wav")]
+
+
+def stored_flac_path(store: ClipStore, clip_id: str) -> Path:
+    return Path(store.settings.storage_url) / str(store.clip(clip_id)["audio_key"])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+# ---- layout ----------------------------------------------------------------------------------------------
+
+
+def test_layout(store, stored, tmp_path):
+    archive, summary = export(store, tmp_path / "ds.zip")
+    names = archive.namelist()
+    assert len(names) == len(set(names))
+    words = [name for name in names if WORD_PATH.match(name)]
+    noise = [name for name in names if NOISE_PATH.match(name)]
+    assert sorted(set(names) - set(words) - set(noise)) == sorted(LIST_FILES)
+
+    rows = {row["clip_id"]: row for row in metadata_rows(archive)}
+    by_id = {clip.clip_id: clip for clip in stored}
+    for clip_id, row in rows.items():
+        clip = by_id[clip_id]
+        if clip.keyword == NOISE_KEYWORD:
+            assert NOISE_PATH.match(row["path"]), row["path"]
+        else:
+            match = WORD_PATH.match(row["path"])
+            assert match, row["path"]
+            assert (match["word"], match["speaker"]) == (clip.keyword, clip.speaker)
+    # Filler words get their own folder, like any keyword.
+    assert any(name.startswith("bed/") for name in words)
+    # Per word and speaker the numbers are 0, 1, 2, ...
+    numbers: dict[tuple[str, str], list[int]] = {}
+    for name in words:
+        match = WORD_PATH.match(name)
+        numbers.setdefault((match["word"], match["speaker"]), []).append(int(match["n"]))
+    for key, values in numbers.items():
+        assert sorted(values) == list(range(len(values))), key
+    assert numbers[("yes", T1)] and len(numbers[("yes", T1)]) == 3
+    assert len(noise) == 2  # the pending and the accepted noise; the rejected one is left out
+    assert summary.files == len(words)
+    assert summary.background_noise_files == len(noise)
+    assert summary.files_per_keyword == {"yes": 3, "no": 1, "bed": 1, "up": 1, "tum": 1, "down": 1}
+    assert summary.speakers == 4
+    assert summary.skipped == []
+
+
+def test_every_entry_has_a_fixed_date_and_wavs_are_stored_uncompressed(store, stored, tmp_path):
+    archive, _ = export(store, tmp_path / "ds.zip")
+    for info in archive.infolist():
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        if info.filename.endswith(".wav"):
+            assert info.compress_type == zipfile.ZIP_STORED
+    assert archive.testzip() is None
+
+
+# ---- the WAV files ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "options, sample_rate, duration_s",
+    [
+        (ExportOptions(), 16000, 1.0),
+        (ExportOptions(sample_rate=8000), 8000, 1.0),
+        (ExportOptions(clip_duration_s=1.5), 16000, 1.5),
+        (ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5), 8000, 1.5),
+        (ExportOptions(selection="all", sample_rate=22050, clip_duration_s=0.75), 22050, 0.75),
+    ],
+)
+def test_wav_format(store, stored, tmp_path, options, sample_rate, duration_s):
+    archive, _ = export(store, tmp_path / "ds.zip", options)
+    names = wav_names(archive)
+    assert names
+    noise_durations = {clip.clip_id: len(clip.samples) / clip.sample_rate for clip in stored}
+    paths = {row["path"]: row["clip_id"] for row in metadata_rows(archive)}
+    for name in names:
+        data = archive.read(name)
+        info = sf.info(io.BytesIO(data))
+        assert (info.format, info.subtype, info.channels, info.samplerate) == ("WAV", "PCM_16", 1, sample_rate), name
+        with wave.open(io.BytesIO(data)) as reader:
+            assert reader.getnchannels() == 1
+            assert reader.getsampwidth() == 2
+            assert reader.getframerate() == sample_rate
+            assert reader.getcomptype() == "NONE"
+            frames = reader.getnframes()
+        assert frames == info.frames
+        if name.startswith(NOISE_KEYWORD + "/"):
+            # Background noise is resampled but not cut.
+            assert abs(frames - noise_durations[paths[name]] * sample_rate) <= 1, name
+        else:
+            assert frames == round(duration_s * sample_rate), name
+    readme = archive.read("README.md").decode()
+    assert f"{sample_rate} Hz" in readme
+    assert f"{duration_s:g} s" in readme
+
+
+@pytest.mark.parametrize(
+    "options", [ExportOptions(selection="all"), ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5)]
+)
+def test_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
+    archive, _ = export(store, tmp_path / "ds.zip", options)
+    rate = options.sample_rate or CAMPAIGN.export_sample_rate
+    length = round((options.clip_duration_s or CAMPAIGN.clip_duration_s) * rate)
+    by_id = {clip.clip_id: clip for clip in stored}
+    checked = {"cut": 0, "padded": 0}
+    for row in metadata_rows(archive):
+        clip = by_id[row["clip_id"]]
+        if clip.keyword == NOISE_KEYWORD:
+            continue
+        exported, exported_rate = sf.read(io.BytesIO(archive.read(row["path"])), dtype="float64")
+        assert exported_rate == rate and len(exported) == length
+        # The take as stored (16-bit FLAC at the capture rate), resampled independently of speechrec.
+        source, source_rate = sf.read(stored_flac_path(store, clip.clip_id), dtype="float32")
+        assert source_rate == clip.sample_rate
+        source = soxr.resample(source, source_rate, rate, quality="HQ").astype(np.float64)
+        # 16-bit PCM cannot hold the overshoot that resampling a clipped take produces.
+        source = np.clip(source, -1.0, 1.0)
+        energy = float(np.sum(exported**2))
+        total = float(np.sum(source**2))
+        if len(source) >= length:
+            running = np.concatenate(([0.0], np.cumsum(source**2)))
+            best = float(np.max(running[length:] - running[:-length]))
+            assert energy == pytest.approx(best, rel=2e-3), row["path"]
+            checked["cut"] += 1
+        else:
+            # A short take is kept whole, padded with digital silence.
+            assert energy == pytest.approx(total, rel=2e-3), row["path"]
+            nonzero = np.flatnonzero(exported)
+            padding = nonzero[0] + (length - 1 - nonzero[-1])
+            assert padding >= length - len(source) - 2, row["path"]
+            checked["padded"] += 1
+        if clip.clean_word:
+            # The whole word is inside: only a little of the take's quiet room noise is left out.
+            assert energy >= 0.995 * total, row["path"]
+            if len(source) < length:
+                # The word sits in the middle, as far as the take's length allows.
+                loud = np.flatnonzero(np.abs(source) > 0.01)
+                centre = (loud[0] + loud[-1]) / 2
+                expected = centre + np.clip(length / 2 - centre, 0, length - len(source))
+                loud = np.flatnonzero(np.abs(exported) > 0.01)
+                assert (loud[0] + loud[-1]) / 2 == pytest.approx(expected, abs=0.06 * rate), row["path"]
+    assert checked["cut"] >= 4 and checked["padded"] >= 1
+
+
+# ---- splits ----------------------------------------------------------------------------------------------
+
+
+def test_which_set_matches_tensorflow_on_random_names():
+    generator = random.Random(20240601)
+    alphabet = "abcdef0123456789_-.xyzäé"
+    names = []
+    for _ in range(3000):
+        speaker = "".join(generator.choice("0123456789abcdef") for _ in range(8))
+        kind = generator.randrange(4)
+        if kind == 0:
+            names.append(f"{speaker}_nohash_{generator.randrange(20)}.wav")
+        elif kind == 1:
+            names.append(f"yes/{speaker}_nohash_{generator.randrange(20)}.wav")
+        elif kind == 2:
+            names.append("".join(generator.choice(alphabet) for _ in range(generator.randrange(1, 30))) + ".wav")
+        else:
+            names.append(f"word/{speaker}_nohash_x_nohash_1.wav")
+    splits = {name: which_set(name) for name in names}
+    assert splits == {name: tf_which_set(name) for name in names}
+    # Roughly 10 % / 10 % / 80 %.
+    counts = {split: list(splits.values()).count(split) for split in ("training", "validation", "testing")}
+    assert 0.05 < counts["validation"] / len(names) < 0.15
+    assert 0.05 < counts["testing"] / len(names) < 0.15
+
+
+@pytest.mark.parametrize(
+    "name, split",
+    [
+        # From the real Speech Commands v0.02 validation_list.txt and testing_list.txt.
+        ("right/a69b9b3e_nohash_0.wav", "validation"),
+        ("right/bb05582b_nohash_3.wav", "testing"),
+    ],
+)
+def test_which_set_on_real_speech_commands_names(name, split):
+    assert tf_which_set(name) == split
+    assert which_set(name) == split
+
+
+def test_split_lists(store, stored, tmp_path):
+    archive, _ = export(store, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    rows = metadata_rows(archive)
+    words = [row for row in rows if row["keyword"] != NOISE_KEYWORD]
+    validation = list_lines(archive, "validation_list.txt")
+    testing = list_lines(archive, "testing_list.txt")
+    assert validation == sorted(row["path"] for row in words if tf_which_set(row["path"]) == "validation")
+    assert testing == sorted(row["path"] for row in words if tf_which_set(row["path"]) == "testing")
+    assert validation and testing
+    assert not any(line.startswith(NOISE_KEYWORD) for line in validation + testing)
+    assert set(validation + testing) <= set(wav_names(archive))
+    # metadata.csv agrees, and every speaker sits in exactly one split.
+    for row in rows:
+        expected = "" if row["keyword"] == NOISE_KEYWORD else tf_which_set(row["path"])
+        assert row["split"] == expected, row["path"]
+    splits_of_speaker: dict[str, set[str]] = {}
+    for row in words:
+        splits_of_speaker.setdefault(row["speaker"], set()).add(row["split"])
+    assert all(len(splits) == 1 for splits in splits_of_speaker.values())
+    assert splits_of_speaker[VAL] == {"validation"} and splits_of_speaker[TEST] == {"testing"}
+    assert splits_of_speaker[T1] == splits_of_speaker[T2] == {"training"}
+
+
+# ---- selection -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("selection", ["default", "accepted", "all"])
+def test_selection(store, stored, tmp_path, selection):
+    archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection=selection))
+    exported = {row["clip_id"] for row in metadata_rows(archive)}
+    assert exported == expected_ids(stored, selection)
+    rejected = {clip.clip_id for clip in stored if clip.status == "rejected"}
+    assert not exported & rejected
+    flagged_pending = {clip.clip_id for clip in stored if clip.flagged and clip.status == "pending"}
+    assert bool(exported & flagged_pending) == (selection == "all")
+    assert len(wav_names(archive)) == len(exported) == summary.files + summary.background_noise_files
+    assert {row["status"] for row in metadata_rows(archive)} <= (
+        {"accepted"} if selection == "accepted" else {"accepted", "pending"}
+    )
+
+
+def test_select_clips_refuses_an_unknown_selection(store, stored):
+    with pytest.raises(ValueError, match=r"selection must be one of .*got 'rejected'"):
+        select_clips(store.clips(), "rejected")
+
+
+# ---- metadata.csv ----------------------------------------------------------------------------------------
+
+
+def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_path):
+    archive, _ = export(store, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    text = archive.read("metadata.csv").decode("utf-8")
+    header = text.splitlines()[0].split(",")
+    for column in ["path", "keyword", "speaker", "split", "clip_id", "source", *QUALITY_NUMBERS, "flags"]:
+        assert column in header
+    rows = metadata_rows(archive)
+    assert sorted(row["path"] for row in rows) == sorted(wav_names(archive))
+    assert len({row["clip_id"] for row in rows}) == len(rows)
+    by_id = {clip.clip_id: clip for clip in stored}
+    for row in rows:
+        clip = by_id[row["clip_id"]]
+        store_row = store.clip(clip.clip_id)
+        assert row["keyword"] == clip.keyword
+        assert row["speaker"] == clip.speaker
+        assert row["source"] == "webrtc"
+        assert row["flags"] == store_row["flags"]
+        for column in QUALITY_NUMBERS:
+            if store_row[column] is None:
+                assert row[column] == ""
+            else:
+                assert float(row[column]) == pytest.approx(store_row[column], abs=1e-3), column
+
+
+def test_metadata_source_of_imported_clips_is_the_path_in_the_import_folder(store, tmp_path):
+    folder = tmp_path / "upload"
+    (folder / "recordings" / "yes-raw").mkdir(parents=True)
+    (folder / "_background_noise_").mkdir()
+    sf.write(folder / "recordings" / "yes-raw" / "abcd0001.wav", load_word("yes")[0], 16000, subtype="PCM_16")
+    sf.write(folder / "_background_noise_" / "room.wav", steady_noise(2.0, 16000, -40.0), 16000, subtype="PCM_16")
+    result = import_folder(store, folder, CAMPAIGN, workers=1)
+    assert (result.imported, result.skipped) == (2, [])
+    archive, summary = export(store, tmp_path / "ds.zip")
+    sources = {row["keyword"]: row["source"] for row in metadata_rows(archive)}
+    assert sources == {"yes": "recordings/yes-raw/abcd0001.wav", NOISE_KEYWORD: "_background_noise_/room.wav"}
+    assert summary.files == 1 and summary.background_noise_files == 1
+
+
+# ---- README.md -------------------------------------------------------------------------------------------
+
+
+def squash(text: str) -> str:
+    return " ".join(text.split())
+
+
+def test_readme(store, stored, tmp_path):
+    archive, summary = export(store, tmp_path / "ds.zip")
+    readme = archive.read("README.md").decode("utf-8")
+    assert CAMPAIGN.title in readme
+    assert squash(CAMPAIGN.consent_text) in squash(readme)
+    assert CAMPAIGN.licence in readme
+    assert f"Clips: {summary.files} from {summary.speakers} speakers" in readme
+    assert f"background noise files: {summary.background_noise_files}" in readme
+    table = {
+        match[1]: tuple(int(value) for value in match.groups()[1:])
+        for match in re.finditer(r"^\| (\S[^|]*?) \| (\d+) \| (\d+) \| (\d+) \| (\d+) \|$", readme, re.MULTILINE)
+    }
+    validation = set(list_lines(archive, "validation_list.txt"))
+    testing = set(list_lines(archive, "testing_list.txt"))
+    expected = {}
+    for name in wav_names(archive):
+        match = WORD_PATH.match(name)
+        if match:
+            total, training, val, test = expected.get(match["word"], (0, 0, 0, 0))
+            expected[match["word"]] = (
+                total + 1,
+                training + (name not in validation and name not in testing),
+                val + (name in validation),
+                test + (name in testing),
+            )
+    assert table == expected
+    assert table["yes"][0] == 3
+
+
+# ---- determinism -----------------------------------------------------------------------------------------
+
+
+def test_two_exports_are_byte_identical(store, stored, tmp_path):
+    export_dataset(store, CAMPAIGN, tmp_path / "one.zip")
+    export_dataset(store, CAMPAIGN, tmp_path / "two.zip")
+    assert sha256(tmp_path / "one.zip") == sha256(tmp_path / "two.zip")
+    # A store opened anew on the same data gives the same bytes too.
+    reopened = ClipStore(store.settings)
+    try:
+        export_dataset(reopened, CAMPAIGN, tmp_path / "three.zip")
+    finally:
+        reopened.close()
+    assert sha256(tmp_path / "three.zip") == sha256(tmp_path / "one.zip")
+
+
+def test_export_to_a_stream_gives_the_same_bytes_as_to_a_path(store, stored, tmp_path):
+    export_dataset(store, CAMPAIGN, tmp_path / "ds.zip")
+    buffer = io.BytesIO()
+    summary = export_dataset(store, CAMPAIGN, buffer)
+    assert buffer.getvalue() == (tmp_path / "ds.zip").read_bytes()
+    assert summary.files == 8
+
+
+class WriteOnly(io.RawIOBase):
+    """A stream that cannot seek or tell, like an HTTP response body."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, chunk) -> int:
+        self.data += bytes(chunk)
+        return len(chunk)
+
+
+def test_export_to_an_unseekable_stream(store, stored, tmp_path):
+    export_dataset(store, CAMPAIGN, tmp_path / "ds.zip")
+    stream = WriteOnly()
+    export_dataset(store, CAMPAIGN, stream)
+    streamed = zipfile.ZipFile(io.BytesIO(bytes(stream.data)))
+    reference = zipfile.ZipFile(tmp_path / "ds.zip")
+    assert streamed.namelist() == reference.namelist()
+    for name in reference.namelist():
+        assert streamed.read(name) == reference.read(name), name
+
+
+# ---- progress --------------------------------------------------------------------------------------------
+
+
+def test_progress_counts_every_file(store, stored, tmp_path):
+    calls = []
+    archive, _ = export(
+        store,
+        tmp_path / "ds.zip",
+        ExportOptions(selection="all"),
+        progress=lambda done, total: calls.append((done, total)),
+    )
+    total = len(wav_names(archive))
+    assert calls == [(done, total) for done in range(1, total + 1)]
+    assert calls[-1] == (total, total)
+
+
+# ---- failures --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage"])
+def test_unreadable_audio_is_skipped_with_a_reason(store, stored, tmp_path, damage):
+    victim = stored[0]  # an accepted "yes"
+    path = stored_flac_path(store, victim.clip_id)
+    if damage == "delete":
+        path.unlink()
+    else:
+        path.write_bytes(b"this is not a FLAC file" * 10)
+    calls = []
+    archive, summary = export(store, tmp_path / "ds.zip", progress=lambda done, total: calls.append((done, total)))
+    assert [clip_id for clip_id, _ in summary.skipped] == [victim.clip_id]
+    assert re.search(r"audio unreadable|cannot be read", summary.skipped[0][1])
+    rows = metadata_rows(archive)
+    assert victim.clip_id not in {row["clip_id"] for row in rows}
+    assert {row["clip_id"] for row in rows} == expected_ids(stored, "default") - {victim.clip_id}
+    assert sorted(row["path"] for row in rows) == sorted(wav_names(archive))
+    assert summary.files_per_keyword["yes"] == 2
+    total = len(expected_ids(stored, "default"))
+    assert calls[-1] == (total, total)
+    listed = set(list_lines(archive, "validation_list.txt") + list_lines(archive, "testing_list.txt"))
+    assert listed <= set(wav_names(archive))
+
+
+def test_export_into_a_missing_folder_fails_and_leaves_nothing(store, stored, tmp_path):
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(OSError):
+        export_dataset(store, CAMPAIGN, tmp_path / "missing" / "ds.zip")
+    assert sorted(tmp_path.iterdir()) == before
+
+
+def test_export_onto_a_folder_fails_and_leaves_no_partial_file(store, stored, tmp_path):
+    (tmp_path / "ds.zip").mkdir()
+    before = sorted(tmp_path.iterdir())
+    with pytest.raises(OSError):
+        export_dataset(store, CAMPAIGN, tmp_path / "ds.zip")
+    assert sorted(tmp_path.iterdir()) == before
+    assert list((tmp_path / "ds.zip").iterdir()) == []
+
+
+def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
+    target = tmp_path / "ds.zip"
+    target.write_bytes(b"the previous release")
+
+    def stop(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_dataset(store, CAMPAIGN, target, progress=stop)
+    assert target.read_bytes() == b"the previous release"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "ds.zip"]
+    # A successful export replaces it.
+    export_dataset(store, CAMPAIGN, target)
+    assert zipfile.ZipFile(target).testzip() is None
+
+
+def test_empty_store_gives_a_valid_zip(store, tmp_path):
+    archive, summary = export(store, tmp_path / "ds.zip")
+    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 0, 0, [])
+    assert list_lines(archive, "validation_list.txt") == []
+    assert metadata_rows(archive) == []
+    assert "Clips: 0 from 0 speakers" in archive.read("README.md").decode()
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        ({"selection": "rejected"}, r"selection must be one of accepted, default, all, got 'rejected'"),
+        ({"selection": "ALL"}, r"selection must be one of .*got 'ALL'"),
+        ({"selection": ""}, r"selection must be one of .*got ''"),
+        ({"sample_rate": 7999}, r"sample_rate must be between 8000 and 48000 Hz, got 7999"),
+        ({"sample_rate": 96000}, r"sample_rate must be between .*got 96000"),
+        ({"sample_rate": 0}, r"sample_rate must be between .*got 0"),
+        ({"clip_duration_s": 0.05}, r"clip_duration_s must be between 0.1 and 10 s, got 0.05"),
+        ({"clip_duration_s": 0}, r"clip_duration_s must be between .*got 0"),
+        ({"clip_duration_s": -1.0}, r"clip_duration_s must be between .*got -1.0"),
+        ({"clip_duration_s": 11.0}, r"clip_duration_s must be between .*got 11.0"),
+        ({"clip_duration_s": float("nan")}, r"clip_duration_s must be between .*got nan"),
+    ],
+)
+def test_bad_export_options(values, message):
+    with pytest.raises(ValueError, match=message):
+        ExportOptions(**values)
+
+
+@pytest.mark.parametrize("sample_rate", [16000.5, 16000.0, "16000"])
+def test_export_options_refuse_a_sample_rate_that_is_not_an_int(sample_rate):
+    # Refused up front (TypeError or ValueError naming the value), not halfway through an export.
+    with pytest.raises((TypeError, ValueError), match=r"sample_rate .*16000"):
+        ExportOptions(sample_rate=sample_rate)
+
+
+def test_export_refuses_options_of_the_wrong_type(store, tmp_path):
+    with pytest.raises(TypeError, match="options must be ExportOptions"):
+        export_dataset(store, CAMPAIGN, io.BytesIO(), "all")
+
+
+def test_export_with_every_audio_file_missing_still_gives_a_valid_zip(store, stored, tmp_path):
+    for clip in stored:
+        stored_flac_path(store, clip.clip_id).unlink()
+    archive, summary = export(store, tmp_path / "ds.zip")
+    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(clip_id for clip_id, _ in summary.skipped) == sorted(expected_ids(stored, "default"))
+    assert (summary.files, summary.background_noise_files) == (0, 0)
+
+
+def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
+    store.ensure_speaker(TEST, origin="volunteer")
+    samples = make_take(sample_rate=48000, word="tum", seed=21)
+    store.add_clip(
+        samples, 48000, assess_take(samples, 48000), keyword="grüezi", speaker_id=TEST, session_id="s", source="webrtc"
+    )
+    archive, summary = export(store, tmp_path / "ds.zip")
+    name = f"grüezi/{TEST}_nohash_0.wav"
+    assert wav_names(archive) == [name]
+    assert archive.getinfo(name).flag_bits & 0x800  # the name is marked as UTF-8
+    assert list_lines(archive, "testing_list.txt") == [name]
+    assert [row["path"] for row in metadata_rows(archive)] == [name]
+    assert summary.files_per_keyword == {"grüezi": 1}
+
+
+def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
+    # Before any review, "accepted" matches no clip: a valid zip without WAV files, not a crash.
+    store.ensure_speaker(T1, origin="volunteer")
+    samples = make_take(sample_rate=48000, word="yes", seed=31)
+    store.add_clip(
+        samples, 48000, assess_take(samples, 48000), keyword="yes", speaker_id=T1, session_id="s", source="webrtc"
+    )
+    archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="accepted"))
+    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert (summary.files, summary.skipped) == (0, [])

@@ -1,0 +1,435 @@
+"""import_folder on folders built here: the old web apps' layouts and Speech Commands folders,
+files encoded with PyAV (Ogg/Opus, WebM/Opus, WAV, FLAC, MP3), bad files, duplicates, workers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import shutil
+import uuid
+from pathlib import Path
+
+import av
+import numpy as np
+import pandas as pd
+import pytest
+from signals import load_word, make_take, steady_noise
+
+from speechrec.config import Campaign, load_settings
+from speechrec.errors import SpeechrecError
+from speechrec.importer import PARALLEL_MIN_FILES, import_folder
+from speechrec.store import NOISE_KEYWORD, ClipStore
+
+CAMPAIGN = Campaign(
+    title="import test",
+    keywords=("yes", "no", "up", "down", "tum"),
+    filler_words=("bed",),
+    consent_text="You agree to the import test.",
+)
+SPEAKER_ID = re.compile(r"^[0-9a-f]{8}$")
+# (container format, codec, codec sample rate, file extension)
+OPUS = ("ogg", "libopus", 48000, ".ogg")
+FORMATS = [
+    OPUS,
+    ("webm", "libopus", 48000, ".webm"),
+    ("wav", "pcm_s16le", 16000, ".wav"),
+    ("flac", "flac", 16000, ".flac"),
+    ("mp3", "libmp3lame", 44100, ".mp3"),
+]
+QUALITY_COLUMNS = [
+    "duration_s",
+    "peak_dbfs",
+    "clipped_fraction",
+    "noise_floor_dbfs",
+    "speech_level_dbfs",
+    "snr_db",
+    "speech_start_s",
+    "speech_end_s",
+    "flags",
+]
+
+
+def encode(path: Path, samples: np.ndarray, sample_rate: int, kind: tuple = OPUS) -> Path:
+    """Write mono float32 ``samples`` to ``path`` with PyAV (PyAV converts to the codec's format and rate)."""
+    container_format, codec, codec_rate, _ = kind
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=codec_rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def word_file(path: Path, word: str = "yes", kind: tuple = OPUS, seed: int | None = None) -> Path:
+    """A spoken word as an audio file; with ``seed`` a take with seeded room noise (different bytes)."""
+    if seed is None:
+        samples, rate = load_word(word)
+    else:
+        samples, rate = make_take(sample_rate=16000, duration_s=1.0, offset_s=0.3, word=word, seed=seed), 16000
+    return encode(path, samples, rate, kind)
+
+
+def import_(store: ClipStore, folder: Path, **kw):
+    return import_folder(store, folder, CAMPAIGN, workers=kw.pop("workers", 1), **kw)
+
+
+def rows_by_path(store: ClipStore) -> dict[str, dict]:
+    return {row["source_path"]: row for row in store.clips().to_dict(orient="records")}
+
+
+# ---- layouts ---------------------------------------------------------------------------------------------
+
+
+def test_tum_layout(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "recordings" / "yes-raw" / "abcd0001.ogg", "yes")
+    word_file(folder / "recordings" / "no-raw" / "abcd9f3e.ogg", "no")
+    word_file(folder / "recordings" / "yes-raw" / "ef010001.ogg", "yes", seed=1)
+    word_file(folder / "recordings" / "up-raw" / "abce0001.ogg", "up")
+    summary = import_(store, folder)
+    assert (summary.imported, summary.duplicates, summary.skipped, summary.flagged) == (4, 0, [], 0)
+    assert summary.words == {"yes": 2, "no": 1, "up": 1}
+    rows = rows_by_path(store)
+    assert set(rows) == {
+        "recordings/yes-raw/abcd0001.ogg",
+        "recordings/no-raw/abcd9f3e.ogg",
+        "recordings/yes-raw/ef010001.ogg",
+        "recordings/up-raw/abce0001.ogg",
+    }
+    speaker = {path.rsplit("/", 1)[1][:8]: row["speaker_id"] for path, row in rows.items()}
+    assert all(SPEAKER_ID.match(value) for value in speaker.values())
+    assert speaker["abcd0001"] == speaker["abcd9f3e"]  # same first 4 hex digits: same session
+    assert len({speaker["abcd0001"], speaker["ef010001"], speaker["abce0001"]}) == 3
+    for path, row in rows.items():
+        assert row["keyword"] == path.split("/")[1].removesuffix("-raw")
+        assert (row["source"], row["status"], row["flags"], row["sample_rate"]) == ("import", "pending", "", 48000)
+    durations = {
+        name: len(load_word(word)[0]) / 16000
+        for name, word in (("abcd0001", "yes"), ("abcd9f3e", "no"), ("abce0001", "up"))
+    }
+    durations["ef010001"] = 1.0
+    for path, row in rows.items():
+        assert row["duration_s"] == pytest.approx(durations[path.rsplit("/", 1)[1][:8]], abs=0.03), path
+    assert rows["recordings/yes-raw/abcd0001.ogg"]["session_id"] == rows["recordings/no-raw/abcd9f3e.ogg"]["session_id"]
+    assert rows["recordings/yes-raw/abcd0001.ogg"]["session_id"] != rows["recordings/up-raw/abce0001.ogg"]["session_id"]
+    speakers = store.speakers().set_index("speaker_id")
+    assert set(speakers.index) == set(speaker.values())
+    assert set(speakers["origin"]) == {"import"}
+
+
+def test_derived_speaker_ids_are_the_same_in_every_store(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "1234abcd.ogg", "yes")
+    word_file(folder / f"no_{'ab' * 16}_{uuid.uuid4().hex}.ogg", "no")
+    import_(store, folder)
+    other = ClipStore(load_settings(tmp_path / "other", environ={}))
+    try:
+        import_(other, folder)
+        first = {path: row["speaker_id"] for path, row in rows_by_path(store).items()}
+        second = {path: row["speaker_id"] for path, row in rows_by_path(other).items()}
+    finally:
+        other.close()
+    assert first == second
+    assert len(first) == 2
+
+
+def test_original_open_speech_recording_layout(store, tmp_path):
+    folder = tmp_path / "uploads"
+    session_a, session_b = uuid.uuid4().hex, uuid.uuid4().hex
+    names = {
+        f"yes_{session_a}_{uuid.uuid4().hex}.ogg": ("yes", "yes", None),
+        f"no_{session_a}_{uuid.uuid4().hex}.ogg": ("no", "no", None),
+        f"yes_{session_b}_{uuid.uuid4().hex}.ogg": ("yes", "yes", 2),
+        f"hey_robot_{session_b}_{uuid.uuid4().hex}.ogg": ("hey_robot", "down", None),
+    }
+    for name, (_, spoken, seed) in names.items():
+        word_file(folder / name, spoken, seed=seed)
+    summary = import_(store, folder)
+    assert (summary.imported, summary.skipped) == (4, [])
+    rows = rows_by_path(store)
+    assert set(rows) == set(names)
+    for name, (keyword, _, _) in names.items():
+        assert rows[name]["keyword"] == keyword
+        assert SPEAKER_ID.match(rows[name]["speaker_id"])
+    speaker_of = {name: rows[name]["speaker_id"] for name in names}
+    a_names = [name for name in names if session_a in name]
+    b_names = [name for name in names if session_b in name]
+    assert len({speaker_of[name] for name in a_names}) == 1
+    assert len({speaker_of[name] for name in b_names}) == 1
+    assert speaker_of[a_names[0]] != speaker_of[b_names[0]]
+
+
+@pytest.mark.parametrize("kind", FORMATS, ids=[kind[0] for kind in FORMATS])
+def test_formats(store, tmp_path, kind):
+    samples, rate = load_word("yes")
+    encode(tmp_path / "upload" / "yes-raw" / f"abcd0001{kind[3]}", samples, rate, kind)
+    summary = import_(store, tmp_path / "upload")
+    assert (summary.imported, summary.skipped) == (1, [])
+    row = store.clips().iloc[0]
+    assert row["keyword"] == "yes"
+    assert row["sample_rate"] == kind[2]
+    assert row["flags"] == ""
+    # Lossy codecs add a little padding; the word itself stays where it was.
+    assert row["duration_s"] == pytest.approx(len(samples) / rate, abs=0.06)
+    assert row["speech_start_s"] == pytest.approx(0.3, abs=0.05)
+    stored, stored_rate = store.read_audio(row["clip_id"])
+    assert stored_rate == kind[2]
+    level = 10 * np.log10(np.mean(stored.astype(np.float64) ** 2))
+    original = 10 * np.log10(np.mean(samples.astype(np.float64) ** 2))
+    assert level == pytest.approx(original, abs=1.0)
+
+
+def test_speech_commands_folder(store, tmp_path):
+    folder = tmp_path / "speech_commands_v0.02"
+    kind = ("wav", "pcm_s16le", 16000, ".wav")
+    word_file(folder / "yes" / "0a1b2c3d_nohash_0.wav", "yes", kind)
+    word_file(folder / "yes" / "0a1b2c3d_nohash_1.wav", "yes", kind, seed=3)
+    word_file(folder / "no" / "0a1b2c3d_nohash_0.wav", "no", kind)
+    word_file(folder / "up" / "fedcba98_nohash_0.wav", "up", kind)
+    encode(folder / "_background_noise_" / "white_noise.wav", steady_noise(2.0, 16000, -30.0), 16000, kind)
+    encode(folder / "_background_noise_" / "silence.wav", np.zeros(16000, np.float32), 16000, kind)
+    (folder / "validation_list.txt").write_text("yes/0a1b2c3d_nohash_0.wav\n")
+    (folder / "testing_list.txt").write_text("")
+    (folder / "README.md").write_text("# Speech Commands\n")
+    (folder / "LICENSE").write_text("CC-BY-4.0\n")
+    (folder / "_background_noise_" / "README.md").write_text("noise files\n")
+    summary = import_(store, folder)
+    assert (summary.imported, summary.skipped, summary.ignored, summary.flagged) == (6, [], 5, 0)
+    rows = rows_by_path(store)
+    assert {path: row["keyword"] for path, row in rows.items()} == {
+        "yes/0a1b2c3d_nohash_0.wav": "yes",
+        "yes/0a1b2c3d_nohash_1.wav": "yes",
+        "no/0a1b2c3d_nohash_0.wav": "no",
+        "up/fedcba98_nohash_0.wav": "up",
+        "_background_noise_/white_noise.wav": NOISE_KEYWORD,
+        "_background_noise_/silence.wav": NOISE_KEYWORD,
+    }
+    # Speech Commands speaker ids are kept as they are.
+    assert {row["speaker_id"] for path, row in rows.items() if path.startswith("yes/")} == {"0a1b2c3d"}
+    assert rows["no/0a1b2c3d_nohash_0.wav"]["speaker_id"] == "0a1b2c3d"
+    assert rows["up/fedcba98_nohash_0.wav"]["speaker_id"] == "fedcba98"
+    for path in ("_background_noise_/white_noise.wav", "_background_noise_/silence.wav"):
+        # Background noise has no word in it, and that is not a flaw.
+        assert rows[path]["flags"] == ""
+        assert SPEAKER_ID.match(rows[path]["speaker_id"])
+    assert rows["_background_noise_/white_noise.wav"]["duration_s"] == pytest.approx(2.0)
+
+
+# ---- bad files -------------------------------------------------------------------------------------------
+
+GOOD = "no-raw/0f0f0001.ogg"
+
+
+def bad_content(kind: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "random":
+        path.write_bytes(np.random.default_rng(7).bytes(4000))
+    elif kind == "garbled_ogg":
+        path.write_bytes(b"OggS" + np.random.default_rng(8).bytes(3000))
+    elif kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("This is a text file, not a recording.\n" * 30)
+    else:
+        word_file(path, "up", seed=5)
+
+
+BAD_FILES = [
+    ("yes-raw/abcd0001.ogg", "random", r"cannot be decoded"),
+    ("yes-raw/abcd0002.ogg", "garbled_ogg", r"cannot be decoded"),
+    ("yes-raw/abcd0003.ogg", "empty", r"^empty file$"),
+    ("yes-raw/abcd0004.wav", "text", r"cannot be decoded"),
+    ("yes-raw/hello.ogg", "speech", r"^unknown layout"),
+    ("hello.ogg", "speech", r"^unknown layout"),
+    ("yes/c0ffee_nohash_0.wav", "speech", r"^unknown layout"),
+    ("recordings/.hidden-raw/abcd0005.ogg", "speech", r"'\.hidden' starts with a dot"),
+    ("_private-raw/abcd0006.ogg", "speech", r"'_private' starts with '_'"),
+    ("ye\x07s-raw/abcd0007.ogg", "speech", r"contains a control character"),
+    ("a:b-raw/abcd0008.ogg", "speech", r"contains ':'"),
+    ("-raw/abcd0009.ogg", "speech", r"is empty"),
+    (" yes-raw/abcd000a.ogg", "speech", r"white space"),
+    ("..-raw/abcd000b.ogg", "speech", r"'\.\.'"),
+]
+
+
+@pytest.mark.parametrize("relative, content, reason", BAD_FILES, ids=[bad[0] for bad in BAD_FILES])
+def test_a_bad_file_is_skipped_with_its_reason(store, tmp_path, relative, content, reason):
+    folder = tmp_path / "upload"
+    word_file(folder / GOOD, "no")
+    bad_content(content, folder / relative)
+    summary = import_(store, folder)
+    assert summary.imported == 1
+    assert [path for path, _ in summary.skipped] == [relative]
+    assert re.search(reason, summary.skipped[0][1]), summary.skipped[0][1]
+    assert list(store.clips()["source_path"]) == [GOOD]
+
+
+def test_many_bad_files_never_stop_the_import(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / GOOD, "no")
+    word_file(folder / "zz-raw" / "ffff0001.ogg", "yes")  # sorts after every bad file
+    for relative, content, _ in BAD_FILES:
+        bad_content(content, folder / relative)
+    (folder / "notes.txt").write_text("notes")
+    calls = []
+    summary = import_(store, folder, progress=lambda done, total: calls.append((done, total)))
+    assert summary.imported == 2
+    assert summary.ignored == 1
+    assert summary.skipped == sorted(summary.skipped)
+    reasons = dict(summary.skipped)
+    assert set(reasons) == {relative for relative, _, _ in BAD_FILES}
+    for relative, _, reason in BAD_FILES:
+        assert re.search(reason, reasons[relative]), (relative, reasons[relative])
+    total = len(BAD_FILES) + 2
+    assert calls[-1] == (total, total)
+    assert [done for done, _ in calls] == sorted(done for done, _ in calls)
+
+
+def test_non_audio_files_are_only_counted_as_ignored(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg")
+    (folder / "README.md").write_text("# uploads\n")
+    (folder / "yes-raw" / "notes.txt").write_text("take 1 was noisy\n")
+    (folder / "index.csv").write_text("file,word\n")
+    (folder / "yes-raw" / "abcd0002.ogg.bak").write_bytes(b"backup")
+    summary = import_(store, folder)
+    assert (summary.imported, summary.ignored, summary.skipped, summary.duplicates) == (1, 4, [], 0)
+
+
+# ---- duplicates ------------------------------------------------------------------------------------------
+
+
+def test_reimport_adds_nothing(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    word_file(folder / "no-raw" / "abcd0002.ogg", "no")
+    word_file(folder / f"up_{uuid.uuid4().hex}_{uuid.uuid4().hex}.ogg", "up")
+    first = import_(store, folder)
+    assert first.imported == 3
+    rows = store.clips()
+    again = import_(store, folder)
+    assert (again.imported, again.duplicates, again.skipped) == (0, 3, [])
+    assert len(store.clips()) == len(rows) == 3
+    assert len(store.speakers()) == len(store.clips()["speaker_id"].unique())
+
+
+def test_same_bytes_under_another_name_is_a_duplicate(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    import_(store, folder)
+    later = tmp_path / "later"
+    (later / "no-raw").mkdir(parents=True)
+    shutil.copy(folder / "yes-raw" / "abcd0001.ogg", later / "no-raw" / "ffff0001.ogg")
+    summary = import_(store, later)
+    assert (summary.imported, summary.duplicates) == (0, 1)
+    assert list(store.clips()["source_path"]) == ["yes-raw/abcd0001.ogg"]
+
+
+def test_copies_within_one_import_are_stored_once(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    (folder / "yes-raw-copy" / "yes-raw").mkdir(parents=True)
+    shutil.copy(folder / "yes-raw" / "abcd0001.ogg", folder / "yes-raw-copy" / "yes-raw" / "abcd0001.ogg")
+    summary = import_(store, folder)
+    assert (summary.imported, summary.duplicates) == (1, 1)
+    assert len(store.clips()) == 1
+
+
+# ---- quality ---------------------------------------------------------------------------------------------
+
+
+def test_quality_flags_of_imported_takes(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    encode(folder / "yes-raw" / "abcd0002.ogg", np.zeros(16000, np.float32), 16000)
+    summary = import_(store, folder)
+    assert (summary.imported, summary.flagged) == (2, 1)
+    rows = rows_by_path(store)
+    assert "no_speech" in rows["yes-raw/abcd0002.ogg"]["flags"].split(",")
+    assert rows["yes-raw/abcd0001.ogg"]["flags"] == ""
+    assert rows["yes-raw/abcd0001.ogg"]["speech_level_dbfs"] > -30.0
+
+
+# ---- workers ---------------------------------------------------------------------------------------------
+
+
+def many_small_files(folder: Path) -> None:
+    kind = ("wav", "pcm_s16le", 16000, ".wav")
+    words = ("yes", "no", "up")
+    for index in range(PARALLEL_MIN_FILES + 1):
+        samples = make_take(sample_rate=16000, duration_s=0.4, offset_s=0.1, burst_s=0.2, seed=index)
+        encode(folder / f"{words[index % 3]}-raw" / f"{index % 7:04x}{index:04x}.wav", samples, 16000, kind)
+    encode(folder / "yes-raw" / "ffff0000.wav", np.zeros(4000, np.float32), 16000, kind)  # flagged
+    bad_content("random", folder / "no-raw" / "ffff0001.ogg")  # skipped
+
+
+def test_parallel_import_gives_the_same_clips(store, tmp_path):
+    folder = tmp_path / "upload"
+    many_small_files(folder)
+    children = {1: [], 2: []}
+
+    def watch(workers):
+        return lambda done, total: children[workers].append(len(multiprocessing.active_children()))
+
+    serial = import_(store, folder, workers=1, progress=watch(1))
+    other = ClipStore(load_settings(tmp_path / "parallel", environ={}))
+    try:
+        parallel = import_(other, folder, workers=2, progress=watch(2))
+        frames = [clip_store.clips().sort_values("source_path").reset_index(drop=True) for clip_store in (store, other)]
+        audio = [
+            [clip_store.read_flac(key) for key in frame["audio_key"]]
+            for clip_store, frame in zip((store, other), frames, strict=True)
+        ]
+    finally:
+        other.close()
+    assert max(children[1]) == 0 and max(children[2]) >= 1  # the second import really used worker processes
+    assert serial.imported == parallel.imported == PARALLEL_MIN_FILES + 2
+    assert serial.skipped == parallel.skipped and len(serial.skipped) == 1
+    assert (serial.flagged, serial.words) == (parallel.flagged, parallel.words)
+    assert serial.flagged >= 1
+    columns = ["source_path", "keyword", "speaker_id", "session_id", "source_sha1", "sample_rate", *QUALITY_COLUMNS]
+    pd.testing.assert_frame_equal(frames[0][columns], frames[1][columns])
+    assert audio[0] == audio[1]
+
+
+@pytest.mark.parametrize("workers", [0, -1])
+def test_bad_worker_count_is_refused(store, tmp_path, workers):
+    word_file(tmp_path / "upload" / "yes-raw" / "abcd0001.ogg")
+    with pytest.raises(ValueError, match=rf"workers must be at least 1, got {workers}"):
+        import_folder(store, tmp_path / "upload", CAMPAIGN, workers=workers)
+
+
+# ---- progress and the folder itself -----------------------------------------------------------------------
+
+
+def test_progress_ends_at_the_number_of_audio_files(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    word_file(folder / "no-raw" / "abcd0002.ogg", "no")
+    bad_content("empty", folder / "up-raw" / "abcd0003.ogg")
+    bad_content("speech", folder / "unknown.ogg")
+    (folder / "README.md").write_text("hi")
+    calls = []
+    import_(store, folder, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (4, 4)
+    assert {total for _, total in calls} == {4}
+    calls.clear()
+    summary = import_(store, folder, progress=lambda done, total: calls.append((done, total)))
+    assert summary.duplicates == 2
+    assert calls[-1] == (4, 4)
+
+
+def test_missing_folder(store, tmp_path):
+    with pytest.raises(SpeechrecError, match=r"'.*nowhere' is not a folder; give the folder that holds the recordings"):
+        import_folder(store, tmp_path / "nowhere", CAMPAIGN)
+
+
+def test_a_file_is_not_a_folder(store, tmp_path):
+    path = word_file(tmp_path / "abcd0001.ogg")
+    with pytest.raises(SpeechrecError, match=r"is not a folder"):
+        import_folder(store, path, CAMPAIGN)
+    assert len(store.clips()) == 0

@@ -1,0 +1,101 @@
+"""bounded_map: ordered results, errors propagate, at most ``window`` tasks ahead of the consumer."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from speechrec.parallel import bounded_map
+
+
+def square(value: int) -> int:
+    return value * value
+
+
+def slow_when_even(value: int) -> int:
+    # Later items finish first (odd ones are fast): results must still come in input order.
+    if value % 2 == 0:
+        time.sleep(0.002)
+    return value
+
+
+class Boom(Exception):
+    pass
+
+
+def fail_on_three(value: int) -> int:
+    if value == 3:
+        raise Boom(f"item {value} failed")
+    return value
+
+
+@pytest.fixture
+def pool():
+    with ThreadPoolExecutor(4) as executor:
+        yield executor
+
+
+@pytest.mark.parametrize("window", [1, 2, 3, 8, 100])
+def test_results_are_in_input_order(pool, window):
+    assert list(bounded_map(pool, slow_when_even, range(40), window=window)) == list(range(40))
+
+
+def test_without_executor_runs_in_the_calling_thread():
+    threads = []
+
+    def record(value: int) -> int:
+        threads.append(threading.get_ident())
+        return value + 1
+
+    assert list(bounded_map(None, record, [1, 2, 3], window=4)) == [2, 3, 4]
+    assert set(threads) == {threading.get_ident()}
+
+
+@pytest.mark.parametrize("use_pool", [False, True])
+def test_empty_input(pool, use_pool):
+    assert list(bounded_map(pool if use_pool else None, square, [], window=2)) == []
+
+
+@pytest.mark.parametrize("use_pool", [False, True])
+def test_exceptions_propagate_after_the_earlier_results(pool, use_pool):
+    results = bounded_map(pool if use_pool else None, fail_on_three, range(10), window=3)
+    assert [next(results) for _ in range(3)] == [0, 1, 2]
+    with pytest.raises(Boom, match="item 3 failed"):
+        next(results)
+
+
+@pytest.mark.parametrize("use_pool", [False, True])
+@pytest.mark.parametrize("window", [0, -1])
+def test_window_below_one_is_rejected(pool, use_pool, window):
+    # The check must not depend on whether an executor is given.
+    with pytest.raises(ValueError, match=r"window must be at least 1, got " + str(window)):
+        list(bounded_map(pool if use_pool else None, square, range(5), window=window))
+
+
+@pytest.mark.parametrize("window", [1, 2, 5])
+def test_never_more_than_window_items_ahead_of_the_consumer(pool, window):
+    pulled = 0
+
+    def items():
+        nonlocal pulled
+        for value in range(50):
+            pulled += 1
+            yield value
+
+    ahead = []
+    for consumed, result in enumerate(bounded_map(pool, square, items(), window=window)):
+        # Items taken from the input but not yet handed to the consumer (this one included).
+        ahead.append(pulled - consumed)
+        assert result == consumed * consumed
+    assert max(ahead) <= window
+    assert max(ahead) == window  # it does work ahead, up to the window
+
+
+def test_works_lazily_on_an_endless_input(pool):
+    # Flat memory: an endless input is consumed only as far as the results are used.
+    results = bounded_map(pool, square, itertools.count(), window=4)
+    assert list(itertools.islice(results, 6)) == [0, 1, 4, 9, 16, 25]
