@@ -79,10 +79,11 @@ def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = FR
     """
     frame_length = max(1, round(sample_rate * frame_s))
     count = max(1, len(samples) // frame_length)
-    head = samples[: count * frame_length].astype(np.float64)
+    head = samples[: count * frame_length]
     if len(head) < frame_length:
         head = np.pad(head, (0, frame_length - len(head)))
-    power = np.mean(head.reshape(count, frame_length) ** 2, axis=1)
+    frames = head.reshape(count, frame_length)
+    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame_length
     return power_to_dbfs(power)
 
 
@@ -166,12 +167,6 @@ def fit_to_window(samples: np.ndarray, sample_rate: int, duration_s: float) -> n
     centre = (span[0] + span[1]) / 2 * sample_rate if span else len(samples) / 2
     offset = int(np.clip(round(window_length / 2 - centre), 0, window_length - len(samples)))
     return np.pad(samples, (offset, window_length - len(samples) - offset))
-
-
-def peak_dbfs(samples: np.ndarray) -> float:
-    """Largest absolute sample in dBFS (amplitude; full scale is 0 dBFS)."""
-    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
-    return float(power_to_dbfs(peak**2))
 
 
 def check_samples(samples: np.ndarray, sample_rate: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import BinaryIO
 
 import av
@@ -13,7 +13,6 @@ import soundfile as sf
 
 from speechrec.audio import to_mono
 from speechrec.errors import AudioError
-from speechrec.quality import QualityReport, assess_take
 
 # Nothing a volunteer or the old web app recorded is longer than this; a longer file is a
 # mistake (or an attack on memory), not a take.
@@ -40,45 +39,51 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                 raise AudioError(f"{label}: has no audio stream")
             stream = container.streams.audio[0]
             sample_rate = stream.rate or stream.codec_context.sample_rate
-            resampler = None
-            direct = None
+            read = None
             total = 0
             for frame in container.decode(stream):
-                if direct is None:
-                    direct = frame.format.name in DIRECT_FORMATS
-                    channels = len(frame.layout.channels)
-                if direct:
-                    converted = [planar_samples(frame, channels)]
-                else:
-                    resampler = resampler or av.AudioResampler(format="fltp", rate=sample_rate)
-                    converted = [planar_samples(part, channels) for part in resampler.resample(frame)]
-                chunks.extend(converted)
+                read = read or frame_reader(frame, sample_rate)
+                chunks.extend(read(frame))
                 total += frame.samples
                 if total > MAX_DECODED_S * sample_rate:
                     raise AudioError(f"{label}: longer than {MAX_DECODED_S:g} s; split it into takes first")
-            if resampler is not None:
-                chunks.extend(planar_samples(part, channels) for part in resampler.resample(None))
+            if read is not None:
+                chunks.extend(read(None))
     except AudioError:
         raise
     except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as error:
         raise AudioError(f"{label}: cannot be decoded ({error})") from None
-    if not chunks or sum(chunk.shape[1] for chunk in chunks) == 0:
+    if sum(len(chunk) for chunk in chunks) == 0:
         raise AudioError(f"{label}: contains no audio samples")
-    planar = np.concatenate(chunks, axis=1)
-    return to_mono(planar.T), int(sample_rate)
+    return to_mono(np.concatenate(chunks)), int(sample_rate)
 
 
-def planar_samples(frame: av.AudioFrame, channels: int) -> np.ndarray:
-    """A PyAV audio frame as a ``(channels, samples)`` array of its own sample type (a view if it can be).
+def frame_reader(first: av.AudioFrame, sample_rate: int) -> Callable[[av.AudioFrame | None], list[np.ndarray]]:
+    """A function turning each frame of a stream like ``first`` into ``(samples, channels)`` arrays.
 
-    Reads the frame's plane buffers directly: PyAV's ``to_ndarray`` costs more than decoding.
+    Reads PyAV's plane buffers directly (views, no copy; ``to_ndarray`` costs more than decoding),
+    with the layout worked out once per stream. Formats without a numpy twin go through PyAV's
+    resampler. ``read(None)`` flushes what the resampler still holds.
     """
-    dtype = SAMPLE_DTYPES[frame.format.name.rstrip("p")]
-    if not frame.format.is_planar:
-        return np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels).T
-    if channels == 1:
-        return np.frombuffer(frame.planes[0], dtype, frame.samples)[np.newaxis]
-    return np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]])
+    channels = len(first.layout.channels)
+    if first.format.name not in DIRECT_FORMATS:
+        resampler = av.AudioResampler(format="flt", rate=sample_rate)
+        return lambda frame: [
+            np.frombuffer(part.planes[0], np.float32, part.samples * channels).reshape(-1, channels)
+            for part in resampler.resample(frame)
+        ]
+    dtype = SAMPLE_DTYPES[first.format.name.rstrip("p")]
+    if first.format.is_planar and channels > 1:
+        return lambda frame: (
+            [np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]], axis=1)]
+            if frame is not None
+            else []
+        )
+    return lambda frame: (
+        [np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels)]
+        if frame is not None
+        else []
+    )
 
 
 def to_pcm16(samples: np.ndarray) -> np.ndarray:
@@ -118,35 +123,3 @@ def read_pcm16(data: bytes) -> tuple[np.ndarray, int]:
         raise AudioError(f"stored audio cannot be read: {error}") from None
     mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
     return mono, int(sample_rate)
-
-
-@dataclass(frozen=True)
-class TakeJob:
-    """Encoded audio bytes of one take and how to judge it (picklable, for worker processes)."""
-
-    data: bytes
-    name: str
-    clip_duration_s: float = 1.0
-    expect_speech: bool = True
-
-
-@dataclass(frozen=True)
-class PreparedTake:
-    """A take ready for the store: FLAC bytes, its sample rate and its quality report."""
-
-    flac_bytes: bytes
-    sample_rate: int
-    quality: QualityReport
-
-
-def prepare_take(job: TakeJob) -> PreparedTake | str:
-    """Decode, assess and FLAC-encode one take; return the reason instead when it is not usable audio.
-
-    Lives here, away from the store, so that worker processes start without pandas or SQLAlchemy.
-    """
-    try:
-        samples, sample_rate = decode_audio(job.data, name=job.name)
-    except AudioError as error:
-        return str(error).removeprefix(f"{job.name}: ")
-    quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
-    return PreparedTake(encode_flac(samples, sample_rate), sample_rate, quality)

@@ -8,18 +8,15 @@ import os
 import re
 import zipfile
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
-from speechrec import audio
 from speechrec.config import Campaign
-from speechrec.decode import encode_wav, read_pcm16
-from speechrec.errors import AudioError, StoreError
-from speechrec.parallel import bounded_map
+from speechrec.jobs import RenderJob, render_clip
+from speechrec.parallel import bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
 # TensorFlow's speech_commands/input_data.py: the split of a file depends only on the part of
@@ -34,8 +31,12 @@ SELECTIONS = {
 }
 # Zip entries carry this fixed time so the same store always gives the same bytes.
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
-# Worker threads that decode, resample and cut clips (soundfile and soxr release the GIL).
-EXPORT_THREADS = 2
+# Below this many clips, starting worker processes costs more than it saves.
+PARALLEL_MIN_CLIPS = 200
+# Clips rendered per worker task (each task costs pickling and pipe round trips), and tasks queued
+# per worker: enough to keep workers busy while the zip is written, few enough for flat memory.
+CLIPS_PER_TASK = 32
+TASKS_PER_WORKER = 3
 QUALITY_COLUMNS = [
     "speech_level_dbfs",
     "noise_floor_dbfs",
@@ -173,23 +174,19 @@ def export_dataset(
     duration_s = options.clip_duration_s or campaign.clip_duration_s
     plan = plan_export(store.clips(), options.selection)
 
-    def render(row: tuple[str, str]) -> bytes | str:
-        keyword, audio_key = row
-        try:
-            samples, rate = read_pcm16(store.read_flac(audio_key))
-        except (StoreError, AudioError) as error:
-            return f"audio unreadable: {error}"
-        samples = audio.resample(samples, rate, sample_rate)
-        if keyword != NOISE_KEYWORD:
-            samples = audio.fit_to_window(samples, sample_rate, duration_s)
-        return encode_wav(samples, sample_rate)
-
-    rows = zip(plan["keyword"], plan["audio_key"], strict=True)
+    jobs = (
+        RenderJob(store.settings.storage_url, key, sample_rate, None if keyword == NOISE_KEYWORD else duration_s)
+        for keyword, key in zip(plan["keyword"], plan["audio_key"], strict=True)
+    )
     paths, clip_ids = plan["path"].tolist(), plan["clip_id"].tolist()
     written = [False] * len(plan)
     skipped: list[tuple[str, str]] = []
-    with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as archive, ThreadPoolExecutor(EXPORT_THREADS) as pool:
-        for index, result in enumerate(bounded_map(pool, render, rows, window=4 * EXPORT_THREADS)):
+    workers = os.cpu_count() or 1
+    parallel = len(plan) >= PARALLEL_MIN_CLIPS and store.audio.shared_between_processes
+    with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as archive, worker_pool(workers, parallel) as pool:
+        for index, result in enumerate(
+            bounded_map(pool, render_clip, jobs, TASKS_PER_WORKER * workers, CLIPS_PER_TASK)
+        ):
             if isinstance(result, str):
                 skipped.append((clip_ids[index], result))
             else:

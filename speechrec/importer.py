@@ -9,18 +9,16 @@ Recognised layouts (paths relative to the import folder; any audio format PyAV d
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
 import re
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from speechrec.config import Campaign, check_word
-from speechrec.decode import PreparedTake, TakeJob, prepare_take
 from speechrec.errors import CampaignError, SpeechrecError
-from speechrec.parallel import bounded_map
+from speechrec.jobs import IngestedTake, IngestJob, ingest_file
+from speechrec.parallel import bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore, NewClip
 
 AUDIO_EXTENSIONS = frozenset(
@@ -33,9 +31,11 @@ SPEECH_COMMANDS_NAME = re.compile(r"^(?P<speaker>[0-9a-f]{8})_nohash_(?P<number>
 PARALLEL_MIN_FILES = 64
 # Rows inserted per transaction.
 BATCH_SIZE = 100
-# Files queued per worker: enough that workers stay busy while the main process writes a batch
-# (about 100 fsyncs), small enough to keep memory bounded (~100 kB per queued file).
-QUEUED_PER_WORKER = 64
+# Files sent to a worker per task (each task costs pickling and several pipe round trips), and
+# tasks queued per worker: enough that no worker waits while the main process inserts a batch,
+# few enough to keep memory bounded (one recording's bytes per file, ~10-100 kB).
+FILES_PER_TASK = 16
+TASKS_PER_WORKER = 3
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -132,7 +132,7 @@ def import_folder(
 
     new_recordings: list[tuple[Recording, str]] = []
 
-    def jobs() -> Iterator[TakeJob]:
+    def jobs() -> Iterator[IngestJob]:
         nonlocal done
         for recording in recordings:
             try:
@@ -148,23 +148,29 @@ def import_folder(
                 else:
                     known.add(sha1)
                     new_recordings.append((recording, sha1))
-                    is_noise = recording.keyword == NOISE_KEYWORD
-                    yield TakeJob(data, recording.relative, campaign.clip_duration_s, expect_speech=not is_noise)
+                    yield IngestJob(
+                        data,
+                        recording.relative,
+                        store.settings.storage_url,
+                        recording.speaker_id,
+                        campaign.clip_duration_s,
+                        expect_speech=recording.keyword != NOISE_KEYWORD,
+                    )
                     continue
             done += 1
             if progress:
                 progress(done, total)
 
     workers = workers or os.cpu_count() or 1
-    parallel = workers > 1 and len(recordings) >= PARALLEL_MIN_FILES
-    executor = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) if parallel else None
+    parallel = len(recordings) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
     batch: list[NewClip] = []
     speakers: set[str] = set()
-    try:
-        for index, result in enumerate(bounded_map(executor, prepare_take, jobs(), window=QUEUED_PER_WORKER * workers)):
+    with worker_pool(workers, enabled=parallel) as pool:
+        results = bounded_map(pool, ingest_file, jobs(), TASKS_PER_WORKER * workers, FILES_PER_TASK)
+        for index, result in enumerate(results):
             done += 1
             recording, sha1 = new_recordings[index]
-            if isinstance(result, PreparedTake):
+            if isinstance(result, IngestedTake):
                 batch.append(_new_clip(recording, sha1, result))
             else:
                 summary.skipped.append((recording.relative, result))
@@ -173,24 +179,22 @@ def import_folder(
             if progress:
                 progress(done, total)
         _store_batch(store, batch, speakers, summary)
-    finally:
-        if executor is not None:
-            executor.shutdown(cancel_futures=True)
     summary.skipped.sort()
     return summary
 
 
-def _new_clip(recording: Recording, sha1: str, take: PreparedTake) -> NewClip:
+def _new_clip(recording: Recording, sha1: str, take: IngestedTake) -> NewClip:
     return NewClip(
         keyword=recording.keyword,
         speaker_id=recording.speaker_id,
         session_id=recording.session_id,
         source="import",
         sample_rate=take.sample_rate,
-        flac_bytes=take.flac_bytes,
+        flac_bytes=None,
         quality=take.quality,
         source_path=recording.relative,
         source_sha1=sha1,
+        clip_id=take.clip_id,
     )
 
 

@@ -86,7 +86,8 @@ def assess_take(
     levels = audio.frame_levels_dbfs(samples, sample_rate)
     noise_floor = audio.noise_floor_dbfs(levels)
     mask = audio.speech_frame_mask(levels, noise_floor)
-    clipped_fraction = float(np.count_nonzero(np.abs(samples) >= CLIP_LEVEL)) / len(samples)
+    magnitude = np.abs(samples)
+    clipped_fraction = float(np.count_nonzero(magnitude >= CLIP_LEVEL)) / len(samples)
     duration_s = len(samples) / sample_rate
     speech_level = snr = start_s = end_s = None
     if mask.any():
@@ -111,7 +112,7 @@ def assess_take(
             flags.append("too_long")
     return QualityReport(
         duration_s=duration_s,
-        peak_dbfs=audio.peak_dbfs(samples),
+        peak_dbfs=float(audio.power_to_dbfs(float(magnitude.max()) ** 2)),
         clipped_fraction=clipped_fraction,
         noise_floor_dbfs=noise_floor,
         speech_level_dbfs=speech_level,

@@ -1,4 +1,4 @@
-"""ClipStore: takes as FLAC files (via fsspec) plus metadata rows (via SQLAlchemy).
+"""ClipStore: takes as FLAC files (AudioStorage, via fsspec) plus metadata rows (via SQLAlchemy).
 
 Write order: the audio first (temporary file, fsync, atomic rename; one PUT on object storage),
 then the rows in one transaction. A crash in between leaves an audio file that no row points to:
@@ -9,21 +9,19 @@ process can still be about to commit it.
 from __future__ import annotations
 
 import hashlib
-import os
+import re
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext, suppress
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import fsspec
 import numpy as np
 import pandas as pd
-from fsspec.implementations.local import LocalFileSystem
 from sqlalchemy import (
     Column,
     DateTime,
@@ -49,21 +47,19 @@ from speechrec.config import Settings, check_word
 from speechrec.decode import encode_flac, read_audio_bytes
 from speechrec.errors import ConflictError, StoreError
 from speechrec.quality import QualityReport
+from speechrec.storage import AudioStorage, audio_key
 
 SCHEMA_VERSION = 1
 STATUSES = ("pending", "accepted", "rejected")
 SOURCES = ("webrtc", "audio_input", "import")
 # Background noise is stored as clips of this pseudo-keyword (the Speech Commands folder name).
 NOISE_KEYWORD = "_background_noise_"
-AUDIO_PREFIX = "clips"
-TEMP_FOLDER = ".tmp"
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
-# Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
-MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
 # Participant codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L), 60 bits.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 12
+CLIP_ID = re.compile(r"[0-9a-f]{32}")
 
 metadata = MetaData()
 meta_table = Table(
@@ -115,18 +111,23 @@ CLIP_COLUMNS = [column.name for column in clips_table.columns]
 
 @dataclass(frozen=True)
 class NewClip:
-    """A take ready to store: FLAC bytes plus everything its row needs."""
+    """A take ready to store: its FLAC bytes plus everything its row needs.
+
+    ``flac_bytes=None`` with a ``clip_id`` means a worker already wrote the audio with
+    ``AudioStorage.put`` under ``audio_key(speaker_id, clip_id)``; the store then adds the row only.
+    """
 
     keyword: str
     speaker_id: str
     session_id: str
     source: str
     sample_rate: int
-    flac_bytes: bytes
+    flac_bytes: bytes | None
     quality: QualityReport
     source_path: str | None = None
     source_sha1: str | None = None
     consent_version: int | None = None
+    clip_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,11 +185,7 @@ class ClipStore:
             ) from None
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
-        try:
-            self._fs, self._root = fsspec.core.url_to_fs(settings.storage_url)
-        except (ValueError, ImportError) as error:
-            raise StoreError(f"cannot open audio storage {settings.storage_url!r}: {error}") from None
-        self._local = isinstance(self._fs, LocalFileSystem)
+        self.audio = AudioStorage(settings.storage_url)
         self._create_schema()
         self.clean_leftovers()
 
@@ -208,38 +205,17 @@ class ClipStore:
                     f"the store's schema version {stored} is newer than this speechrec "
                     f"(version {SCHEMA_VERSION}); upgrade speechrec"
                 )
-        if self._local:
-            os.makedirs(self._path(TEMP_FOLDER), exist_ok=True)
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
         cutoff = time.time() - min_age_s
-        removed = 0
-        if self._local:
-            temp_folder = Path(self._path(TEMP_FOLDER))
-            for path in temp_folder.iterdir():
-                if path.stat().st_mtime < cutoff:
-                    path.unlink(missing_ok=True)
-                    removed += 1
+        removed = self.audio.clean_temporary_files(older_than=cutoff)
         known = set(self._scalars(select(clips_table.c.audio_key)))
-        for key, modified in self._audio_files():
+        for key, modified in self.audio.audio_files():
             if key not in known and modified < cutoff:
-                self._fs.rm_file(self._path(key))
+                self.audio.remove(key)
                 removed += 1
         return removed
-
-    def _audio_files(self) -> Iterator[tuple[str, float]]:
-        prefix = self._path(AUDIO_PREFIX)
-        if not self._fs.exists(prefix):
-            return
-        for path, info in self._fs.find(prefix, detail=True).items():
-            modified = next((info[name] for name in MODIFIED_TIME_FIELDS if info.get(name)), None)
-            if modified is None:
-                continue  # age unknown: it may be a clip another process is about to commit
-            if isinstance(modified, datetime):
-                modified = modified.timestamp()
-            relative = path[len(self._fs._strip_protocol(self._root)) :].lstrip("/")
-            yield relative, float(modified)
 
     def close(self) -> None:
         """Release database connections."""
@@ -331,20 +307,21 @@ class ClipStore:
             _check_new_clip(clip)
         if not new_clips:
             return []
-        clip_ids = [uuid.uuid4().hex for _ in new_clips]
-        rows = []
-        written: list[str] = []
+        clip_ids = [clip.clip_id or uuid.uuid4().hex for clip in new_clips]
+        keys = [audio_key(clip.speaker_id, clip_id) for clip, clip_id in zip(new_clips, clip_ids, strict=True)]
+        # Audio a worker already wrote belongs to this batch too: it goes if the batch fails.
+        written = [key for key, clip in zip(keys, new_clips, strict=True) if clip.flac_bytes is None]
         try:
-            for clip_id, clip in zip(clip_ids, new_clips, strict=True):
-                key = f"{AUDIO_PREFIX}/{clip.speaker_id}/{clip_id}.flac"
-                self._put_audio(key, clip.flac_bytes)
-                written.append(key)
-                rows.append(_clip_row(clip_id, key, clip))
+            for key, clip in zip(keys, new_clips, strict=True):
+                if clip.flac_bytes is not None:
+                    self.audio.put(key, clip.flac_bytes)
+                    written.append(key)
+            rows = [_clip_row(*entry) for entry in zip(clip_ids, keys, new_clips, strict=True)]
             with self._write() as connection:
                 connection.execute(insert(clips_table), rows)
         except (OSError, StoreError) as error:
             for key in written:
-                self._remove_audio(key)
+                self.audio.remove(key)
             if isinstance(error, ConflictError):
                 raise ConflictError(
                     f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
@@ -426,19 +403,16 @@ class ClipStore:
         """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""
         return read_audio_bytes(self.read_flac(self.clip(clip_id)["audio_key"]))
 
-    def read_flac(self, audio_key: str) -> bytes:
-        """The stored FLAC bytes under ``audio_key`` (a value of the clips' audio_key column)."""
-        try:
-            return self._fs.cat_file(self._path(audio_key))
-        except (OSError, FileNotFoundError) as error:
-            raise StoreError(f"audio {audio_key!r} cannot be read: {error}") from None
+    def read_flac(self, key: str) -> bytes:
+        """The stored FLAC bytes under ``key`` (a value of the clips' audio_key column)."""
+        return self.audio.get(key)
 
     def delete_clip(self, clip_id: str) -> None:
         """Delete one clip: its row first (so nothing points at missing audio), then its audio."""
         key = self.clip(clip_id)["audio_key"]
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.clip_id == clip_id))
-        self._remove_audio(key)
+        self.audio.remove(key)
 
     def delete_speaker(self, speaker_id: str) -> int:
         """Withdraw a speaker: delete every clip (rows and audio) and the speaker; return the clip count."""
@@ -447,7 +421,7 @@ class ClipStore:
             connection.execute(delete(clips_table).where(clips_table.c.speaker_id == speaker_id))
             connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
         for key in keys:
-            self._remove_audio(key)
+            self.audio.remove(key)
         return len(keys)
 
     # ---- internals --------------------------------------------------------------------------
@@ -480,26 +454,6 @@ class ClipStore:
         with self._engine.connect() as connection:
             return connection.scalars(query).all()
 
-    def _path(self, key: str) -> str:
-        return f"{self._root.rstrip('/')}/{key}"
-
-    def _put_audio(self, key: str, data: bytes) -> None:
-        path = self._path(key)
-        if not self._local:
-            self._fs.pipe_file(path, data)
-            return
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
-        with open(temp_path, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_path, path)
-
-    def _remove_audio(self, key: str) -> None:
-        with suppress(FileNotFoundError):
-            self._fs.rm_file(self._path(key))
-
 
 def _check_speaker_id(speaker_id: object) -> None:
     if not (isinstance(speaker_id, str) and len(speaker_id) == 8 and all(c in "0123456789abcdef" for c in speaker_id)):
@@ -517,7 +471,12 @@ def _check_new_clip(clip: NewClip) -> None:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
     if not isinstance(clip.quality, QualityReport):
         raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
-    if not clip.flac_bytes:
+    if clip.flac_bytes is None:
+        if not (isinstance(clip.clip_id, str) and CLIP_ID.fullmatch(clip.clip_id)):
+            raise ValueError(
+                f"a clip whose audio is already stored needs its clip_id (32 hex digits), got {clip.clip_id!r}"
+            )
+    elif not clip.flac_bytes:
         raise ValueError("flac_bytes is empty; encode the take with speechrec.decode.encode_flac")
 
 

@@ -153,11 +153,6 @@ def test_frame_levels_drop_partial_frame_but_measure_a_short_take():
     np.testing.assert_allclose(short, [-3.0103], atol=0.01)
 
 
-def test_peak_dbfs():
-    assert audio.peak_dbfs(np.array([0.0, -0.5, 0.25], dtype=np.float32)) == pytest.approx(-6.0206, abs=1e-3)
-    assert audio.peak_dbfs(np.zeros(10, dtype=np.float32)) == audio.SILENCE_DBFS
-
-
 def test_noise_floor_of_steady_noise():
     levels = audio.frame_levels_dbfs(steady_noise(2.0, 16000, -50.0), 16000)
     assert audio.noise_floor_dbfs(levels) == pytest.approx(-50.0, abs=1.0)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from speechrec.parallel import bounded_map
+from speechrec.parallel import bounded_map, worker_pool
 
 
 def square(value: int) -> int:
@@ -99,3 +100,45 @@ def test_works_lazily_on_an_endless_input(pool):
     # Flat memory: an endless input is consumed only as far as the results are used.
     results = bounded_map(pool, square, itertools.count(), window=4)
     assert list(itertools.islice(results, 6)) == [0, 1, 4, 9, 16, 25]
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 7, 50])
+def test_chunks_keep_input_order(pool, chunk_size):
+    assert list(bounded_map(pool, slow_when_even, range(40), window=2, chunk_size=chunk_size)) == list(range(40))
+
+
+@pytest.mark.parametrize(("window", "chunk_size"), [(1, 4), (2, 3), (3, 5)])
+def test_chunks_bound_the_work_ahead(pool, window, chunk_size):
+    pulled = 0
+
+    def items():
+        nonlocal pulled
+        for value in range(60):
+            pulled += 1
+            yield value
+
+    ahead = [pulled - consumed for consumed, _ in enumerate(bounded_map(pool, square, items(), window, chunk_size))]
+    assert max(ahead) <= window * chunk_size
+
+
+@pytest.mark.parametrize("chunk_size", [0, -2])
+def test_chunk_size_below_one_is_rejected(pool, chunk_size):
+    with pytest.raises(ValueError, match=rf"chunk_size must be at least 1, got {chunk_size}"):
+        list(bounded_map(pool, square, range(5), window=2, chunk_size=chunk_size))
+
+
+@pytest.mark.parametrize(("workers", "enabled"), [(4, False), (1, True), (0, True)])
+def test_worker_pool_runs_in_process_when_not_worth_it(workers, enabled):
+    with worker_pool(workers, enabled) as pool:
+        assert pool is None
+
+
+def test_worker_pool_runs_work_in_other_processes():
+    with worker_pool(2) as pool:
+        assert pool is not None
+        pids = set(bounded_map(pool, worker_pid, range(8), window=4, chunk_size=2))
+    assert pids and os.getpid() not in pids
+
+
+def worker_pid(_: int) -> int:
+    return os.getpid()

@@ -8,6 +8,7 @@ import sqlite3
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from speechrec.config import load_settings
 from speechrec.decode import encode_flac
 from speechrec.errors import CampaignError, StoreError
 from speechrec.quality import QualityReport, assess_take
+from speechrec.storage import audio_key
 from speechrec.store import (
     CODE_ALPHABET,
     LEFTOVER_MIN_AGE_S,
@@ -747,3 +749,47 @@ def test_new_clip_refuses_unknown_field():
         new_clip(
             a_take(), 16000, assess_take(a_take(), 16000), keyword="yes", speaker="x", session_id="s", source="webrtc"
         )
+
+
+# ---- audio written by a worker process, row added by the store -----------------------------------
+
+
+def stored_by_worker(clip_store: ClipStore, speaker_id: str, seed: int = 0) -> NewClip:
+    """What the importer's workers do: put the FLAC with AudioStorage, hand back the clip id."""
+    samples = a_take(seed)
+    clip_id = f"{seed:032x}"
+    clip_store.audio.put(audio_key(speaker_id, clip_id), encode_flac(samples, 16000))
+    return NewClip(
+        keyword="yes",
+        speaker_id=speaker_id,
+        session_id="import",
+        source="import",
+        sample_rate=16000,
+        flac_bytes=None,
+        quality=assess_take(samples, 16000),
+        clip_id=clip_id,
+    )
+
+
+def test_row_for_audio_a_worker_stored(store, speaker_id):
+    clip = stored_by_worker(store, speaker_id)
+    assert store.add_clips([clip]) == [clip.clip_id]
+    row = store.clip(clip.clip_id)
+    assert row["audio_key"] == audio_key(speaker_id, clip.clip_id)
+    np.testing.assert_allclose(store.read_audio(clip.clip_id)[0], a_take(0), atol=QUANTUM)
+
+
+def test_failed_batch_removes_the_audio_workers_stored(store, speaker_id):
+    # The last speaker is unknown to the store: the insert fails after all audio is written.
+    batch = [stored_by_worker(store, owner, seed) for seed, owner in enumerate([speaker_id, speaker_id, "0badf00d"])]
+    with pytest.raises(StoreError, match="clip not stored"):
+        store.add_clips(batch)
+    assert store.clips().empty
+    assert audio_files(store) == []
+
+
+@pytest.mark.parametrize("clip_id", [None, "", "xyz", "A" * 32, "0" * 31])
+def test_audio_stored_elsewhere_needs_a_clip_id(store, speaker_id, clip_id):
+    clip = replace(stored_by_worker(store, speaker_id), clip_id=clip_id)
+    with pytest.raises(ValueError, match="needs its clip_id"):
+        store.add_clips([clip])

@@ -1,0 +1,114 @@
+"""AudioStorage: the clips' FLAC files under one fsspec URL (a local folder, s3://, gs://, ...).
+
+Writes are all-or-nothing: on a local disk a temporary file is written, fsynced and renamed into
+place; on object storage the finished file goes up in one PUT. Imports only fsspec, so worker
+processes that read and write audio start fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import suppress
+from datetime import datetime
+from pathlib import Path
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
+
+from speechrec.errors import StoreError
+
+AUDIO_PREFIX = "clips"
+TEMP_FOLDER = ".tmp"
+# Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
+MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
+
+
+def audio_key(speaker_id: str, clip_id: str) -> str:
+    """Where a clip's FLAC lives, relative to the storage root: ``clips/<speaker>/<clip>.flac``."""
+    return f"{AUDIO_PREFIX}/{speaker_id}/{clip_id}.flac"
+
+
+class AudioStorage:
+    """Audio files by key under ``storage_url``. Safe to share between threads."""
+
+    def __init__(self, storage_url: str) -> None:
+        if not isinstance(storage_url, str) or not storage_url:
+            raise TypeError(f"storage_url must be a non-empty string, got {storage_url!r}")
+        self.url = storage_url
+        try:
+            self._fs, self._root = fsspec.core.url_to_fs(storage_url)
+        except (ValueError, ImportError) as error:
+            raise StoreError(f"cannot open audio storage {storage_url!r}: {error}") from None
+        self._root = self._root.rstrip("/")
+        self.is_local = isinstance(self._fs, LocalFileSystem)
+        if self.is_local:
+            os.makedirs(self._path(TEMP_FOLDER), exist_ok=True)
+
+    @property
+    def shared_between_processes(self) -> bool:
+        """False for fsspec's in-memory file system, which another process cannot see."""
+        return not isinstance(self._fs, MemoryFileSystem)
+
+    def put(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key`` so that it appears complete or not at all. Raises OSError."""
+        path = self._path(key)
+        if not self.is_local:
+            self._fs.pipe_file(path, data)
+            return
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
+        with open(temp_path, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temp_path, path)
+
+    def get(self, key: str) -> bytes:
+        """The bytes stored under ``key``; StoreError if they cannot be read."""
+        try:
+            return self._fs.cat_file(self._path(key))
+        except OSError as error:
+            raise StoreError(f"audio {key!r} cannot be read: {error}") from None
+
+    def remove(self, key: str) -> None:
+        """Delete ``key``; a key that is already gone is fine."""
+        with suppress(FileNotFoundError):
+            self._fs.rm_file(self._path(key))
+
+    def clean_temporary_files(self, older_than: float) -> int:
+        """Delete temporary files last modified before the Unix time ``older_than``; return the count."""
+        if not self.is_local:
+            return 0
+        removed = 0
+        for path in Path(self._path(TEMP_FOLDER)).iterdir():
+            if path.stat().st_mtime < older_than:
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def audio_files(self) -> Iterator[tuple[str, float]]:
+        """``(key, modified Unix time)`` of every clip file whose age the back-end reports."""
+        prefix = self._path(AUDIO_PREFIX)
+        if not self._fs.exists(prefix):
+            return
+        root = self._fs._strip_protocol(self._root)
+        for path, info in self._fs.find(prefix, detail=True).items():
+            modified = next((info[name] for name in MODIFIED_TIME_FIELDS if info.get(name)), None)
+            if modified is None:
+                continue  # age unknown: it may be a clip another process is about to commit
+            if isinstance(modified, datetime):
+                modified = modified.timestamp()
+            yield path[len(root) :].lstrip("/"), float(modified)
+
+    def _path(self, key: str) -> str:
+        return f"{self._root}/{key}"
+
+
+@functools.lru_cache(maxsize=8)
+def open_storage(storage_url: str) -> AudioStorage:
+    """One AudioStorage per URL and process (worker processes open it once, not per clip)."""
+    return AudioStorage(storage_url)
