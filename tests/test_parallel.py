@@ -77,23 +77,22 @@ def test_window_below_one_is_rejected(pool, use_pool, window):
         list(bounded_map(pool if use_pool else None, square, range(5), window=window))
 
 
-@pytest.mark.parametrize("window", [1, 2, 5])
-def test_never_more_than_window_items_ahead_of_the_consumer(pool, window):
+@pytest.mark.parametrize(("window", "chunk_size"), [(1, 1), (2, 1), (5, 1), (1, 4), (2, 3), (3, 5)])
+def test_never_more_than_window_chunks_ahead_of_the_consumer(pool, window, chunk_size):
     pulled = 0
 
     def items():
         nonlocal pulled
-        for value in range(50):
+        for value in range(60):
             pulled += 1
             yield value
 
     ahead = []
-    for consumed, result in enumerate(bounded_map(pool, square, items(), window=window)):
+    for consumed, result in enumerate(bounded_map(pool, square, items(), window, chunk_size)):
         # Items taken from the input but not yet handed to the consumer (this one included).
         ahead.append(pulled - consumed)
         assert result == consumed * consumed
-    assert max(ahead) <= window
-    assert max(ahead) == window  # it does work ahead, up to the window
+    assert max(ahead) == window * chunk_size  # it does work ahead, up to the window, and no further
 
 
 def test_works_lazily_on_an_endless_input(pool):
@@ -105,20 +104,6 @@ def test_works_lazily_on_an_endless_input(pool):
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 50])
 def test_chunks_keep_input_order(pool, chunk_size):
     assert list(bounded_map(pool, slow_when_even, range(40), window=2, chunk_size=chunk_size)) == list(range(40))
-
-
-@pytest.mark.parametrize(("window", "chunk_size"), [(1, 4), (2, 3), (3, 5)])
-def test_chunks_bound_the_work_ahead(pool, window, chunk_size):
-    pulled = 0
-
-    def items():
-        nonlocal pulled
-        for value in range(60):
-            pulled += 1
-            yield value
-
-    ahead = [pulled - consumed for consumed, _ in enumerate(bounded_map(pool, square, items(), window, chunk_size))]
-    assert max(ahead) <= window * chunk_size
 
 
 @pytest.mark.parametrize("chunk_size", [0, -2])
