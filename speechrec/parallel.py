@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import itertools
 import multiprocessing
+import multiprocessing.pool
+import sys
+import types
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import TypeVar
 
@@ -53,13 +56,44 @@ def worker_pool(workers: int, enabled: bool = True) -> Iterator[Executor | None]
     """``workers`` spawned processes, or None (work in the calling process) when not enabled or workers < 2.
 
     Spawned, not forked: safe to start from a multi-threaded process such as the Streamlit server.
-    Queued work is cancelled when the block is left by an error.
+    All workers start here, with the parent's ``__main__`` hidden from them: a spawned process
+    re-runs its parent's main script, and under Streamlit that is the page script. Queued work
+    is dropped when the block is left by an error.
     """
     if not enabled or workers < 2:
         yield None
         return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    with _main_script_hidden():
+        pool = multiprocessing.get_context("spawn").Pool(workers)
     try:
-        yield pool
+        yield _PoolExecutor(pool)
+    except BaseException:
+        pool.terminate()
+        raise
+    else:
+        pool.close()
     finally:
-        pool.shutdown(cancel_futures=True)
+        pool.join()
+
+
+class _PoolExecutor(Executor):
+    """``submit`` (the concurrent.futures interface) on a multiprocessing Pool."""
+
+    def __init__(self, pool: multiprocessing.pool.Pool) -> None:
+        self._pool = pool
+
+    def submit(self, fn: Callable[..., Result], /, *args: object, **kwargs: object) -> Future:
+        future: Future = Future()
+        self._pool.apply_async(fn, args, kwargs, callback=future.set_result, error_callback=future.set_exception)
+        return future
+
+
+@contextmanager
+def _main_script_hidden() -> Iterator[None]:
+    main = sys.modules.get("__main__")
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        if main is not None:
+            sys.modules["__main__"] = main

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -127,3 +129,22 @@ def test_worker_pool_runs_work_in_other_processes():
 
 def worker_pid(_: int) -> int:
     return os.getpid()
+
+
+def test_workers_do_not_rerun_the_parents_main_script(tmp_path, monkeypatch):
+    """Under Streamlit, ``__main__`` is the page script: a spawned worker must not run it again."""
+    marker = tmp_path / "page-ran"
+    page_script = tmp_path / "page.py"
+    page_script.write_text(f"open({str(marker)!r}, 'w').close()\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(page_script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
+    with worker_pool(2) as pool:
+        assert len(set(bounded_map(pool, worker_pid, range(8), window=4))) >= 1
+    assert not marker.exists()
+    assert sys.modules["__main__"] is page
+
+
+def test_worker_errors_reach_the_caller():
+    with worker_pool(2) as pool, pytest.raises(Boom, match="item 3 failed"):
+        list(bounded_map(pool, fail_on_three, range(6), window=2))
