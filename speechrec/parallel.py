@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import itertools
 import multiprocessing
 import multiprocessing.pool
@@ -12,6 +13,11 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager
 from typing import TypeVar
+
+# glibc's mallopt parameters (malloc.h) and how much freed memory a worker keeps.
+M_TRIM_THRESHOLD = -1
+M_MMAP_THRESHOLD = -3
+KEPT_MEMORY_BYTES = 32 * 2**20
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -64,7 +70,7 @@ def worker_pool(workers: int, enabled: bool = True) -> Iterator[Executor | None]
         yield None
         return
     with _main_script_hidden():
-        pool = multiprocessing.get_context("spawn").Pool(workers)
+        pool = multiprocessing.get_context("spawn").Pool(workers, initializer=keep_freed_memory)
     try:
         yield _PoolExecutor(pool)
     except BaseException:
@@ -86,6 +92,22 @@ class _PoolExecutor(Executor):
         future: Future = Future()
         self._pool.apply_async(fn, args, kwargs, callback=future.set_result, error_callback=future.set_exception)
         return future
+
+
+def keep_freed_memory() -> None:
+    """Ask glibc to keep freed memory for reuse instead of returning it to the kernel at once.
+
+    A worker allocates and frees a few arrays of ~300 kB per take; by default glibc hands that
+    memory back after each take and the next take faults it in again, zeroed, page by page
+    (measured: 19x the page faults of one process, and ~15 % of the import's time). No effect
+    where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    libc.mallopt(M_MMAP_THRESHOLD, KEPT_MEMORY_BYTES)
+    libc.mallopt(M_TRIM_THRESHOLD, 2 * KEPT_MEMORY_BYTES)
 
 
 @contextmanager

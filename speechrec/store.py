@@ -196,15 +196,18 @@ class ClipStore:
             metadata.create_all(self._engine)
         except SQLAlchemyError as error:
             raise StoreError(f"cannot open the database: {error.orig or error}") from None
-        with self._write() as connection:
-            stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
-            if stored is None:
-                connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            elif int(stored) > SCHEMA_VERSION:
-                raise StoreError(
-                    f"the store's schema version {stored} is newer than this speechrec "
-                    f"(version {SCHEMA_VERSION}); upgrade speechrec"
-                )
+        stored = self._scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
+        if stored is None:
+            try:
+                with self._write() as connection:
+                    connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+            except ConflictError:
+                pass  # another process opened the new store at the same moment and wrote it
+        elif int(stored) > SCHEMA_VERSION:
+            raise StoreError(
+                f"the store's schema version {stored} is newer than this speechrec "
+                f"(version {SCHEMA_VERSION}); upgrade speechrec"
+            )
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
@@ -351,7 +354,7 @@ class ClipStore:
 
     def clip(self, clip_id: str) -> dict[str, object]:
         """One clip's row as a dict; StoreError if there is no such clip."""
-        with self._engine.connect() as connection:
+        with self._read() as connection:
             row = connection.execute(select(clips_table).where(clips_table.c.clip_id == clip_id)).mappings().first()
         if row is None:
             raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
@@ -438,8 +441,18 @@ class ClipStore:
         except SQLAlchemyError as error:
             raise StoreError(f"database error: {error.orig or error}") from None
 
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        """A connection for queries; database failures become StoreError."""
+        try:
+            with self._engine.connect() as connection:
+                yield connection
+        except (SQLAlchemyError, pd.errors.DatabaseError) as error:
+            cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) else error  # pandas wraps it
+            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from None
+
     def _frame(self, query) -> pd.DataFrame:
-        with self._engine.connect() as connection:
+        with self._read() as connection:
             frame = pd.read_sql(query, connection)
         for column in ("created_at", "reviewed_at", "consented_at"):
             if column in frame:
@@ -447,11 +460,11 @@ class ClipStore:
         return frame
 
     def _scalar(self, query) -> object:
-        with self._engine.connect() as connection:
+        with self._read() as connection:
             return connection.scalar(query)
 
     def _scalars(self, query) -> Iterable[object]:
-        with self._engine.connect() as connection:
+        with self._read() as connection:
             return connection.scalars(query).all()
 
 

@@ -793,3 +793,11 @@ def test_audio_stored_elsewhere_needs_a_clip_id(store, speaker_id, clip_id):
     clip = replace(stored_by_worker(store, speaker_id), clip_id=clip_id)
     with pytest.raises(ValueError, match="needs its clip_id"):
         store.add_clips([clip])
+
+
+def test_database_failures_on_reads_are_store_errors(store, settings):
+    with create_engine(settings.database_url).begin() as connection:
+        connection.execute(text("DROP TABLE clips"))
+    for query in (store.clips, store.status_counts, store.known_source_sha1s, lambda: store.clip("0" * 32)):
+        with pytest.raises(StoreError, match="database error: no such table: clips"):
+            query()
