@@ -62,8 +62,8 @@ def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndar
     Float32 in [-1, 1] gives float32; int16 PCM gives int16 (soxr rounds and saturates; used by
     the export, whose output is 16-bit anyway, because it is twice as fast). TypeError otherwise.
     """
-    _check_rate(sample_rate)
-    _check_rate(target_rate)
+    check_rate(sample_rate)
+    check_rate(target_rate)
     if samples.dtype not in (np.float32, np.int16):
         raise TypeError(f"samples must be float32 or int16, got dtype {samples.dtype!r}; convert with to_mono")
     if sample_rate == target_rate:
@@ -171,14 +171,15 @@ def fit_to_window(samples: np.ndarray, sample_rate: int, duration_s: float) -> n
 
 def check_samples(samples: np.ndarray, sample_rate: int) -> None:
     """Raise AudioError for an empty take and ValueError/TypeError for a bad array or rate."""
-    _check_rate(sample_rate)
+    check_rate(sample_rate)
     if not isinstance(samples, np.ndarray) or samples.ndim != 1:
         raise TypeError(f"samples must be a mono numpy array of shape (frames,), got {samples!r:.80}")
     if len(samples) == 0:
         raise AudioError("the audio has no samples; record or choose a file with sound in it")
 
 
-def _check_rate(sample_rate: int) -> None:
+def check_rate(sample_rate: int) -> None:
+    """Raise TypeError for a sample rate that is not an int and ValueError for one out of range."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
         raise TypeError(f"sample_rate must be an int, got {sample_rate!r}")
     if not 1000 <= sample_rate <= 384_000:
