@@ -111,6 +111,14 @@ class SpeechCapture:
         self._waited_frames = 0
         self._need_quiet = False
 
+    def flush(self) -> CaptureResult | None:
+        """End of the stream: the take in progress as it is (its speech may be cut off), or None."""
+        take, self._take = self._take, None
+        if take is None:
+            return None
+        self.restart()
+        return CaptureResult(Outcome.TAKE, np.concatenate(take.frames), self.sample_rate, take.start_sample)
+
     def feed(self, samples: np.ndarray) -> list[CaptureResult]:
         """Add a block of mono float32 samples (any length); return the captures it completed, in order."""
         if not isinstance(samples, np.ndarray) or samples.ndim != 1:

@@ -285,6 +285,16 @@ class ClipStore:
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
 
+    def consent_version(self, speaker_id: str) -> int | None:
+        """The consent version a speaker last agreed to (None if never); StoreError for an unknown speaker."""
+        with self._read() as connection:
+            row = connection.execute(
+                select(speakers_table.c.consent_version).where(speakers_table.c.speaker_id == speaker_id)
+            ).first()
+        if row is None:
+            raise StoreError(f"no speaker {speaker_id!r}; they may have withdrawn")
+        return row[0]
+
     def speakers(self) -> pd.DataFrame:
         """All speakers (without their code digests), one row each."""
         columns = [column for column in speakers_table.c if column.name != "code_sha256"]

@@ -135,3 +135,13 @@ def test_bad_sample_rate(rate, error):
 def test_blocks_must_be_mono_arrays():
     with pytest.raises(TypeError, match="mono numpy array"):
         SpeechCapture(RATE).feed(np.zeros((960, 2), np.float32))
+
+
+def test_flush_returns_the_take_in_progress_once():
+    capture = SpeechCapture(RATE)
+    stream = np.concatenate([room(1.0), word()[: RATE // 4]])
+    assert capture.feed(stream) == []
+    take = capture.flush()
+    assert take is not None and take.outcome is Outcome.TAKE
+    np.testing.assert_array_equal(take.samples, stream[take.start_sample :])
+    assert capture.flush() is None and not capture.speaking

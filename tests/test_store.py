@@ -801,3 +801,13 @@ def test_database_failures_on_reads_are_store_errors(store, settings):
     for query in (store.clips, store.status_counts, store.known_source_sha1s, lambda: store.clip("0" * 32)):
         with pytest.raises(StoreError, match="database error: no such table: clips"):
             query()
+
+
+def test_consent_version_of_a_speaker(store, speaker_id):
+    assert store.consent_version(speaker_id) == 1
+    store.record_consent(speaker_id, 2)
+    assert store.consent_version(speaker_id) == 2
+    store.ensure_speaker("00c0ffee")
+    assert store.consent_version("00c0ffee") is None
+    with pytest.raises(StoreError, match="no speaker 'deadbeef'"):
+        store.consent_version("deadbeef")

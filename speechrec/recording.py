@@ -1,0 +1,113 @@
+"""Judge and keep a volunteer's take: one set of rules for live capture and the fallback recorder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, Outcome, SpeechCapture
+from speechrec.config import Campaign
+from speechrec.decode import decode_audio
+from speechrec.errors import AudioError
+from speechrec.prompts import session_limit
+from speechrec.quality import assess_take, describe_flags
+from speechrec.store import NOISE_KEYWORD, ClipStore
+
+# Background noise may come out a little shorter than asked (the volunteer stops early): this
+# much of the campaign's noise length is enough.
+NOISE_LENGTH_TOLERANCE = 0.8
+
+
+@dataclass(frozen=True)
+class TakeVerdict:
+    """What became of a take: its clip id if stored, else the reasons in plain words."""
+
+    clip_id: str | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def stored(self) -> bool:
+        """True when the take was kept."""
+        return self.clip_id is not None
+
+
+def new_capture(campaign: Campaign, sample_rate: int, timeout_s: float | None = None) -> SpeechCapture:
+    """A SpeechCapture for this campaign: takes may hold speech up to twice the clip length (longer
+    is cut; the quality report flags speech longer than the clip)."""
+    max_take_s = PRE_ROLL_S + 2 * campaign.clip_duration_s + POST_ROLL_S
+    if timeout_s is None:
+        return SpeechCapture(sample_rate, max_take_s=max_take_s)
+    return SpeechCapture(sample_rate, max_take_s=max_take_s, timeout_s=timeout_s)
+
+
+def take_from_recording(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
+    """Cut a whole recording (mono float32) to its take by the live capture's rules.
+
+    Returns ``(take, "")``, or ``(None, reason)`` when no word or more than one was heard.
+    """
+    capture = new_capture(campaign, sample_rate, timeout_s=len(samples) / sample_rate + 1.0)
+    results = [*capture.feed(samples), capture.flush()]
+    takes = [result for result in results if result is not None and result.outcome is not Outcome.NOTHING_HEARD]
+    if not takes:
+        return None, "no word was heard: check that the right microphone is on, then say the word"
+    if len(takes) > 1:
+        return None, "more than one word was heard: say the word just once"
+    return takes[0].samples, ""
+
+
+def keep_take(
+    store: ClipStore,
+    campaign: Campaign,
+    samples: np.ndarray,
+    sample_rate: int,
+    *,
+    word: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    consent_version: int,
+) -> TakeVerdict:
+    """Check a take (mono float32) and store it if it is usable; say why not otherwise.
+
+    ``word`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
+    length). A session never stores more than ``session_limit(campaign)`` takes. Raises ValueError
+    for a word the campaign does not ask for.
+    """
+    if word != NOISE_KEYWORD and word not in campaign.words:
+        raise ValueError(f"word {word!r} is not one of the campaign's words {campaign.words!r}")
+    limit = session_limit(campaign)
+    if len(store.clips(session_id=session_id)) >= limit:
+        return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
+    is_noise = word == NOISE_KEYWORD
+    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
+    problems = describe_flags(quality.flags)
+    if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
+        problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
+    if problems:
+        return TakeVerdict(None, tuple(problems))
+    clip_id = store.add_clip(
+        samples,
+        sample_rate,
+        quality,
+        keyword=word,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        consent_version=consent_version,
+    )
+    return TakeVerdict(clip_id)
+
+
+def keep_recording(store: ClipStore, campaign: Campaign, data: bytes, *, word: str, **fields: object) -> TakeVerdict:
+    """The fallback recorder's path: decode an uploaded recording (any format), cut it to its take
+    like live capture (background noise is kept whole), then ``keep_take`` it."""
+    try:
+        samples, sample_rate = decode_audio(data, name="the recording")
+    except AudioError as error:
+        return TakeVerdict(None, (f"{error}; please record again",))
+    if word != NOISE_KEYWORD:
+        samples, problem = take_from_recording(samples, sample_rate, campaign)
+        if samples is None:
+            return TakeVerdict(None, (problem,))
+    return keep_take(store, campaign, samples, sample_rate, word=word, **fields)

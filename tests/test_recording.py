@@ -1,0 +1,144 @@
+"""Keeping takes: quality verdicts in plain words, the session limit, and the fallback recorder's uploads."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import soundfile as sf
+from signals import load_word, scale_to_dbfs, steady_noise
+
+from speechrec.config import Campaign
+from speechrec.recording import keep_recording, keep_take, take_from_recording
+from speechrec.store import NOISE_KEYWORD
+
+RATE = 48000
+CAMPAIGN = Campaign(
+    title="t",
+    keywords=("yes", "no"),
+    consent_text="ok",
+    takes_per_keyword=1,
+    filler_words=("cat",),
+    background_noise_s=2,
+)
+
+
+def room(duration_s: float, seed: int = 0, level_dbfs: float = -60.0) -> np.ndarray:
+    return steady_noise(duration_s, RATE, level_dbfs, seed=seed)
+
+
+def spoken(word: str = "yes", level_dbfs: float = -25.0) -> np.ndarray:
+    samples, _ = load_word(word, RATE, trim=True)
+    return scale_to_dbfs(samples, level_dbfs).astype(np.float32)
+
+
+def wav_bytes(samples: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, RATE, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def fields(store, speaker_id):
+    return {"speaker_id": speaker_id, "session_id": "session-1", "source": "audio_input", "consent_version": 1}
+
+
+def test_a_good_take_is_stored_with_its_session_and_consent(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    assert verdict.stored and verdict.problems == ()
+    row = store.clip(verdict.clip_id)
+    assert (row["keyword"], row["session_id"], row["source"], row["consent_version"]) == (
+        "yes",
+        "session-1",
+        "audio_input",
+        1,
+    )
+
+
+@pytest.mark.parametrize(
+    ("take", "problem"),
+    [
+        (room(1.5), "no word was heard"),
+        (np.concatenate([room(0.4), spoken(level_dbfs=-52.0), room(0.6, seed=1)]), "too quiet"),
+        (np.concatenate([room(0.4), np.clip(spoken(level_dbfs=-3.0) * 8, -1, 1), room(0.6, seed=1)]), "distorted"),
+        (np.concatenate([spoken(), room(0.6, seed=1)]), "cut off"),
+    ],
+)
+def test_an_unusable_take_is_not_stored_and_says_why(store, fields, take, problem):
+    verdict = keep_take(store, CAMPAIGN, take.astype(np.float32), RATE, word="yes", **fields)
+    assert not verdict.stored
+    assert any(problem in text for text in verdict.problems)
+    assert store.clips().empty
+
+
+def test_background_noise_is_judged_by_length_not_speech(store, fields):
+    assert keep_take(store, CAMPAIGN, room(2.0), RATE, word=NOISE_KEYWORD, **fields).stored
+    short = keep_take(store, CAMPAIGN, room(1.0), RATE, word=NOISE_KEYWORD, **fields)
+    assert short.problems == ("too short: record at least 2 seconds of your room",)
+
+
+def test_a_session_stores_no_more_than_its_limit(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    limit = 3 * 3  # MAX_TAKES_FACTOR x (2 keywords x 1 take + 1 filler)
+    for _ in range(limit):
+        assert keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields).stored
+    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    assert not verdict.stored and "the most one session may keep" in verdict.problems[0]
+    assert len(store.clips()) == limit
+
+
+def test_a_word_outside_the_campaign_is_refused(store, fields):
+    with pytest.raises(ValueError, match="word 'maybe' is not one of the campaign's words"):
+        keep_take(store, CAMPAIGN, room(1.0), RATE, word="maybe", **fields)
+
+
+def test_an_upload_is_cut_to_its_take_like_live_capture(store, fields):
+    recording = np.concatenate([room(1.5), spoken(), room(1.5, seed=1)])
+    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    assert verdict.stored
+    duration_s = store.clip(verdict.clip_id)["duration_s"]
+    assert 0.9 < duration_s < 1.6  # pre-roll + word + post-roll, not the whole 3.4 s
+
+
+@pytest.mark.parametrize(
+    ("recording", "problem"),
+    [
+        (room(2.0), "no word was heard"),
+        (
+            np.concatenate([room(1.0), spoken(), room(1.0, seed=1), spoken("no"), room(1.0, seed=2)]),
+            "more than one word",
+        ),
+    ],
+)
+def test_uploads_without_exactly_one_word(store, fields, recording, problem):
+    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    assert not verdict.stored and problem in verdict.problems[0]
+
+
+def test_an_upload_that_stops_mid_word_is_flagged_cut_off(store, fields):
+    word = spoken()
+    recording = np.concatenate([room(1.0), word[: len(word) // 2]])
+    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    assert not verdict.stored and any("cut off" in text for text in verdict.problems)
+
+
+def test_an_unreadable_upload_asks_to_record_again(store, fields):
+    verdict = keep_recording(store, CAMPAIGN, b"not audio at all", word="yes", **fields)
+    assert not verdict.stored and "cannot be decoded" in verdict.problems[0]
+    assert verdict.problems[0].endswith("please record again")
+
+
+def test_background_noise_upload_is_kept_whole(store, fields):
+    verdict = keep_recording(store, CAMPAIGN, wav_bytes(room(2.5)), word=NOISE_KEYWORD, **fields)
+    assert verdict.stored
+    assert store.clip(verdict.clip_id)["duration_s"] == pytest.approx(2.5, abs=0.01)
+
+
+def test_take_from_recording_returns_the_exact_samples():
+    recording = np.concatenate([room(1.0), spoken(), room(1.0, seed=1)])
+    take, problem = take_from_recording(recording, RATE, CAMPAIGN)
+    assert problem == ""
+    start = next(i for i in range(len(recording)) if np.array_equal(recording[i : i + 64], take[:64]))
+    np.testing.assert_array_equal(recording[start : start + len(take)], take)
