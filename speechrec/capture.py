@@ -112,12 +112,17 @@ class SpeechCapture:
         self._need_quiet = False
 
     def flush(self) -> CaptureResult | None:
-        """End of the stream: the take in progress as it is (its speech may be cut off), or None."""
+        """End of the stream: the take in progress as it is (its speech may be cut off), or None.
+
+        Samples short of a whole analysis frame belong to the take too.
+        """
         take, self._take = self._take, None
+        tail, self._pending = self._pending, np.zeros(0, dtype=np.float32)
+        self._position += len(tail)
         if take is None:
             return None
         self.restart()
-        return CaptureResult(Outcome.TAKE, np.concatenate(take.frames), self.sample_rate, take.start_sample)
+        return CaptureResult(Outcome.TAKE, np.concatenate([*take.frames, tail]), self.sample_rate, take.start_sample)
 
     def feed(self, samples: np.ndarray) -> list[CaptureResult]:
         """Add a block of mono float32 samples (any length); return the captures it completed, in order."""
