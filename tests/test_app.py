@@ -1,20 +1,28 @@
-"""streamlit_app.py under AppTest: campaign title, the store's counts, and a clean error on bad setup."""
+"""The volunteer pages under AppTest: consent, participant codes, the fallback recorder, bad setup."""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 import streamlit as st
-from signals import make_take
+from signals import load_word, scale_to_dbfs, steady_noise
 from streamlit.testing.v1 import AppTest
 
 from speechrec.config import load_campaign, load_settings
+from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
 from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.ui import state
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
+CAMPAIGN = load_campaign(REPO / "campaign.toml")
+RATE = 48000
 SPEECHREC_VARIABLES = ("SPEECHREC_DATA", "SPEECHREC_DATABASE_URL", "SPEECHREC_STORAGE_URL", "SPEECHREC_CAMPAIGN")
 
 
@@ -36,66 +44,188 @@ def run_app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60).run()
 
 
-def add(store: ClipStore, speaker: str, keyword: str, status: str, seed: int, *, quiet: bool = False) -> None:
-    samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=seed, level_dbfs=-55.0 if quiet else -20.0)
-    quality = assess_take(samples, 16000, expect_speech=keyword != NOISE_KEYWORD)
-    clip_id = store.add_clip(
-        samples, 16000, quality, keyword=keyword, speaker_id=speaker, session_id="s", source="webrtc"
-    )
-    if status != "pending":
-        store.set_status(clip_id, status)
+def button(at: AppTest, label: str):
+    return next(item for item in at.button if item.label == label)
 
 
-def test_app_shows_the_campaign_and_an_empty_store(tmp_path):
+def open_store() -> ClipStore:
+    return ClipStore(load_settings())
+
+
+def wav(samples: np.ndarray, rate: int = RATE) -> tuple[str, bytes, str]:
+    buffer = io.BytesIO()
+    sf.write(buffer, samples, rate, format="WAV", subtype="PCM_16")
+    return "take.wav", buffer.getvalue(), "audio/wav"
+
+
+def spoken_take() -> np.ndarray:
+    samples, _ = load_word("yes", RATE, trim=True)
+    room = steady_noise(1.0, RATE, -60.0)
+    return np.concatenate([room, scale_to_dbfs(samples, -25.0), room]).astype(np.float32)
+
+
+def agree(at: AppTest) -> AppTest:
+    at.checkbox[0].check().run()
+    return button(at, "Start").click().run()
+
+
+def prompted_word(at: AppTest) -> str:
+    return next(item.value for item in at.markdown if "font-size:4rem" in item.value).split(">")[1].split("<")[0]
+
+
+def test_welcome_shows_the_campaign_and_its_consent():
     at = run_app()
     assert not at.exception
-    assert not at.error
-    campaign = load_campaign(REPO / "campaign.toml")
-    assert at.title[0].value == campaign.title
-    counts = at.dataframe[0].value
-    assert list(counts["keyword"]) == list(campaign.words)
-    assert counts["total"].sum() == 0
-    # The app opened its store where SPEECHREC_DATA points.
-    assert (tmp_path / "data" / "speechrec.sqlite3").is_file()
+    assert at.title[0].value == CAMPAIGN.title
+    assert any(CAMPAIGN.consent_text.strip()[:40] in item.value for item in at.markdown)
+    assert button(at, "Start").disabled  # nothing happens before the volunteer agrees
+    assert open_store().speakers().empty
 
 
-def test_app_shows_the_store_counts(tmp_path):
-    store = ClipStore(load_settings(tmp_path / "data", environ={}))
-    try:
-        speaker = store.create_speaker(consent_version=1).speaker_id
-        seeds = iter(range(100))
-        for _ in range(3):
-            add(store, speaker, "yes", "accepted", next(seeds))
-        add(store, speaker, "yes", "pending", next(seeds))
-        add(store, speaker, "yes", "pending", next(seeds), quiet=True)
-        add(store, speaker, "no", "rejected", next(seeds))
-        add(store, speaker, "bed", "pending", next(seeds))
-        add(store, speaker, NOISE_KEYWORD, "pending", next(seeds))
-    finally:
-        store.close()
-    at = run_app()
+def test_agreeing_creates_a_speaker_and_shows_the_code():
+    at = agree(run_app())
     assert not at.exception
-    counts = at.dataframe[0].value.set_index("keyword")
-    columns = ["total", "accepted", "pending", "flagged", "rejected"]
-    assert counts.loc["yes", columns].tolist() == [5, 3, 1, 1, 0]
-    assert counts.loc["no", columns].tolist() == [1, 0, 0, 0, 1]
-    assert counts.loc["bed", columns].tolist() == [1, 0, 1, 0, 0]
-    assert counts.loc["up", columns].tolist() == [0, 0, 0, 0, 0]
-    assert NOISE_KEYWORD not in counts.index
-    assert counts.loc["yes", "progress"] == pytest.approx(3 / 1000)
+    speakers = open_store().speakers()
+    assert len(speakers) == 1 and speakers["consent_version"].tolist() == [CAMPAIGN.consent_version]
+    assert at.session_state[state.SPEAKER_ID] == speakers["speaker_id"][0]
+    code = at.session_state[state.PARTICIPANT_CODE]
+    assert re.fullmatch(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", code)
+    assert code in at.success[0].value
+    assert open_store().find_speaker(code) == speakers["speaker_id"][0]
 
 
-def test_counts_follow_the_store_on_a_rerun(tmp_path):
+def test_record_page_asks_for_consent_first():
+    at = run_app().switch_page("pages/record.py").run()
+    assert not at.exception
+    assert "agree to it first" in at.warning[0].value
+    assert not at.get("audio_input")
+
+
+def test_a_good_recording_is_stored_under_the_prompted_word():
+    at = agree(run_app()).switch_page("pages/record.py").run()
+    word = prompted_word(at)
+    total = len(CAMPAIGN.keywords) * CAMPAIGN.takes_per_keyword + len(CAMPAIGN.filler_words)
+    assert f"0 / {total}" in at.get("progress")[0].proto.text
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert not at.exception
+    clips = open_store().clips()
+    assert clips["keyword"].tolist() == [word]
+    assert clips["source"].tolist() == ["audio_input"]
+    assert clips["session_id"].tolist() == [at.session_state[state.SESSION_ID]]
+    assert "Got it" in at.success[0].value
+    assert f"1 / {total}" in at.get("progress")[0].proto.text
+    assert not at.get("audio_input")[0].value  # the recorder is empty for the next word
+
+
+def test_a_silent_recording_is_refused_and_the_word_stays():
+    at = agree(run_app()).switch_page("pages/record.py").run()
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value(wav(steady_noise(2.0, RATE, -60.0))).run()
+    assert not at.exception
+    assert "no word was heard" in at.error[0].value
+    assert open_store().clips().empty
+    assert prompted_word(at) == word
+
+
+def test_own_takes_can_be_replayed_and_deleted():
+    at = agree(run_app()).switch_page("pages/record.py").run()
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert len(at.get("audio")) == 1
+    button(at, "Delete").click().run()
+    assert not at.exception
+    assert open_store().clips().empty
+    assert not at.get("audio")
+
+
+def prefill(store: ClipStore, speaker_id: str, words: list[str]) -> None:
+    samples = spoken_take()
+    quality = assess_take(samples, RATE)
+    for word in words:
+        store.add_clip(
+            samples, RATE, quality, keyword=word, speaker_id=speaker_id, session_id="earlier", source="webrtc"
+        )
+
+
+def test_coming_back_with_the_code_resumes_the_schedule():
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    schedule = build_schedule(CAMPAIGN, speaker.speaker_id)
+    prefill(store, speaker.speaker_id, schedule[:4])
     at = run_app()
-    assert at.dataframe[0].value.set_index("keyword").at["tum", "total"] == 0
-    store = ClipStore(load_settings(tmp_path / "data", environ={}))
-    try:
-        add(store, store.create_speaker(consent_version=1).speaker_id, "tum", "pending", 1)
-    finally:
-        store.close()
+    at.text_input[0].input(speaker.participant_code.lower()).run()
+    button(at, "Continue with this code").click().run()
+    assert not at.exception
+    assert "Welcome back" in at.success[0].value
+    at.switch_page("pages/record.py").run()
+    assert prompted_word(at) == schedule[4]
+    assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
+
+
+def test_code_in_the_link_is_filled_in():
+    speaker = open_store().create_speaker(CAMPAIGN.consent_version)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["code"] = speaker.participant_code
     at.run()
+    assert at.text_input[0].value == speaker.participant_code
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [("K7QM-2XPA-9DHT", "No participant has this code"), ("hello", "is not valid"), ("", "is not valid")],
+)
+def test_unknown_or_malformed_codes_get_a_clear_message(code, message):
+    at = run_app()
+    at.text_input[0].input(code).run()
+    button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert at.dataframe[0].value.set_index("keyword").at["tum", "total"] == 1
+    assert message in at.error[0].value
+    assert at.session_state[state.SPEAKER_ID] is None
+
+
+def test_withdrawing_deletes_everything_after_a_confirmation():
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    prefill(store, speaker.speaker_id, ["yes", "no"])
+    at = run_app()
+    at.text_input[0].input(speaker.participant_code).run()
+    button(at, "Withdraw: delete all my recordings").click().run()
+    assert len(store.clips()) == 2  # not before the confirmation
+    button(at, "Yes, delete my recordings").click().run()
+    assert not at.exception
+    assert store.clips().empty and store.speakers().empty
+    assert "2 recordings" in at.success[0].value
+
+
+def test_after_the_words_comes_the_room_noise_then_done():
+    store = open_store()
+    at = agree(run_app())
+    speaker_id = at.session_state[state.SPEAKER_ID]
+    prefill(store, speaker_id, build_schedule(CAMPAIGN, speaker_id))
+    at.switch_page("pages/record.py").run()
+    assert "sound of your room" in at.subheader[0].value
+    at.get("audio_input")[0].set_value(wav(steady_noise(CAMPAIGN.background_noise_s, RATE, -55.0))).run()
+    assert not at.exception
+    assert (store.clips()["keyword"] == NOISE_KEYWORD).sum() == 1
+    assert "All done" in at.subheader[0].value
+    assert at.session_state[state.PARTICIPANT_CODE] in at.info[0].value
+
+
+def test_a_changed_consent_text_asks_again(tmp_path, monkeypatch):
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    bumped = (
+        (REPO / "campaign.toml")
+        .read_text()
+        .replace(f"consent_version = {CAMPAIGN.consent_version}", f"consent_version = {CAMPAIGN.consent_version + 1}")
+    )
+    (tmp_path / "campaign.toml").write_text(bumped)
+    monkeypatch.setenv("SPEECHREC_CAMPAIGN", str(tmp_path / "campaign.toml"))
+    at = run_app()
+    at.text_input[0].input(speaker.participant_code).run()
+    button(at, "Continue with this code").click().run()
+    assert "consent text has changed" in at.info[0].value
+    agree(at)
+    assert store.consent_version(speaker.speaker_id) == CAMPAIGN.consent_version + 1
 
 
 BROKEN_CAMPAIGNS = {
@@ -117,7 +247,6 @@ def test_broken_campaign_file_shows_an_error(monkeypatch, tmp_path, content):
     assert "speechrec cannot start" in at.error[0].value
     assert "campaign.toml" in at.error[0].value
     assert not at.title
-    assert not at.dataframe
 
 
 def test_missing_campaign_file_shows_an_error(monkeypatch, tmp_path):

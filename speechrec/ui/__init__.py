@@ -1,0 +1,1 @@
+"""The only streamlit-aware part of speechrec: session state, cached resources, page helpers."""

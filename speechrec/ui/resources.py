@@ -1,0 +1,30 @@
+"""The campaign and the store, opened once per server process and shared by every session."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from speechrec.config import Campaign, campaign_path, load_campaign, load_settings
+from speechrec.errors import SpeechrecError
+from speechrec.store import ClipStore
+
+
+@st.cache_resource(show_spinner=False)
+def open_store() -> ClipStore:
+    """The ClipStore of the settings in the environment (data/ by default)."""
+    return ClipStore(load_settings())
+
+
+@st.cache_resource(show_spinner=False)
+def open_campaign() -> Campaign:
+    """The campaign file ($SPEECHREC_CAMPAIGN or ./campaign.toml)."""
+    return load_campaign(campaign_path())
+
+
+def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
+    """The campaign and store, or a clear error on the page (and the page stops) if either is broken."""
+    try:
+        return open_campaign(), open_store()
+    except (SpeechrecError, ValueError, OSError) as error:
+        st.error(f"speechrec cannot start: {error}")
+        st.stop()

@@ -1,0 +1,67 @@
+"""Session state: the keys in one place, set up by ensure_defaults(). Only small values live here;
+anything that must survive a reload is in the store."""
+
+from __future__ import annotations
+
+import uuid
+
+import streamlit as st
+
+from speechrec.errors import StoreError
+from speechrec.store import ClipStore
+
+SPEAKER_ID = "speaker_id"  # the volunteer of this browser session, None before consent
+PARTICIPANT_CODE = "participant_code"  # shown to the volunteer; None when they came back by code
+SESSION_ID = "session_id"  # one per browser session: takes are grouped by it
+ATTEMPT = "attempt"  # bumped after each recording, so the recorder widget starts empty
+NOTICE = "notice"  # (kind, text) to show once after a rerun: "success", "warning" or "error"
+WITHDRAWING = "withdrawing"  # speaker id whose withdrawal waits for confirmation
+
+
+def ensure_defaults() -> None:
+    """Give every key its starting value in a new browser session."""
+    defaults = {
+        SPEAKER_ID: None,
+        PARTICIPANT_CODE: None,
+        SESSION_ID: uuid.uuid4().hex,
+        ATTEMPT: 0,
+        NOTICE: None,
+        WITHDRAWING: None,
+    }
+    for key, value in defaults.items():
+        st.session_state.setdefault(key, value)
+
+
+def show_notice() -> None:
+    """Show the notice left by the previous run, once."""
+    notice = st.session_state.get(NOTICE)
+    if notice:
+        kind, text = notice
+        getattr(st, kind)(text)
+        st.session_state[NOTICE] = None
+
+
+def leave_notice(kind: str, text: str) -> None:
+    """Keep a message for the next run (``kind``: success, warning or error)."""
+    st.session_state[NOTICE] = (kind, text)
+
+
+def current_speaker(store: ClipStore) -> tuple[str | None, int | None]:
+    """This session's speaker id and the consent version they agreed to, or (None, None).
+
+    A speaker who no longer exists (withdrawn in another tab) is forgotten here.
+    """
+    speaker_id = st.session_state[SPEAKER_ID]
+    if speaker_id is None:
+        return None, None
+    try:
+        return speaker_id, store.consent_version(speaker_id)
+    except StoreError:
+        forget_speaker()
+        return None, None
+
+
+def forget_speaker() -> None:
+    """This browser session has no volunteer any more."""
+    st.session_state[SPEAKER_ID] = None
+    st.session_state[PARTICIPANT_CODE] = None
