@@ -44,7 +44,6 @@ def keep_ui(data: bytes, word: str) -> None:
 
 
 if not now.finished:
-    st.caption(f"Word {now.done + 1} of {now.total}")
     st.progress(now.fraction, text=f"{now.done} / {now.total}")
     state.show_notice()
     st.markdown(
