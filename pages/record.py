@@ -1,16 +1,21 @@
-"""Record: one prompted word at a time, then the room's background noise, then done."""
+"""Record: a microphone check, one prompted word at a time, the room's background noise, then done."""
 
 import html
+from functools import partial
 
 import streamlit as st
 
+from speechrec.capture import CaptureResult, Outcome
 from speechrec.prompts import build_schedule, progress
-from speechrec.recording import keep_recording
+from speechrec.quality import assess_take
+from speechrec.recording import keep_recording, keep_take, new_capture
 from speechrec.store import NOISE_KEYWORD
-from speechrec.ui import state
+from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
 
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
+# Problems that make a microphone check fail (a cut-off or long first sentence is fine).
+MIC_PROBLEMS = {"too_quiet", "clipped", "no_speech"}
 
 campaign, store = campaign_and_store_ui()
 speaker_id, agreed_version = state.current_speaker(store)
@@ -24,37 +29,77 @@ stored_words = mine.loc[mine["keyword"] != NOISE_KEYWORD, "keyword"].value_count
 now = progress(build_schedule(campaign, speaker_id), stored_words)
 needs_noise = campaign.background_noise_s > 0 and not (mine["keyword"] == NOISE_KEYWORD).any()
 attempt = st.session_state[state.ATTEMPT]
-fields = {
-    "speaker_id": speaker_id,
-    "session_id": st.session_state[state.SESSION_ID],
-    "source": "audio_input",
-    "consent_version": agreed_version,
-}
+fields = {"speaker_id": speaker_id, "session_id": st.session_state[state.SESSION_ID], "consent_version": agreed_version}
 
 
-def keep_ui(data: bytes, word: str) -> None:
-    """Judge and store one recording, leave the verdict for the next run, and reset the recorder."""
-    verdict = keep_recording(store, campaign, data, word=word, **fields)
-    if verdict.stored:
+def after_take_ui(stored: bool, problems: tuple[str, ...]) -> None:
+    """Leave the verdict for the next run, reset the recorder, and rerun the page."""
+    if stored:
         state.leave_notice("success", "Got it, thank you!")
     else:
-        state.leave_notice("error", "That one did not work: " + "; ".join(verdict.problems) + ". Please try again.")
+        state.leave_notice("error", "That one did not work: " + "; ".join(problems) + ". Please try again.")
     st.session_state[state.ATTEMPT] += 1
     st.rerun()
+
+
+def uploaded_ui(data: bytes, word: str) -> None:
+    """The simple recorder's path: one recording per prompt."""
+    verdict = keep_recording(store, campaign, data, word=word, source="audio_input", **fields)
+    after_take_ui(verdict.stored, verdict.problems)
+
+
+def mic_check_ui(result: CaptureResult) -> None:
+    """The live microphone check passes on speech at a usable level."""
+    flags = set(assess_take(result.samples, result.sample_rate).flags) if len(result.samples) else {"no_speech"}
+    if result.outcome is not Outcome.NOTHING_HEARD and not flags & MIC_PROBLEMS:
+        st.session_state[state.MIC_OK] = True
+        state.leave_notice("success", "Your microphone works. Here comes the first word.")
+    else:
+        state.leave_notice(
+            "warning", "We could not hear you well yet: speak a little louder or closer, and say anything."
+        )
+    st.rerun()
+
+
+def live_take_ui(result: CaptureResult) -> None:
+    """A live take of the prompted word: judged and stored like every other take."""
+    if result.outcome is Outcome.NOTHING_HEARD:
+        state.leave_notice("warning", f"Nothing was heard yet: say “{now.next_word}” when you are ready.")
+        st.rerun()
+    verdict = keep_take(
+        store, campaign, result.samples, result.sample_rate, word=now.next_word, source="webrtc", **fields
+    )
+    after_take_ui(verdict.stored, verdict.problems)
 
 
 if not now.finished:
     st.progress(now.fraction, text=f"{now.done} / {now.total}")
     state.show_notice()
-    st.markdown(
-        f"<p style='text-align:center;font-size:4rem;font-weight:700;margin:0.5em 0'>{html.escape(now.next_word)}</p>",
-        unsafe_allow_html=True,
-    )
-    recording = st.audio_input(
-        "Press the microphone, say the word once, then press stop", key=f"take-{attempt}", sample_rate=RECORDING_RATE
-    )
-    if recording is not None:
-        keep_ui(recording.getvalue(), now.next_word)
+    simple = st.session_state[state.SIMPLE_RECORDER]
+    if not simple:
+        context = live.recorder_ui()
+    if not simple and not st.session_state[state.MIC_OK]:
+        st.subheader("First, a microphone check")
+        st.write("Press START, allow the microphone, then say anything, e.g. your favourite colour.")
+        live.listen_ui(context, partial(new_capture, campaign), mic_check_ui)
+    else:
+        st.markdown(
+            f"<p style='text-align:center;font-size:4rem;font-weight:700;margin:0.3em 0'>"
+            f"{html.escape(now.next_word)}</p>",
+            unsafe_allow_html=True,
+        )
+        if simple:
+            recording = st.audio_input(
+                "Press the microphone, say the word once, then press stop",
+                key=f"take-{attempt}",
+                sample_rate=RECORDING_RATE,
+            )
+            if recording is not None:
+                uploaded_ui(recording.getvalue(), now.next_word)
+        else:
+            st.caption("Say the word when you are ready; the next one appears by itself. STOP pauses.")
+            live.listen_ui(context, partial(new_capture, campaign), live_take_ui)
+    st.toggle("Use the simple recorder (if the live one does not work on your network)", key=state.SIMPLE_RECORDER)
 elif needs_noise:
     st.subheader("Last step: the sound of your room")
     state.show_notice()
@@ -64,7 +109,7 @@ elif needs_noise:
     )
     recording = st.audio_input("Record the room", key=f"noise-{attempt}", sample_rate=RECORDING_RATE)
     if recording is not None:
-        keep_ui(recording.getvalue(), NOISE_KEYWORD)
+        uploaded_ui(recording.getvalue(), NOISE_KEYWORD)
 else:
     state.show_notice()
     st.subheader("All done. Thank you!")

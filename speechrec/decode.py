@@ -123,3 +123,21 @@ def read_pcm16(data: bytes) -> tuple[np.ndarray, int]:
         raise AudioError(f"stored audio cannot be read: {error}") from None
     mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
     return mono, int(sample_rate)
+
+
+def frames_to_mono(frames: list[av.AudioFrame], next_pts: int | None) -> tuple[np.ndarray, int | None, int]:
+    """Join live audio frames (WebRTC's 20 ms ``av.AudioFrame``) into mono float32 samples.
+
+    ``next_pts`` is where the previous call left off (None at the start). Returns the samples,
+    the pts expected next, and how many samples went missing between frames (gaps in their pts,
+    in samples of the frames' rate; 0 when nothing was lost).
+    """
+    if not frames:
+        return np.zeros(0, np.float32), next_pts, 0
+    chunks, lost = [], 0
+    for frame in frames:
+        if next_pts is not None and frame.pts is not None and frame.pts > next_pts:
+            lost += frame.pts - next_pts
+        chunks.extend(frame_reader(frame, frame.sample_rate)(frame))
+        next_pts = None if frame.pts is None else frame.pts + frame.samples
+    return to_mono(np.concatenate(chunks)), next_pts, lost

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import streamlit as st
+import streamlit_webrtc.component
 from signals import load_word, scale_to_dbfs, steady_noise
 from streamlit.testing.v1 import AppTest
 
@@ -33,6 +34,8 @@ def clean_app(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SPEECHREC_DATA", str(tmp_path / "data"))
     monkeypatch.chdir(REPO)
+    # AppTest cannot run the WebRTC component; without a browser session it must think none exists.
+    monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
     st.cache_resource.clear()
     st.cache_data.clear()
     yield
@@ -69,6 +72,11 @@ def agree(at: AppTest) -> AppTest:
     return button(at, "Start").click().run()
 
 
+def simple_recorder(at: AppTest) -> AppTest:
+    """Switch the record page to the simple recorder (st.audio_input)."""
+    return next(item for item in at.toggle if "simple recorder" in item.label).set_value(True).run()
+
+
 def prompted_word(at: AppTest) -> str:
     return next(item.value for item in at.markdown if "font-size:4rem" in item.value).split(">")[1].split("<")[0]
 
@@ -94,6 +102,13 @@ def test_agreeing_creates_a_speaker_and_shows_the_code():
     assert open_store().find_speaker(code) == speakers["speaker_id"][0]
 
 
+def test_live_recorder_starts_with_a_microphone_check():
+    at = agree(run_app()).switch_page("pages/record.py").run()
+    assert not at.exception
+    assert at.subheader[0].value == "First, a microphone check"
+    assert not at.get("audio_input")  # the live recorder is the default
+
+
 def test_record_page_asks_for_consent_first():
     at = run_app().switch_page("pages/record.py").run()
     assert not at.exception
@@ -102,7 +117,7 @@ def test_record_page_asks_for_consent_first():
 
 
 def test_a_good_recording_is_stored_under_the_prompted_word():
-    at = agree(run_app()).switch_page("pages/record.py").run()
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     word = prompted_word(at)
     total = len(CAMPAIGN.keywords) * CAMPAIGN.takes_per_keyword + len(CAMPAIGN.filler_words)
     assert f"0 / {total}" in at.get("progress")[0].proto.text
@@ -118,7 +133,7 @@ def test_a_good_recording_is_stored_under_the_prompted_word():
 
 
 def test_a_silent_recording_is_refused_and_the_word_stays():
-    at = agree(run_app()).switch_page("pages/record.py").run()
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     word = prompted_word(at)
     at.get("audio_input")[0].set_value(wav(steady_noise(2.0, RATE, -60.0))).run()
     assert not at.exception
@@ -128,7 +143,7 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
 
 
 def test_own_takes_can_be_replayed_and_deleted():
-    at = agree(run_app()).switch_page("pages/record.py").run()
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     at.get("audio_input")[0].set_value(wav(spoken_take())).run()
     assert len(at.get("audio")) == 1
     button(at, "Delete").click().run()
@@ -156,7 +171,7 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     button(at, "Continue with this code").click().run()
     assert not at.exception
     assert "Welcome back" in at.success[0].value
-    at.switch_page("pages/record.py").run()
+    simple_recorder(at.switch_page("pages/record.py").run())
     assert prompted_word(at) == schedule[4]
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
 

@@ -17,7 +17,7 @@ import soxr
 from signals import load_word, speech_path
 
 from speechrec import decode
-from speechrec.decode import decode_audio, encode_flac, encode_wav, read_audio_bytes
+from speechrec.decode import decode_audio, encode_flac, encode_wav, frames_to_mono, read_audio_bytes
 from speechrec.errors import AudioError
 
 
@@ -268,3 +268,35 @@ def test_encode_clips_out_of_range_samples():
     samples = np.array([0.0, 1.5, -1.5, 0.5], dtype=np.float32)
     decoded, _ = read_audio_bytes(encode_wav(samples, 16000))
     np.testing.assert_allclose(decoded, [0.0, 1.0, -1.0, 0.5], atol=1.0 / 32768)
+
+
+def webrtc_frames(count: int, start_pts: int = 0, skip: tuple[int, ...] = ()) -> list[av.AudioFrame]:
+    """Frames as streamlit-webrtc delivers them: 48 kHz, s16 interleaved stereo, 960 samples."""
+    frames = []
+    for index in range(count):
+        if index in skip:
+            continue
+        ramp = (np.arange(960) + index * 960).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(np.repeat(ramp, 2)[np.newaxis], format="s16", layout="stereo")
+        frame.sample_rate = 48000
+        frame.pts = start_pts + index * 960
+        frames.append(frame)
+    return frames
+
+
+def test_webrtc_frames_join_into_mono_float32():
+    samples, next_pts, lost = frames_to_mono(webrtc_frames(5), None)
+    np.testing.assert_array_equal(samples, np.arange(5 * 960, dtype=np.float32) / 32768)
+    assert (next_pts, lost) == (5 * 960, 0)
+
+
+def test_missing_frames_are_counted_from_the_pts():
+    frames = webrtc_frames(6, skip=(2, 3))
+    _, next_pts, lost = frames_to_mono(frames[:1], None)
+    samples, next_pts, lost = frames_to_mono(frames[1:], next_pts)
+    assert lost == 2 * 960 and next_pts == 6 * 960 and len(samples) == 3 * 960
+
+
+def test_no_frames_changes_nothing():
+    samples, next_pts, lost = frames_to_mono([], 960)
+    assert (len(samples), next_pts, lost) == (0, 960, 0)

@@ -16,6 +16,9 @@ SESSION_ID = "session_id"  # one per browser session: takes are grouped by it
 ATTEMPT = "attempt"  # bumped after each recording, so the recorder widget starts empty
 NOTICE = "notice"  # (kind, text) to show once after a rerun: "success", "warning" or "error"
 WITHDRAWING = "withdrawing"  # speaker id whose withdrawal waits for confirmation
+MIC_OK = "mic_ok"  # the live microphone check passed in this session
+SIMPLE_RECORDER = "simple_recorder"  # the volunteer chose st.audio_input over the live recorder
+LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
 def ensure_defaults() -> None:
@@ -27,6 +30,9 @@ def ensure_defaults() -> None:
         ATTEMPT: 0,
         NOTICE: None,
         WITHDRAWING: None,
+        MIC_OK: False,
+        SIMPLE_RECORDER: False,
+        LIVE: None,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
