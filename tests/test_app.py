@@ -277,3 +277,27 @@ def test_unusable_database_url_shows_an_error(monkeypatch):
     assert not at.exception
     assert "speechrec cannot start" in at.error[0].value
     assert "hunter2" not in at.error[0].value
+
+
+ICE_SCRIPT = """
+import streamlit as st
+from speechrec.ui.live import ice_servers
+st.session_state["servers"] = ice_servers()
+"""
+
+
+def test_no_ice_servers_without_configuration(monkeypatch):
+    for name in ("TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    at = AppTest.from_string(ICE_SCRIPT).run()
+    assert not at.exception
+    assert at.session_state["servers"] == []
+
+
+def test_ice_servers_from_secrets():
+    at = AppTest.from_string(ICE_SCRIPT)
+    turn = {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "c"}
+    at.secrets["webrtc"] = {"ice_servers": [turn]}
+    at.run()
+    assert not at.exception
+    assert at.session_state["servers"] == [turn]

@@ -18,7 +18,6 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from streamlit_webrtc.credentials import get_available_ice_servers
 
-from speechrec import audio
 from speechrec.capture import CaptureResult, SpeechCapture
 from speechrec.decode import frames_to_mono
 from speechrec.ui import state
@@ -114,8 +113,11 @@ def listen_ui(
             "if that does not help, switch on the simple recorder below."
         )
         return
-    level = live.capture.level_dbfs if live.capture else audio.SILENCE_DBFS
+    if live.capture is None:  # playing, but no audio yet: never claim to listen before it flows
+        st.caption("Connecting to your microphone…")
+        return
+    level = live.capture.level_dbfs
     fraction = min(1.0, max(0.0, (level - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS))
-    st.progress(fraction, text="🎙️ listening…" if not (live.capture and live.capture.speaking) else "🔴 recording")
+    st.progress(fraction, text="🔴 recording" if live.capture.speaking else "🎙️ listening…")
     for result in results:
         on_result(result)
