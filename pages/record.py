@@ -1,6 +1,7 @@
 """Record: a microphone check, one prompted word at a time, the room's background noise, then done."""
 
 import html
+import time
 from functools import partial
 
 import streamlit as st
@@ -69,6 +70,8 @@ def live_take_ui(result: CaptureResult) -> None:
     verdict = keep_take(
         store, campaign, result.samples, result.sample_rate, word=now.next_word, source="webrtc", **fields
     )
+    if verdict.stored:
+        live.LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
     after_take_ui(verdict.stored, verdict.problems)
 
 
@@ -97,7 +100,7 @@ if not now.finished:
             if recording is not None:
                 uploaded_ui(recording.getvalue(), now.next_word)
         else:
-            st.caption("Say the word when you are ready; the next one appears by itself. STOP pauses.")
+            st.caption("Say the word when you are ready; the next one appears by itself.")
             live.listen_ui(context, partial(new_capture, campaign), live_take_ui)
     st.toggle("Use the simple recorder (if the live one does not work on your network)", key=state.SIMPLE_RECORDER)
 elif needs_noise:
@@ -119,8 +122,9 @@ else:
         st.info(f"Your participant code is **{code}**: keep it to withdraw your recordings later.")
 
 session_takes = mine[mine["session_id"] == fields["session_id"]].iloc[::-1]
-if len(session_takes):
-    with st.expander(f"Your takes in this session ({len(session_takes)})"):
+# The players load every take's audio, so they are only built when the volunteer asks for them.
+if len(session_takes) and st.toggle(f"Replay or delete my takes of this session ({len(session_takes)})"):
+    with st.container(border=True):
         for take in session_takes.itertuples():
             label = "room noise" if take.keyword == NOISE_KEYWORD else take.keyword
             word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")

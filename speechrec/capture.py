@@ -8,6 +8,7 @@ stands SPEECH_ABOVE_FLOOR_DB above the noise floor of the last few seconds.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from enum import Enum
@@ -44,6 +45,7 @@ class CaptureResult:
     samples: np.ndarray
     sample_rate: int
     start_sample: int  # where the samples start in the whole stream fed (for NOTHING_HEARD: where waiting ended)
+    decided_at: float = field(default_factory=time.monotonic)  # when the capture ended (time.monotonic)
 
 
 @dataclass

@@ -135,9 +135,10 @@ def frames_to_mono(frames: list[av.AudioFrame], next_pts: int | None) -> tuple[n
     if not frames:
         return np.zeros(0, np.float32), next_pts, 0
     chunks, lost = [], 0
+    read = frame_reader(frames[0], frames[0].sample_rate)  # one stream: every frame has the same layout
     for frame in frames:
         if next_pts is not None and frame.pts is not None and frame.pts > next_pts:
             lost += frame.pts - next_pts
-        chunks.extend(frame_reader(frame, frame.sample_rate)(frame))
+        chunks.extend(read(frame))
         next_pts = None if frame.pts is None else frame.pts + frame.samples
     return to_mono(np.concatenate(chunks)), next_pts, lost

@@ -145,6 +145,8 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
 def test_own_takes_can_be_replayed_and_deleted():
     at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert not at.get("audio")  # the players are built only on request
+    next(item for item in at.toggle if "Replay or delete" in item.label).set_value(True).run()
     assert len(at.get("audio")) == 1
     button(at, "Delete").click().run()
     assert not at.exception

@@ -24,7 +24,8 @@ from speechrec.ui import state
 
 # The browser's own processing changes level and waveform from take to take: ask for raw audio.
 RAW_AUDIO = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
-POLL_S = 0.3
+# How often a playing session pulls its audio (0.5 s was measured to hold without disturbing WebRTC).
+POLL_S = 0.5
 # Frames the server queues between polls: 30 s of 20 ms frames, far more than one poll needs.
 RECEIVER_FRAMES = 1500
 # After START, this long without audio means the connection failed: the volunteer is told.
@@ -79,18 +80,32 @@ def live_state() -> LiveState:
     return st.session_state[state.LIVE]
 
 
-@st.fragment(run_every=POLL_S)
 def listen_ui(
     context: WebRtcStreamerContext,
     new_capture: Callable[[int], SpeechCapture],
     on_result: Callable[[CaptureResult], None],
 ) -> None:
-    """Poll the microphone: feed new audio to the capture, show the level, hand finished captures to ``on_result``."""
-    live = live_state()
-    if not context.state.playing or context.audio_receiver is None:
+    """While the microphone plays, poll it (a fragment rerunning by itself); otherwise just say how to start.
+
+    Pressing START or STOP reruns the page, so an idle session costs the server nothing.
+    """
+    if context.state.playing and context.audio_receiver is not None:
+        _poll_ui(context, new_capture, on_result)
+    else:
         st.session_state[state.LIVE] = LiveState()
-        st.caption("Press START and allow the microphone.")
-        return
+        st.caption("Press START and allow the microphone. STOP pauses.")
+
+
+@st.fragment(run_every=POLL_S)
+def _poll_ui(
+    context: WebRtcStreamerContext,
+    new_capture: Callable[[int], SpeechCapture],
+    on_result: Callable[[CaptureResult], None],
+) -> None:
+    """Feed new audio to the capture, show the level, hand finished captures to ``on_result``."""
+    if not context.state.playing or context.audio_receiver is None:
+        return  # stopped between two polls: the page reruns and shows how to start
+    live = live_state()
     try:
         frames = context.audio_receiver.get_frames(timeout=0.05)
     except queue.Empty:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from speechrec.config import Campaign, campaign_path, load_campaign, load_settings
@@ -28,3 +30,13 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
     except (SpeechrecError, ValueError, OSError) as error:
         st.error(f"speechrec cannot start: {error}")
         st.stop()
+
+
+def setup_logging() -> None:
+    """Send speechrec's own log lines (INFO and up) to the server log, once per process."""
+    logger = logging.getLogger("speechrec")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
