@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -66,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
         run_stats,
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    hasher = commands.add_parser(
+        "hash-password",
+        help="Print a salted hash of an organizer password, for [organizer] password in secrets.toml.",
+        description="Print a salted hash of an organizer password, for [organizer] password in "
+        ".streamlit/secrets.toml. Asks for the password (or reads one line from standard input).",
+    )
+    hasher.set_defaults(run=run_hash_password)
     return parser
 
 
@@ -132,6 +140,20 @@ def run_stats(args: argparse.Namespace) -> int:
     )
     print(shown.to_string(index=False))
     print(f"background noise: {noise_s:.1f} s")
+    return 0
+
+
+def run_hash_password(args: argparse.Namespace) -> int:
+    """``hash-password``: read a password without echoing it and print its hash."""
+    from speechrec.auth import hash_password
+
+    if sys.stdin.isatty():
+        password = getpass.getpass("Organizer password: ")
+        if getpass.getpass("Again: ") != password:
+            raise ValueError("the two passwords differ; run the command again")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    print(hash_password(password))
     return 0
 
 

@@ -1,0 +1,84 @@
+"""Organizer sign-in without streamlit: password hashes, a generated first password, attempt delays.
+
+The organizer password comes from ``.streamlit/secrets.toml`` (``[organizer] password``), either
+as is or as a salted hash made by ``hash_password`` (``scrypt$...``). Without one, a strong
+password is generated at first start and kept, readable by the owner only, in the data folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+from pathlib import Path
+
+PASSWORD_FILE_NAME = "organizer-password.txt"
+HASH_PREFIX = "scrypt$"
+# scrypt cost: about 50 ms and 16 MiB per check on a laptop (OWASP's recommended minimum is n=2**17
+# at r=8 for stored hashes; one organizer signs in rarely, so the cost is affordable).
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
+# After a wrong password the next check waits this long, doubling with each failure, up to the cap.
+FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
+
+
+def hash_password(password: str, *, salt: bytes | None = None) -> str:
+    """A salted scrypt hash of ``password`` to paste into secrets.toml instead of the password."""
+    if not isinstance(password, str) or not password:
+        raise ValueError("the password must be a non-empty string")
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+    encode = base64.urlsafe_b64encode
+    return f"{HASH_PREFIX}{SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${encode(salt).decode()}${encode(digest).decode()}"
+
+
+def check_password(candidate: str, configured: str) -> bool:
+    """True if ``candidate`` matches ``configured`` (a plain password or a ``hash_password`` hash).
+
+    Compares in constant time. Raises ValueError for a malformed hash (a configuration error).
+    """
+    if not configured.startswith(HASH_PREFIX):
+        return hmac.compare_digest(candidate.encode(), configured.encode())
+    try:
+        n, r, p, salt, expected = configured.removeprefix(HASH_PREFIX).split("$")
+        salt_bytes, expected_bytes = (
+            base64.b64decode(part, altchars=b"-_", validate=True) for part in (salt, expected)
+        )
+        digest = hashlib.scrypt(candidate.encode(), salt=salt_bytes, n=int(n), r=int(r), p=int(p))
+    except (ValueError, TypeError) as error:
+        raise ValueError(
+            f"the organizer password hash in secrets.toml is malformed ({error}); "
+            "make a new one with: python -m speechrec hash-password"
+        ) from None
+    return hmac.compare_digest(digest, expected_bytes)
+
+
+def generated_password(data_dir: Path) -> tuple[str, bool]:
+    """The organizer password kept in ``data_dir`` (created at first use, owner-only permissions).
+
+    Returns ``(password, created)``: ``created`` is True when it was made just now, so that the
+    caller can show it once.
+    """
+    path = Path(data_dir) / PASSWORD_FILE_NAME
+    try:
+        return path.read_text(encoding="utf-8").strip(), False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it a moment ago
+        return path.read_text(encoding="utf-8").strip(), False
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        file.write(password + "\n")
+    return password, True
+
+
+def failure_delay_s(failures: int) -> float:
+    """How long to wait before checking a password after ``failures`` wrong ones in a row."""
+    if failures <= 0:
+        return 0.0
+    return min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (failures - 1))

@@ -1,0 +1,78 @@
+"""Organizer passwords: hashes, constant-time checks, the generated first password, attempt delays."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from speechrec.auth import (
+    MAX_DELAY_S,
+    PASSWORD_FILE_NAME,
+    check_password,
+    failure_delay_s,
+    generated_password,
+    hash_password,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_a_hash_checks_only_its_password():
+    hashed = hash_password("correct horse")
+    assert hashed.startswith("scrypt$")
+    assert check_password("correct horse", hashed)
+    assert not check_password("correct hors", hashed)
+    assert not check_password("", hashed)
+
+
+def test_hashes_are_salted():
+    assert hash_password("same") != hash_password("same")
+
+
+def test_a_plain_configured_password():
+    assert check_password("s3cret", "s3cret")
+    assert not check_password("s3cret ", "s3cret")
+
+
+@pytest.mark.parametrize("configured", ["scrypt$", "scrypt$16384$8$1$!!!$???", "scrypt$x$8$1$AAAA$AAAA"])
+def test_a_malformed_hash_is_a_configuration_error(configured):
+    with pytest.raises(ValueError, match=r"organizer password hash in secrets\.toml is malformed"):
+        check_password("anything", configured)
+
+
+@pytest.mark.parametrize("password", ["", None])
+def test_hash_refuses_an_empty_password(password):
+    with pytest.raises(ValueError, match="non-empty string"):
+        hash_password(password)
+
+
+def test_generated_password_is_made_once_and_kept_private(tmp_path):
+    password, created = generated_password(tmp_path / "data")
+    assert created and len(password) >= 24
+    assert generated_password(tmp_path / "data") == (password, False)
+    mode = os.stat(tmp_path / "data" / PASSWORD_FILE_NAME).st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+
+@pytest.mark.parametrize(("failures", "delay"), [(0, 0.0), (1, 0.5), (2, 1.0), (3, 2.0), (20, MAX_DELAY_S)])
+def test_delays_grow_with_failures(failures, delay):
+    assert failure_delay_s(failures) == delay
+
+
+def test_cli_hashes_a_password_from_standard_input():
+    result = subprocess.run(
+        [sys.executable, "-m", "speechrec", "hash-password"],
+        input="tum-organizer\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    hashed = result.stdout.strip()
+    assert check_password("tum-organizer", hashed)
+    assert "tum-organizer" not in result.stdout.replace(hashed, "")
