@@ -1,15 +1,27 @@
-"""speechrec: the volunteers' pages (organizer pages join behind sign-in in a later step)."""
+"""speechrec: the volunteers' pages for everyone, the organizers' pages after sign-in."""
+
+import logging
 
 import streamlit as st
 
 from speechrec.ui import state
+from speechrec.ui.auth import organizer_password, sign_out_ui, signed_in
 from speechrec.ui.resources import setup_logging
 
 st.set_page_config(page_title="speechrec", page_icon="🎙️", layout="centered")
 setup_logging()
 state.ensure_defaults()
-pages = [
+try:
+    organizer_password()  # made (and logged) at first start, not at the first sign-in attempt
+except OSError as error:  # the volunteers' pages still work; the store reports the data folder itself
+    logging.getLogger("speechrec").error("cannot keep the organizer password: %s", error)
+volunteer_pages = [
     st.Page("pages/welcome.py", title="Welcome", icon="👋", default=True),
     st.Page("pages/record.py", title="Record", icon="🎙️"),
 ]
-st.navigation(pages).run()
+if signed_in():
+    organizer_pages = [st.Page("pages/stats.py", title="Stats", icon="📊")]
+    sign_out_ui()
+    st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages}).run()
+else:
+    st.navigation(volunteer_pages).run()

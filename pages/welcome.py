@@ -3,9 +3,13 @@
 import streamlit as st
 
 from speechrec.ui import state
+from speechrec.ui.auth import SIGN_IN_PARAMETER, sign_in_ui, signed_in
 from speechrec.ui.resources import campaign_and_store_ui
 
 campaign, store = campaign_and_store_ui()
+if SIGN_IN_PARAMETER in st.query_params and not signed_in():
+    sign_in_ui()
+    st.stop()
 st.title(campaign.title)
 st.write(campaign.description)
 state.show_notice()

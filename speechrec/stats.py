@@ -43,3 +43,22 @@ def noise_duration_s(store: ClipStore) -> float:
     counts = store.status_counts()
     noise = counts[(counts["keyword"] == NOISE_KEYWORD) & (counts["status"] != "rejected")]
     return float(noise["duration_s"].sum())
+
+
+def speaker_table(store: ClipStore) -> pd.DataFrame:
+    """One row per speaker: clips, accepted share (0..1), words covered, first and last take."""
+    table = store.speaker_counts()
+    table.insert(2, "accepted_share", (table["accepted"] / table["clips"]).fillna(0.0))
+    return table.drop(columns="accepted")
+
+
+def totals(store: ClipStore) -> dict[str, float]:
+    """Headline numbers: clips, speakers, hours of word audio, seconds of background noise."""
+    counts = store.status_counts()
+    words = counts[counts["keyword"] != NOISE_KEYWORD]
+    return {
+        "clips": int(words["clips"].sum()),
+        "speakers": len(store.speaker_counts()),
+        "hours": float(words["duration_s"].sum()) / 3600.0,
+        "noise_s": noise_duration_s(store),
+    }

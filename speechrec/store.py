@@ -32,6 +32,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    case,
     create_engine,
     delete,
     event,
@@ -393,6 +394,39 @@ class ClipStore:
         )
         frame = self._frame(query)
         frame["flagged"] = frame["flagged"].astype(bool)
+        return frame
+
+    def speaker_counts(self) -> pd.DataFrame:
+        """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC).
+
+        Background noise is left out.
+        """
+        clips = clips_table.c
+        accepted = func.sum(case((clips.status == "accepted", 1), else_=0))
+        query = (
+            select(
+                clips.speaker_id,
+                func.count().label("clips"),
+                accepted.label("accepted"),
+                func.count(clips.keyword.distinct()).label("words"),
+                func.min(clips.created_at).label("first_take"),
+                func.max(clips.created_at).label("last_take"),
+            )
+            .where(clips.keyword != NOISE_KEYWORD)
+            .group_by(clips.speaker_id)
+            .order_by(func.max(clips.created_at).desc())
+        )
+        frame = self._frame(query)
+        for column in ("first_take", "last_take"):
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+        return frame
+
+    def daily_counts(self) -> pd.DataFrame:
+        """Takes per UTC day (columns day, clips), background noise left out, computed in SQL."""
+        day = func.date(clips_table.c.created_at).label("day")
+        query = select(day, func.count().label("clips")).where(clips_table.c.keyword != NOISE_KEYWORD)
+        frame = self._frame(query.group_by(day).order_by(day))
+        frame["day"] = pd.to_datetime(frame["day"])
         return frame
 
     def known_source_sha1s(self) -> set[str]:

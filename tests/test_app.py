@@ -303,3 +303,62 @@ def test_ice_servers_from_secrets():
     at.run()
     assert not at.exception
     assert at.session_state["servers"] == [turn]
+
+
+def organizer_app(password: str | None = "tum-organizers") -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if password:
+        at.secrets["organizer"] = {"password": password}
+    at.query_params["organizer"] = ""
+    return at.run()
+
+
+def sign_in(at: AppTest, password: str) -> AppTest:
+    at.text_input[0].input(password)
+    return at.button[0].click().run()
+
+
+def test_stats_is_not_reachable_without_sign_in():
+    store = open_store()
+    speaker = store.create_speaker(1)
+    prefill(store, speaker.speaker_id, ["yes"])
+    at = run_app()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/stats.py")  # volunteers' navigation has no organizer pages
+    # Opened some other way, the page checks sign-in itself and shows nothing from the store.
+    page = AppTest.from_file(str(REPO / "pages" / "stats.py"), default_timeout=60).run()
+    assert not page.exception
+    assert "for the campaign's organizers" in page.warning[0].value
+    assert not page.dataframe and not page.metric and not page.title
+
+
+def test_a_wrong_password_is_refused_and_slows_the_next_try():
+    at = sign_in(organizer_app(), "guess")
+    assert not at.exception
+    assert at.error[0].value == "Wrong password."
+    assert at.session_state[state.ORGANIZER] is False
+    assert at.session_state[state.SIGN_IN_FAILURES] == 1
+
+
+def test_the_right_password_opens_stats_with_the_stores_numbers():
+    store = open_store()
+    speaker = store.create_speaker(1)
+    prefill(store, speaker.speaker_id, ["yes", "yes", "no", "cat"])
+    at = sign_in(organizer_app(), "tum-organizers")
+    assert at.session_state[state.ORGANIZER] is True
+    at.switch_page("pages/stats.py").run()
+    assert not at.exception
+    assert at.title[0].value == "Stats"
+    words = at.dataframe[0].value.set_index("keyword")
+    assert (words.loc["yes", "total"], words.loc["no", "pending"], words.loc["cat", "kind"]) == (2, 1, "filler")
+    assert at.metric[0].value == "4" and at.metric[1].value == "1"
+    speakers = at.dataframe[1].value
+    assert speakers["speaker_id"].tolist() == [speaker.speaker_id] and speakers["clips"].tolist() == [4]
+
+
+def test_without_a_configured_password_one_is_generated_and_works(tmp_path):
+    at = organizer_app(password=None)
+    generated = (tmp_path / "data" / "organizer-password.txt").read_text().strip()
+    assert len(generated) >= 24
+    sign_in(at, generated)
+    assert at.session_state[state.ORGANIZER] is True

@@ -126,3 +126,26 @@ def test_live_recorder_checks_the_microphone_then_stores_takes(tmp_path, fake_mi
         # Raw audio (the browser's processing is off): the take matches what the microphone said.
         assert best_correlation(samples, word) > 0.85  # measured 0.97
     assert "samples lost" not in log.read_text()  # no frame went missing (pts continuity)
+
+
+def test_organizer_signs_in_sees_stats_and_signs_out(tmp_path, fake_microphone):
+    microphone, _ = fake_microphone
+    with running_app(tmp_path) as (url, data, log, _), browser(tmp_path, microphone) as context:
+        page = context.new_page()
+        page.set_viewport_size({"width": 1200, "height": 900})  # organizers use a laptop: sidebar open
+        page.goto(f"{url}/?organizer")
+        password_field = page.get_by_label("Password", exact=True)
+        password_field.fill("not it")
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_text("Wrong password.").wait_for(timeout=20000)
+        assert page.get_by_role("link", name="Stats").count() == 0
+        # No password configured: one was generated at first start and written to the server log.
+        password = (data / "organizer-password.txt").read_text().strip()
+        assert password in log.read_text()
+        password_field.fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("link", name="Stats").click()
+        page.get_by_role("heading", name="Stats").wait_for(timeout=20000)
+        page.get_by_role("button", name="Sign out").click()
+        page.get_by_text("I have read this and I agree").wait_for(timeout=20000)
+        assert page.get_by_role("link", name="Stats").count() == 0

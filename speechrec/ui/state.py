@@ -18,6 +18,8 @@ NOTICE = "notice"  # (kind, text) to show once after a rerun: "success", "warnin
 WITHDRAWING = "withdrawing"  # speaker id whose withdrawal waits for confirmation
 MIC_OK = "mic_ok"  # the live microphone check passed in this session
 SIMPLE_RECORDER = "simple_recorder"  # the volunteer chose st.audio_input over the live recorder
+ORGANIZER = "organizer"  # True once an organizer signed in in this browser session
+SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes the next check wait longer)
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
@@ -33,6 +35,8 @@ def ensure_defaults() -> None:
         MIC_OK: False,
         SIMPLE_RECORDER: False,
         LIVE: None,
+        ORGANIZER: False,
+        SIGN_IN_FAILURES: 0,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

@@ -1,0 +1,76 @@
+"""Organizer sign-in for the pages: the password from secrets (or generated), a form, a gate, sign-out."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import streamlit as st
+
+from speechrec.auth import check_password, failure_delay_s, generated_password
+from speechrec.config import load_settings
+from speechrec.ui import state
+
+LOGGER = logging.getLogger(__name__)
+SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
+
+
+@st.cache_resource(show_spinner=False)
+def organizer_password() -> str:
+    """``[organizer] password`` from secrets.toml, else the password generated in the data folder.
+
+    A generated password is printed to the server log once, when it is made.
+    """
+    try:
+        configured = st.secrets.get("organizer", {}).get("password")
+    except FileNotFoundError:
+        configured = None
+    if configured:
+        return str(configured)
+    data_dir = load_settings().data_dir
+    password, created = generated_password(data_dir)
+    if created:
+        LOGGER.warning(
+            "Organizer password: %s (kept in %s). To choose your own, put it (or the output of "
+            "`python -m speechrec hash-password`) under [organizer] password in .streamlit/secrets.toml.",
+            password,
+            data_dir,
+        )
+    return password
+
+
+def signed_in() -> bool:
+    """True when an organizer signed in in this browser session."""
+    return bool(st.session_state.get(state.ORGANIZER))
+
+
+def sign_in_ui() -> None:
+    """The organizer sign-in form; wrong passwords get a plain message and a growing delay."""
+    with st.form("organizer-sign-in"):
+        st.subheader("Organizer sign-in")
+        candidate = st.text_input("Password", type="password")
+        submitted = st.form_submit_button("Sign in")
+    if not submitted:
+        return
+    time.sleep(failure_delay_s(st.session_state[state.SIGN_IN_FAILURES]))
+    if candidate and check_password(candidate, organizer_password()):
+        st.session_state[state.ORGANIZER] = True
+        st.session_state[state.SIGN_IN_FAILURES] = 0
+        st.rerun()
+    st.session_state[state.SIGN_IN_FAILURES] += 1
+    st.error("Wrong password.")
+
+
+def require_organizer() -> None:
+    """Stop the page (showing nothing of the store) unless an organizer is signed in."""
+    if not signed_in():
+        st.warning("This page is for the campaign's organizers. Please sign in first.")
+        st.markdown(f"🔑 [Sign in](/?{SIGN_IN_PARAMETER})")
+        st.stop()
+
+
+def sign_out_ui() -> None:
+    """A sign-out button in the sidebar."""
+    if st.sidebar.button("Sign out"):
+        st.session_state[state.ORGANIZER] = False
+        st.rerun()
