@@ -40,7 +40,10 @@ def keyword_counts(store: ClipStore, campaign: Campaign) -> pd.DataFrame:
 
 def noise_duration_s(store: ClipStore) -> float:
     """Seconds of background noise stored, rejected clips excluded."""
-    counts = store.status_counts()
+    return _noise_seconds(store.status_counts())
+
+
+def _noise_seconds(counts: pd.DataFrame) -> float:
     noise = counts[(counts["keyword"] == NOISE_KEYWORD) & (counts["status"] != "rejected")]
     return float(noise["duration_s"].sum())
 
@@ -58,7 +61,7 @@ def totals(store: ClipStore) -> dict[str, float]:
     words = counts[counts["keyword"] != NOISE_KEYWORD]
     return {
         "clips": int(words["clips"].sum()),
-        "speakers": len(store.speaker_counts()),
+        "speakers": store.speaker_count(),
         "hours": float(words["duration_s"].sum()) / 3600.0,
-        "noise_s": noise_duration_s(store),
+        "noise_s": _noise_seconds(counts),
     }

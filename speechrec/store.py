@@ -421,6 +421,12 @@ class ClipStore:
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
+    def speaker_count(self) -> int:
+        """How many speakers have clips (background noise aside), counted in SQL."""
+        clips = clips_table.c
+        query = select(func.count(clips.speaker_id.distinct())).where(clips.keyword != NOISE_KEYWORD)
+        return int(self._scalar(query))
+
     def daily_counts(self) -> pd.DataFrame:
         """Takes per UTC day (columns day, clips), background noise left out, computed in SQL."""
         day = func.date(clips_table.c.created_at).label("day")

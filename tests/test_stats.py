@@ -8,7 +8,7 @@ from signals import make_take, steady_noise
 
 from speechrec.config import Campaign
 from speechrec.quality import assess_take
-from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s
+from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s, speaker_table, totals
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
 RATE = 16000
@@ -173,3 +173,22 @@ def test_counts_follow_review_changes(store, speaker_id):
     assert (row["pending"], row["accepted"], row["progress"]) == (0, 1, pytest.approx(0.5))
     store.delete_clip(clip_id)
     assert keyword_counts(store, CAMPAIGN).set_index("keyword").at["no", "total"] == 0
+
+
+def test_speakers_days_and_totals(store):
+    for speaker in ("0000000a", "0000000b"):
+        store.ensure_speaker(speaker)
+    add(store, "0000000a", "yes", "accepted")
+    add(store, "0000000a", "no", "rejected", seed=1)
+    add(store, "0000000b", "yes", "pending", seed=2)
+    add_noise(store, "0000000b", 2.0, "pending")
+    speakers = speaker_table(store).set_index("speaker_id")
+    assert speakers.loc["0000000a", ["clips", "words"]].tolist() == [2, 2]
+    assert speakers.loc["0000000a", "accepted_share"] == 0.5
+    assert speakers.loc["0000000b", ["clips", "words", "accepted_share"]].tolist() == [1, 1, 0.0]
+    days = store.daily_counts()
+    assert days["clips"].tolist() == [3] and len(days) == 1
+    headline = totals(store)
+    assert (headline["clips"], headline["speakers"]) == (3, 2)
+    assert headline["hours"] == pytest.approx(3 * 0.6 / 3600)
+    assert headline["noise_s"] == pytest.approx(2.0)
