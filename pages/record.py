@@ -79,11 +79,10 @@ if not now.finished:
     st.progress(now.fraction, text=f"{now.done} / {now.total}")
     state.show_notice()
     simple = st.session_state[state.SIMPLE_RECORDER]
-    if not simple:
-        context = live.recorder_ui()
     if not simple and not st.session_state[state.MIC_OK]:
         st.subheader("First, a microphone check")
         st.write("Press START, allow the microphone, then say anything, e.g. your favourite colour.")
+        context = live.recorder_ui()
         live.listen_ui(context, partial(new_capture, campaign), mic_check_ui)
     else:
         st.markdown(
@@ -100,6 +99,7 @@ if not now.finished:
             if recording is not None:
                 uploaded_ui(recording.getvalue(), now.next_word)
         else:
+            context = live.recorder_ui()
             st.caption("Say the word when you are ready; the next one appears by itself.")
             live.listen_ui(context, partial(new_capture, campaign), live_take_ui)
     st.toggle("Use the simple recorder (if the live one does not work on your network)", key=state.SIMPLE_RECORDER)
