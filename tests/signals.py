@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import av
 import numpy as np
 import soundfile as sf
 import soxr
@@ -149,3 +150,17 @@ def make_take(
     if end > start:
         take[start:end] += speech[: end - start]
     return np.clip(take, -1.0, 1.0).astype(np.float32)
+
+
+def encode_with_pyav(path: Path, samples: np.ndarray, sample_rate: int, container: str, codec: str, rate: int) -> Path:
+    """Write mono float32 ``samples`` to ``path`` with PyAV (it resamples to ``rate`` itself)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream(codec, rate=rate, layout="mono")
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    return path

@@ -14,24 +14,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from signals import load_word, speech_path
+from signals import encode_with_pyav, load_word, speech_path
 
 from speechrec import decode
 from speechrec.decode import decode_audio, encode_flac, encode_wav, frames_to_mono, read_audio_bytes
 from speechrec.errors import AudioError
-
-
-def encode_with_pyav(path: Path, samples: np.ndarray, sample_rate: int, container: str, codec: str, rate: int) -> Path:
-    """Write mono float32 ``samples`` to ``path`` with PyAV (it resamples to ``rate`` itself)."""
-    with av.open(str(path), "w", format=container) as output:
-        stream = output.add_stream(codec, rate=rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate = sample_rate
-        for packet in stream.encode(frame):
-            output.mux(packet)
-        for packet in stream.encode(None):
-            output.mux(packet)
-    return path
 
 
 def aligned_correlation(decoded: np.ndarray, reference: np.ndarray) -> float:

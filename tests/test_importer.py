@@ -9,15 +9,15 @@ import shutil
 import uuid
 from pathlib import Path
 
-import av
 import numpy as np
 import pandas as pd
 import pytest
-from signals import load_word, make_take, steady_noise
+from signals import encode_with_pyav, load_word, make_take, steady_noise
 
 from speechrec.config import Campaign, load_settings
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
+from speechrec.quality import QualityReport
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
 CAMPAIGN = Campaign(
@@ -36,32 +36,13 @@ FORMATS = [
     ("flac", "flac", 16000, ".flac"),
     ("mp3", "libmp3lame", 44100, ".mp3"),
 ]
-QUALITY_COLUMNS = [
-    "duration_s",
-    "peak_dbfs",
-    "clipped_fraction",
-    "noise_floor_dbfs",
-    "speech_level_dbfs",
-    "snr_db",
-    "speech_start_s",
-    "speech_end_s",
-    "flags",
-]
+QUALITY_COLUMNS = list(QualityReport.__dataclass_fields__)  # the report's columns in a clip row
 
 
 def encode(path: Path, samples: np.ndarray, sample_rate: int, kind: tuple = OPUS) -> Path:
-    """Write mono float32 ``samples`` to ``path`` with PyAV (PyAV converts to the codec's format and rate)."""
+    """Write mono float32 ``samples`` to ``path`` in one of the formats above (PyAV converts them)."""
     container_format, codec, codec_rate, _ = kind
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format=container_format) as container:
-        stream = container.add_stream(codec, rate=codec_rate, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :].astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate = sample_rate
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return path
+    return encode_with_pyav(path, samples, sample_rate, container_format, codec, codec_rate)
 
 
 def word_file(path: Path, word: str = "yes", kind: tuple = OPUS, seed: int | None = None) -> Path:
