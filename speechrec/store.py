@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,6 +129,17 @@ class NewClip:
     source_sha1: str | None = None
     consent_version: int | None = None
     clip_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """A clip's review columns at one moment: to undo a decision, or to notice someone else's."""
+
+    keyword: str
+    status: str
+    reason: str | None
+    reviewer: str | None
+    reviewed_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -439,18 +450,51 @@ class ClipStore:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
         return set(self._scalars(select(clips_table.c.source_sha1).where(clips_table.c.source_sha1.is_not(None))))
 
-    def set_status(self, clip_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None) -> None:
-        """Record a review decision; StoreError if the clip does not exist."""
+    def set_status(
+        self, clip_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None
+    ) -> ReviewState:
+        """Record a review decision; return the clip's review state just before it (to undo, or to see
+        that someone else decided meanwhile). StoreError if the clip does not exist."""
+        if status not in STATUSES:
+            raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+
+    def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
+        """File a clip under another word (the volunteer said a different one); return the state before."""
+        check_word(keyword)
+        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=_utc_now())
+
+    def restore(self, clip_id: str, previous: ReviewState) -> None:
+        """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""
+        if not isinstance(previous, ReviewState):
+            raise TypeError(f"previous must be a ReviewState, got {previous!r:.80}")
+        self._review(clip_id, **asdict(previous))
+
+    def set_speaker_status(
+        self, speaker_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None
+    ) -> int:
+        """Decide on every clip of a speaker at once (e.g. reject a bad microphone); return the count."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         with self._write() as connection:
             result = connection.execute(
                 update(clips_table)
-                .where(clips_table.c.clip_id == clip_id)
+                .where(clips_table.c.speaker_id == speaker_id)
                 .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
             )
-        if result.rowcount == 0:
-            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+        return result.rowcount
+
+    def _review(self, clip_id: str, **values: object) -> ReviewState:
+        columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
+        with self._write() as connection:
+            row = connection.execute(select(*columns).where(clips_table.c.clip_id == clip_id)).mappings().first()
+            if row is None:
+                raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+            connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
+        reviewed_at = row["reviewed_at"]
+        if reviewed_at is not None and reviewed_at.tzinfo is None:
+            reviewed_at = reviewed_at.replace(tzinfo=UTC)  # SQLite keeps no time zone; stored times are UTC
+        return ReviewState(**{**row, "reviewed_at": reviewed_at})
 
     def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
         """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""

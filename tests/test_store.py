@@ -811,3 +811,60 @@ def test_consent_version_of_a_speaker(store, speaker_id):
     assert store.consent_version("00c0ffee") is None
     with pytest.raises(StoreError, match="no speaker 'deadbeef'"):
         store.consent_version("deadbeef")
+
+
+# ---- review decisions: previous state, re-label, undo, a whole speaker -------------------------------
+
+
+def test_a_decision_returns_the_state_before_it(store, speaker_id):
+    clip_id = add(store, speaker_id)
+    first = store.set_status(clip_id, "accepted", reviewer="ana")
+    assert (first.status, first.reviewer, first.reviewed_at) == ("pending", None, None)
+    second = store.set_status(clip_id, "rejected", reason="noisy", reviewer="ben")
+    # Ben can see that Ana decided in between (the page shows "changed under you").
+    assert (second.status, second.reviewer) == ("accepted", "ana")
+    assert second.reviewed_at is not None and second.reviewed_at.tzinfo is not None
+    assert store.clip(clip_id)["status"] == "rejected"  # the last decision wins
+
+
+def test_relabel_files_a_clip_under_another_word(store, speaker_id):
+    clip_id = add(store, speaker_id)
+    previous = store.relabel(clip_id, "no", reviewer="ana")
+    assert previous.keyword == "yes"
+    row = store.clip(clip_id)
+    assert (row["keyword"], row["reviewer"]) == ("no", "ana")
+    with pytest.raises(CampaignError, match=r"contains '\.\.'"):
+        store.relabel(clip_id, "../x")
+
+
+def test_undo_restores_the_previous_state(store, speaker_id):
+    clip_id = add(store, speaker_id)
+    before = store.clip(clip_id)
+    previous = store.set_status(clip_id, "rejected", reason="clipped", reviewer="ana")
+    relabelled = store.relabel(clip_id, "up", reviewer="ana")
+    store.restore(clip_id, relabelled)
+    store.restore(clip_id, previous)
+    after = store.clip(clip_id)
+    assert [after[name] for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")] == [
+        before[name] for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")
+    ]
+    with pytest.raises(TypeError, match="previous must be a ReviewState"):
+        store.restore(clip_id, {"status": "accepted"})
+
+
+def test_decisions_on_a_missing_clip(store):
+    for decide in (lambda: store.set_status("0" * 32, "accepted"), lambda: store.relabel("0" * 32, "yes")):
+        with pytest.raises(StoreError, match="it may have been deleted"):
+            decide()
+
+
+def test_reject_a_whole_speaker(store, speaker_id):
+    other = store.create_speaker(1).speaker_id
+    mine = [add(store, speaker_id, a_take(seed)) for seed in range(3)]
+    theirs = add(store, other)
+    assert store.set_speaker_status(speaker_id, "rejected", reason="bad microphone", reviewer="ana") == 3
+    statuses = store.clips().set_index("clip_id")["status"]
+    assert [statuses[clip_id] for clip_id in mine] == ["rejected"] * 3
+    assert statuses[theirs] == "pending"
+    with pytest.raises(ValueError, match="status must be one of"):
+        store.set_speaker_status(speaker_id, "maybe")
