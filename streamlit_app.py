@@ -20,7 +20,10 @@ volunteer_pages = [
     st.Page("pages/record.py", title="Record", icon="🎙️"),
 ]
 if signed_in():
-    organizer_pages = [st.Page("pages/stats.py", title="Stats", icon="📊")]
+    organizer_pages = [
+        st.Page("pages/review.py", title="Review", icon="🎧"),
+        st.Page("pages/stats.py", title="Stats", icon="📊"),
+    ]
     sign_out_ui()
     st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages}).run()
 else:

@@ -184,3 +184,17 @@ def check_rate(sample_rate: int) -> None:
         raise TypeError(f"sample_rate must be an int, got {sample_rate!r}")
     if not 1000 <= sample_rate <= 384_000:
         raise ValueError(f"sample_rate must be between 1000 and 384000 Hz, got {sample_rate!r}")
+
+
+def envelope(samples: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin minimum and maximum of ``samples`` (mono float32), for drawing a waveform.
+
+    Returns two float32 arrays of ``min(bins, len(samples))`` values. Raises ValueError for bins < 1.
+    """
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins!r}")
+    count = min(bins, len(samples))
+    if count == 0:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    edges = np.linspace(0, len(samples), count + 1).astype(int)
+    return np.minimum.reduceat(samples, edges[:-1]), np.maximum.reduceat(samples, edges[:-1])

@@ -362,3 +362,67 @@ def test_without_a_configured_password_one_is_generated_and_works(tmp_path):
     assert len(generated) >= 24
     sign_in(at, generated)
     assert at.session_state[state.ORGANIZER] is True
+
+
+def review_app() -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[state.ORGANIZER] = True
+    at.run()
+    return at.switch_page("pages/review.py").run()
+
+
+def reviewed_store(words: list[str]) -> tuple[ClipStore, list[str]]:
+    store = open_store()
+    speaker = store.create_speaker(1)
+    prefill(store, speaker.speaker_id, words)
+    return store, store.clips()["clip_id"].tolist()
+
+
+def test_review_accepts_and_shows_the_next_clip():
+    store, ids = reviewed_store(["yes", "no"])
+    at = review_app()
+    assert not at.exception
+    assert at.markdown[0].value == "## no"  # newest first
+    button(at, "Accept").click().run()
+    assert not at.exception
+    assert store.clip(ids[1])["status"] == "accepted" and store.clip(ids[1])["reviewer"] == "organizer"
+    assert "Accepted." in at.success[0].value
+    assert at.markdown[0].value == "## yes"
+
+
+def test_review_reject_with_a_reason_then_undo():
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    next(item for item in at.selectbox if item.label == "Reason").set_value("too quiet").run()
+    button(at, "Reject").click().run()
+    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("rejected", "too quiet")
+    button(at, "Undo the last decision").click().run()
+    assert not at.exception
+    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("pending", None)
+    assert at.markdown[0].value == "## yes"  # back in the queue
+
+
+def test_review_relabels_a_clip():
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    next(item for item in at.selectbox if item.label == "The volunteer actually said").set_value("tum").run()
+    button(at, "Re-label").click().run()
+    assert not at.exception
+    assert store.clip(ids[0])["keyword"] == "tum"
+
+
+def test_review_notices_another_organizers_decision():
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
+    button(at, "Accept").click().run()
+    assert "ben had changed this clip while you listened" in at.warning[0].value
+    assert store.clip(ids[0])["status"] == "accepted"  # the last decision wins
+
+
+def test_review_filters_and_empty_queue():
+    reviewed_store(["yes", "no"])
+    at = review_app()
+    next(item for item in at.multiselect if item.label == "Words").set_value(["tum"]).run()
+    assert not at.exception
+    assert "Nothing to review" in at.info[0].value

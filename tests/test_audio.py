@@ -334,3 +334,13 @@ def test_check_samples_refuses_empty_take():
 def test_check_samples_refuses_non_mono(samples):
     with pytest.raises(TypeError, match=r"samples must be a mono numpy array of shape \(frames,\)"):
         audio.check_samples(samples, 16000)
+
+
+def test_envelope_bins_min_and_max():
+    samples = np.array([0.0, -0.5, 0.25, 0.9, -0.1, 0.0], dtype=np.float32)
+    low, high = audio.envelope(samples, 3)
+    np.testing.assert_array_equal(low, np.float32([-0.5, 0.25, -0.1]))
+    np.testing.assert_array_equal(high, np.float32([0.0, 0.9, 0.0]))
+    assert [len(part) for part in audio.envelope(samples, 100)] == [6, 6]
+    with pytest.raises(ValueError, match="bins must be at least 1"):
+        audio.envelope(samples, 0)

@@ -20,6 +20,9 @@ MIC_OK = "mic_ok"  # the live microphone check passed in this session
 SIMPLE_RECORDER = "simple_recorder"  # the volunteer chose st.audio_input over the live recorder
 ORGANIZER = "organizer"  # True once an organizer signed in in this browser session
 SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes the next check wait longer)
+REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review session (not shown again)
+LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
+REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
@@ -36,6 +39,9 @@ def ensure_defaults() -> None:
         SIMPLE_RECORDER: False,
         LIVE: None,
         ORGANIZER: False,
+        REVIEW_DONE: [],
+        LAST_DECISION: None,
+        REVIEW_SEEN: None,
         SIGN_IN_FAILURES: 0,
     }
     for key, value in defaults.items():

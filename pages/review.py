@@ -1,0 +1,105 @@
+"""Review (organizers): one clip at a time, accept, reject, re-label, skip or undo, by keyboard too."""
+
+import streamlit as st
+
+from speechrec.quality import FLAGS, QualityReport, describe_flags
+from speechrec.review import ANY, REJECT_REASONS, review_queue, word_label
+from speechrec.store import STATUSES, ReviewState
+from speechrec.ui import state
+from speechrec.ui.auth import require_organizer
+from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.waveform import waveform_chart
+
+REVIEWER = "organizer"
+
+require_organizer()
+campaign, store = campaign_and_store_ui()
+st.title("Review")
+state.show_notice()
+
+clips = store.clips()
+with st.expander("Filters", expanded=False):
+    keywords = st.multiselect("Words", sorted(set(campaign.words) | set(clips["keyword"])), key="review_words")
+    status = st.selectbox("Status", [*STATUSES, ANY], key="review_status")
+    flag = st.selectbox("Quality", [ANY, "clean", "flagged", *FLAGS], key="review_flag")
+queue = review_queue(clips, keywords=keywords, status=status, flag=flag, exclude=st.session_state[state.REVIEW_DONE])
+
+
+# What the organizer was looking at when they clicked: the clip as the previous run showed it.
+shown_before = st.session_state[state.REVIEW_SEEN]
+
+
+def decide_ui(clip_id: str, previous: ReviewState, message: str) -> None:
+    """After a decision: remember it for undo, warn if someone else decided meanwhile, show the next clip."""
+    if shown_before and shown_before[0] == clip_id and shown_before[1] != previous:
+        state.leave_notice(
+            "warning", f"{message} Note: {previous.reviewer or 'someone'} had changed this clip while you listened."
+        )
+    else:
+        state.leave_notice("success", message)
+    st.session_state[state.LAST_DECISION] = (clip_id, previous)
+    st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip_id]
+    st.rerun()
+
+
+last = st.session_state[state.LAST_DECISION]
+if last and st.button("Undo the last decision", shortcut="u"):
+    store.restore(*last)
+    st.session_state[state.REVIEW_DONE] = [done for done in st.session_state[state.REVIEW_DONE] if done != last[0]]
+    st.session_state[state.LAST_DECISION] = None
+    state.leave_notice("success", "Undone.")
+    st.rerun()
+
+# The clip on screen stays until it is decided or skipped, even if another organizer's decision
+# moved it out of the status filter meanwhile: a click on it must never be lost.
+matching = review_queue(clips, keywords=keywords, status=ANY, flag=flag, exclude=st.session_state[state.REVIEW_DONE])
+pinned = matching[matching["clip_id"] == shown_before[0]] if shown_before else matching.iloc[:0]
+if pinned.empty and queue.empty:
+    st.info("Nothing to review with these filters. 🎉")
+    st.stop()
+clip = pinned.iloc[0] if not pinned.empty else queue.iloc[0]
+st.session_state[state.REVIEW_SEEN] = (
+    clip["clip_id"],
+    ReviewState(**{name: store.clip(clip["clip_id"])[name] for name in ReviewState.__dataclass_fields__}),
+)
+st.caption(
+    f"{len(queue)} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}"
+)
+st.markdown(f"## {word_label(clip['keyword'])}")
+quality = QualityReport.from_row(clip)
+if quality.flags:
+    st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
+samples, sample_rate = store.read_audio(clip["clip_id"])
+st.audio(store.read_flac(clip["audio_key"]), format="audio/flac", autoplay=True)
+st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
+level = "—" if quality.speech_level_dbfs is None else f"{quality.speech_level_dbfs:.0f} dBFS"
+snr = "—" if quality.snr_db is None else f"{quality.snr_db:.0f} dB"
+st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS · {quality.duration_s:.2f} s")
+
+accept_column, reject_column, skip_column = st.columns(3)
+if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
+    decide_ui(clip["clip_id"], store.set_status(clip["clip_id"], "accepted", reviewer=REVIEWER), "Accepted.")
+if skip_column.button("Skip", shortcut="s", use_container_width=True):
+    st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip["clip_id"]]
+    st.rerun()
+reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_visibility="collapsed")
+if reason == "other…":
+    reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
+if reject_column.button("Reject", shortcut="x", use_container_width=True):
+    previous = store.set_status(clip["clip_id"], "rejected", reason=reason, reviewer=REVIEWER)
+    decide_ui(clip["clip_id"], previous, f"Rejected ({reason}).")
+
+other_words = [word for word in campaign.words if word != clip["keyword"]]
+relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
+new_word = relabel_column.selectbox("The volunteer actually said", other_words)
+if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
+    previous = store.relabel(clip["clip_id"], new_word, reviewer=REVIEWER)
+    decide_ui(clip["clip_id"], previous, f"Filed under “{new_word}”.")
+
+with st.expander(f"All of speaker {clip['speaker_id']}"):
+    theirs = clips[clips["speaker_id"] == clip["speaker_id"]]
+    st.dataframe(theirs[["keyword", "status", "flags", "created_at"]], hide_index=True)
+    if st.button(f"Reject all {len(theirs)} clips of this speaker (e.g. a bad microphone)"):
+        count = store.set_speaker_status(clip["speaker_id"], "rejected", reason="speaker rejected", reviewer=REVIEWER)
+        state.leave_notice("success", f"Rejected {count} clips of speaker {clip['speaker_id']}.")
+        st.rerun()

@@ -1,0 +1,46 @@
+"""The review queue: which clips an organizer sees next, by filters, newest first."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import pandas as pd
+
+from speechrec.store import NOISE_KEYWORD
+
+# Reasons offered when rejecting a clip (free text is allowed as well).
+REJECT_REASONS = ("wrong word", "noise or other voices", "too quiet", "distorted", "cut off", "not a real take")
+ANY = "any"
+
+
+def review_queue(
+    clips: pd.DataFrame,
+    *,
+    keywords: Collection[str] = (),
+    status: str = "pending",
+    flag: str = ANY,
+    exclude: Collection[str] = (),
+) -> pd.DataFrame:
+    """The clips to review in order, newest first, from ``ClipStore.clips()`` rows.
+
+    ``keywords``: only these words (all when empty). ``status``: pending, accepted, rejected or
+    ``ANY``. ``flag``: ``ANY``, ``"clean"``, ``"flagged"`` or one quality flag. ``exclude``: clip ids
+    already handled in this review session. Background noise is reviewed like any word.
+    """
+    keep = ~clips["clip_id"].isin(list(exclude))
+    if keywords:
+        keep &= clips["keyword"].isin(list(keywords))
+    if status != ANY:
+        keep &= clips["status"] == status
+    if flag == "clean":
+        keep &= clips["flags"] == ""
+    elif flag == "flagged":
+        keep &= clips["flags"] != ""
+    elif flag != ANY:
+        keep &= clips["flags"].str.split(",").apply(lambda flags: flag in flags)
+    return clips[keep].sort_values(["created_at", "clip_id"], ascending=False)
+
+
+def word_label(keyword: str) -> str:
+    """How a stored keyword reads on the page."""
+    return "room noise" if keyword == NOISE_KEYWORD else keyword

@@ -1,0 +1,49 @@
+"""The review queue: filters and order over real store rows."""
+
+from __future__ import annotations
+
+import pytest
+from signals import make_take
+
+from speechrec.quality import assess_take
+from speechrec.review import ANY, review_queue, word_label
+from speechrec.store import NOISE_KEYWORD
+
+
+def add(store, speaker_id, keyword, *, quiet=False, seed=0):
+    samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=seed, level_dbfs=-55.0 if quiet else -20.0)
+    quality = assess_take(samples, 16000)
+    return store.add_clip(
+        samples, 16000, quality, keyword=keyword, speaker_id=speaker_id, session_id="s", source="webrtc"
+    )
+
+
+@pytest.fixture
+def clips(store, speaker_id):
+    ids = {
+        "yes-old": add(store, speaker_id, "yes", seed=1),
+        "no": add(store, speaker_id, "no", seed=2),
+        "yes-quiet": add(store, speaker_id, "yes", quiet=True, seed=3),
+        "yes-new": add(store, speaker_id, "yes", seed=4),
+    }
+    store.set_status(ids["no"], "accepted")
+    return store.clips(), ids
+
+
+def test_pending_newest_first_by_default(clips):
+    frame, ids = clips
+    assert review_queue(frame)["clip_id"].tolist() == [ids["yes-new"], ids["yes-quiet"], ids["yes-old"]]
+
+
+def test_filters(clips):
+    frame, ids = clips
+    assert review_queue(frame, keywords=["no"], status=ANY)["clip_id"].tolist() == [ids["no"]]
+    assert review_queue(frame, status="accepted")["clip_id"].tolist() == [ids["no"]]
+    assert review_queue(frame, flag="flagged")["clip_id"].tolist() == [ids["yes-quiet"]]
+    assert review_queue(frame, flag="no_speech")["clip_id"].tolist() == [ids["yes-quiet"]]
+    assert ids["yes-quiet"] not in review_queue(frame, flag="clean")["clip_id"].tolist()
+    assert review_queue(frame, exclude=[ids["yes-new"]])["clip_id"].tolist()[0] == ids["yes-quiet"]
+
+
+def test_word_label():
+    assert (word_label("yes"), word_label(NOISE_KEYWORD)) == ("yes", "room noise")
