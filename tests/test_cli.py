@@ -344,3 +344,22 @@ def test_stats_never_imports_streamlit(cli):
     assert "speechrec.stats" in result.stderr  # the import log is there
     assert "pandas" in result.stderr
     assert "streamlit" not in result.stderr
+
+
+def test_output_into_a_closed_pipe_is_not_an_error(cli):
+    """`python -m speechrec stats | head -1`: the reader stops early; no error line, exit 0."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "speechrec", "stats"],
+            cwd=cli.cwd,
+            env=cli.env,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (0, "")
