@@ -24,14 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import psutil
 import soundfile as sf
 import soxr
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from signals import encode_with_pyav  # noqa: E402
+
 from speechrec.audio import speech_span  # noqa: E402
 
 SPEECH_DIR = ROOT / "tests" / "data" / "speech"
@@ -61,21 +62,9 @@ def make_takes(folder: Path, count: int, seed: int = 0) -> list[Path]:
         session = f"{index // 20:04x}"
         path = folder / f"{word}-raw" / f"{session}{index % 0x10000:04x}.ogg"
         path.parent.mkdir(parents=True, exist_ok=True)
-        write_opus(path, take)
+        encode_with_pyav(path, take, SAMPLE_RATE, "ogg", "libopus", SAMPLE_RATE)  # what a browser uploads
         paths.append(path)
     return paths
-
-
-def write_opus(path: Path, samples: np.ndarray) -> None:
-    """Encode mono float32 samples at 48 kHz as Ogg/Opus with PyAV (what a browser uploads)."""
-    with av.open(str(path), "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=SAMPLE_RATE, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[None, :], format="flt", layout="mono")
-        frame.rate = SAMPLE_RATE
-        for packet in stream.encode(frame):
-            container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:

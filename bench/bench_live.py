@@ -25,7 +25,6 @@ import threading
 import time
 from pathlib import Path
 
-import av
 import numpy as np
 import psutil
 import soundfile as sf
@@ -41,6 +40,7 @@ from browser_env import (  # noqa: E402
     stop_live_recording,
     write_fake_microphone,
 )
+from signals import webrtc_frame  # noqa: E402
 
 from speechrec.capture import Outcome  # noqa: E402
 from speechrec.config import load_campaign, load_settings  # noqa: E402
@@ -87,9 +87,7 @@ def capture_path_cpu(streams: int, seconds: float, microphone: Path, work: Path)
             batch = []
             for _ in range(frames_per_poll):
                 block = np.take(samples, range(position, position + 960), mode="wrap")
-                frame = av.AudioFrame.from_ndarray(np.repeat(block, 2)[np.newaxis], format="s16", layout="stereo")
-                frame.sample_rate, frame.pts = rate, position
-                batch.append(frame)
+                batch.append(webrtc_frame(block, position, rate))
                 position += 960
             mono, next_pts, _ = frames_to_mono(batch, next_pts)
             for result in capture.feed(mono):

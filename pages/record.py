@@ -1,22 +1,18 @@
 """Record: a microphone check, one prompted word at a time, the room's background noise, then done."""
 
 import html
-import time
 from functools import partial
 
 import streamlit as st
 
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.prompts import build_schedule, progress
-from speechrec.quality import assess_take
-from speechrec.recording import keep_recording, keep_take, new_capture
+from speechrec.recording import keep_capture, keep_recording, mic_check_passed, new_capture, volunteer_progress
+from speechrec.review import word_label
 from speechrec.store import NOISE_KEYWORD
 from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
 
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
-# Problems that make a microphone check fail (a cut-off or long first sentence is fine).
-MIC_PROBLEMS = {"too_quiet", "clipped", "no_speech"}
 
 campaign, store = campaign_and_store_ui()
 speaker_id, agreed_version = state.current_speaker(store)
@@ -25,10 +21,8 @@ if speaker_id is None or agreed_version != campaign.consent_version:
     st.page_link("pages/welcome.py", label="Go to the Welcome page", icon="👋")
     st.stop()
 
-mine = store.clips(speaker_id=speaker_id)
-stored_words = mine.loc[mine["keyword"] != NOISE_KEYWORD, "keyword"].value_counts().to_dict()
-now = progress(build_schedule(campaign, speaker_id), stored_words)
-needs_noise = campaign.background_noise_s > 0 and not (mine["keyword"] == NOISE_KEYWORD).any()
+volunteer = volunteer_progress(store, campaign, speaker_id)
+mine, now = volunteer.clips, volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
 fields = {"speaker_id": speaker_id, "session_id": st.session_state[state.SESSION_ID], "consent_version": agreed_version}
 
@@ -51,8 +45,7 @@ def uploaded_ui(data: bytes, word: str) -> None:
 
 def mic_check_ui(result: CaptureResult) -> None:
     """The live microphone check passes on speech at a usable level."""
-    flags = set(assess_take(result.samples, result.sample_rate).flags) if len(result.samples) else {"no_speech"}
-    if result.outcome is not Outcome.NOTHING_HEARD and not flags & MIC_PROBLEMS:
+    if mic_check_passed(result):
         st.session_state[state.MIC_OK] = True
         state.leave_notice("success", "Your microphone works. Here comes the first word.")
     else:
@@ -67,11 +60,7 @@ def live_take_ui(result: CaptureResult) -> None:
     if result.outcome is Outcome.NOTHING_HEARD:
         state.leave_notice("warning", f"Nothing was heard yet: say “{now.next_word}” when you are ready.")
         st.rerun()
-    verdict = keep_take(
-        store, campaign, result.samples, result.sample_rate, word=now.next_word, source="webrtc", **fields
-    )
-    if verdict.stored:
-        live.LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
+    verdict = keep_capture(store, campaign, result, word=now.next_word, source="webrtc", **fields)
     after_take_ui(verdict.stored, verdict.problems)
 
 
@@ -103,7 +92,7 @@ if not now.finished:
             st.caption("Say the word when you are ready; the next one appears by itself.")
             live.listen_ui(context, partial(new_capture, campaign), live_take_ui)
     st.toggle("Use the simple recorder (if the live one does not work on your network)", key=state.SIMPLE_RECORDER)
-elif needs_noise:
+elif volunteer.needs_noise:
     st.subheader("Last step: the sound of your room")
     state.show_notice()
     st.write(
@@ -126,7 +115,7 @@ session_takes = mine[mine["session_id"] == fields["session_id"]].iloc[::-1]
 if len(session_takes) and st.toggle(f"Replay or delete my takes of this session ({len(session_takes)})"):
     with st.container(border=True):
         for take in session_takes.itertuples():
-            label = "room noise" if take.keyword == NOISE_KEYWORD else take.keyword
+            label = word_label(take.keyword)
             word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")
             word_column.write(label)
             audio_column.audio(store.read_flac(take.audio_key), format="audio/flac")

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from speechrec.decode import read_audio_bytes
 from speechrec.quality import FLAGS, QualityReport, describe_flags
-from speechrec.review import ANY, REJECT_REASONS, review_queue, word_label
+from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
 from speechrec.store import STATUSES, ReviewState
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
@@ -22,11 +23,13 @@ with st.expander("Filters", expanded=False):
     keywords = st.multiselect("Words", sorted(set(campaign.words) | set(clips["keyword"])), key="review_words")
     status = st.selectbox("Status", [*STATUSES, ANY], key="review_status")
     flag = st.selectbox("Quality", [ANY, "clean", "flagged", *FLAGS], key="review_flag")
-queue = review_queue(clips, keywords=keywords, status=status, flag=flag, exclude=st.session_state[state.REVIEW_DONE])
-
-
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
+
+
+def mark_done(clip_id: str) -> None:
+    """The clip is handled in this review session and is not shown again."""
+    st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip_id]
 
 
 def decide_ui(clip_id: str, previous: ReviewState, message: str) -> None:
@@ -38,7 +41,7 @@ def decide_ui(clip_id: str, previous: ReviewState, message: str) -> None:
     else:
         state.leave_notice("success", message)
     st.session_state[state.LAST_DECISION] = (clip_id, previous)
-    st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip_id]
+    mark_done(clip_id)
     st.rerun()
 
 
@@ -50,27 +53,26 @@ if last and st.button("Undo the last decision", shortcut="u"):
     state.leave_notice("success", "Undone.")
     st.rerun()
 
-# The clip on screen stays until it is decided or skipped, even if another organizer's decision
-# moved it out of the status filter meanwhile: a click on it must never be lost.
-matching = review_queue(clips, keywords=keywords, status=ANY, flag=flag, exclude=st.session_state[state.REVIEW_DONE])
-pinned = matching[matching["clip_id"] == shown_before[0]] if shown_before else matching.iloc[:0]
-if pinned.empty and queue.empty:
+clip, to_go = next_clip(
+    clips,
+    keywords=keywords,
+    status=status,
+    flag=flag,
+    exclude=st.session_state[state.REVIEW_DONE],
+    shown=shown_before[0] if shown_before else None,
+)
+if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()
-clip = pinned.iloc[0] if not pinned.empty else queue.iloc[0]
-st.session_state[state.REVIEW_SEEN] = (
-    clip["clip_id"],
-    ReviewState(**{name: store.clip(clip["clip_id"])[name] for name in ReviewState.__dataclass_fields__}),
-)
-st.caption(
-    f"{len(queue)} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}"
-)
+st.session_state[state.REVIEW_SEEN] = (clip["clip_id"], store.review_state(clip["clip_id"]))
+st.caption(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
 st.markdown(f"## {word_label(clip['keyword'])}")
 quality = QualityReport.from_row(clip)
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
-samples, sample_rate = store.read_audio(clip["clip_id"])
-st.audio(store.read_flac(clip["audio_key"]), format="audio/flac", autoplay=True)
+flac = store.read_flac(clip["audio_key"])
+samples, sample_rate = read_audio_bytes(flac)
+st.audio(flac, format="audio/flac", autoplay=True)
 st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
 level = "—" if quality.speech_level_dbfs is None else f"{quality.speech_level_dbfs:.0f} dBFS"
 snr = "—" if quality.snr_db is None else f"{quality.snr_db:.0f} dB"
@@ -80,7 +82,7 @@ accept_column, reject_column, skip_column = st.columns(3)
 if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
     decide_ui(clip["clip_id"], store.set_status(clip["clip_id"], "accepted", reviewer=REVIEWER), "Accepted.")
 if skip_column.button("Skip", shortcut="s", use_container_width=True):
-    st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip["clip_id"]]
+    mark_done(clip["clip_id"])
     st.rerun()
 reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_visibility="collapsed")
 if reason == "other…":

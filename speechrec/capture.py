@@ -149,8 +149,7 @@ class SpeechCapture:
         self.level_dbfs = level
         if self._take is None:
             self._levels.append(level)  # the floor is measured while nobody speaks
-        threshold = max(self.noise_floor_dbfs + audio.SPEECH_ABOVE_FLOOR_DB, audio.SPEECH_MIN_DBFS)
-        loud = level > threshold
+        loud = level > audio.speech_threshold_dbfs(self.noise_floor_dbfs)
         if self._take is not None:
             return self._continue_take(frame, loud)
         if self._need_quiet:  # after a cut take, wait for the speaker to stop before listening again

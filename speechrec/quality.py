@@ -11,9 +11,8 @@ import numpy as np
 
 from speechrec import audio
 
-# Speech whose average level is below this is too quiet to be good training data: a take at
-# -45 dBFS sits within ~25 dB of a typical laptop mic's self-noise. Quiet but clean speech
-# (around -35 dBFS) passes with a 10 dB margin.
+# Speech whose average level is below this is too quiet to be good training data. Quiet but
+# clean speech (around -35 dBFS, the example of good data) passes with a 10 dB margin.
 TOO_QUIET_DBFS = -45.0
 # Speech must stand this far above the room's noise to be heard clearly in a 1 s clip.
 MIN_SNR_DB = 12.0
@@ -94,9 +93,8 @@ def assess_take(
         frame_power = 10.0 ** (levels[mask] / 10.0)
         speech_level = float(audio.power_to_dbfs(float(np.mean(frame_power))))
         snr = speech_level - noise_floor
-        active = np.flatnonzero(mask)
-        start_s = float(active[0] * audio.FRAME_S)
-        end_s = float(min((active[-1] + 1) * audio.FRAME_S, duration_s))
+        start_s, end_s = audio.mask_span_s(mask)
+        end_s = min(end_s, duration_s)
 
     flags = []
     if expect_speech and speech_level is not None and (speech_level < TOO_QUIET_DBFS or snr < MIN_SNR_DB):

@@ -2,21 +2,56 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, Outcome, SpeechCapture
+from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.config import Campaign
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError
-from speechrec.prompts import session_limit
+from speechrec.prompts import Progress, build_schedule, progress, session_limit
 from speechrec.quality import assess_take, describe_flags
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
 # Background noise may come out a little shorter than asked (the volunteer stops early): this
 # much of the campaign's noise length is enough.
 NOISE_LENGTH_TOLERANCE = 0.8
+# Problems that make a microphone check fail (a cut-off or long first sentence is fine there).
+MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VolunteerProgress:
+    """Where a volunteer stands: their clips, their place in the schedule, and whether the room's
+    background noise is still to record."""
+
+    clips: pd.DataFrame
+    progress: Progress
+    needs_noise: bool
+
+
+def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
+    """The speaker's stored clips (all sessions) against their schedule."""
+    clips = store.clips(speaker_id=speaker_id)
+    is_noise = clips["keyword"] == NOISE_KEYWORD
+    stored_words = clips.loc[~is_noise, "keyword"].value_counts().to_dict()
+    return VolunteerProgress(
+        clips=clips,
+        progress=progress(build_schedule(campaign, speaker_id), stored_words),
+        needs_noise=campaign.background_noise_s > 0 and not is_noise.any(),
+    )
+
+
+def mic_check_passed(result: CaptureResult) -> bool:
+    """True when a capture holds speech at a usable level (the live recorder's microphone check)."""
+    if result.outcome is Outcome.NOTHING_HEARD or len(result.samples) == 0:
+        return False
+    return not set(assess_take(result.samples, result.sample_rate).flags) & MIC_CHECK_PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -97,6 +132,16 @@ def keep_take(
         consent_version=consent_version,
     )
     return TakeVerdict(clip_id)
+
+
+def keep_capture(
+    store: ClipStore, campaign: Campaign, result: CaptureResult, *, word: str, **fields: object
+) -> TakeVerdict:
+    """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
+    verdict = keep_take(store, campaign, result.samples, result.sample_rate, word=word, **fields)
+    if verdict.stored:
+        LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
+    return verdict
 
 
 def keep_recording(store: ClipStore, campaign: Campaign, data: bytes, *, word: str, **fields: object) -> TakeVerdict:

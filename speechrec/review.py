@@ -41,6 +41,29 @@ def review_queue(
     return clips[keep].sort_values(["created_at", "clip_id"], ascending=False)
 
 
+def next_clip(
+    clips: pd.DataFrame,
+    *,
+    keywords: Collection[str] = (),
+    status: str = "pending",
+    flag: str = ANY,
+    exclude: Collection[str] = (),
+    shown: str | None = None,
+) -> tuple[pd.Series | None, int]:
+    """The clip to review now and how many the queue holds (filters as in ``review_queue``).
+
+    The clip ``shown`` on screen stays while it matches the word and flag filters, even if another
+    organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
+    """
+    queue = review_queue(clips, keywords=keywords, status=status, flag=flag, exclude=exclude)
+    if shown is not None:
+        matching = review_queue(clips, keywords=keywords, status=ANY, flag=flag, exclude=exclude)
+        pinned = matching[matching["clip_id"] == shown]
+        if not pinned.empty:
+            return pinned.iloc[0], len(queue)
+    return (queue.iloc[0] if not queue.empty else None), len(queue)
+
+
 def word_label(keyword: str) -> str:
     """How a stored keyword reads on the page."""
     return "room noise" if keyword == NOISE_KEYWORD else keyword

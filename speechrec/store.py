@@ -107,7 +107,6 @@ clips_table = Table(
     Column("reviewed_at", DateTime(timezone=True), nullable=True),
     Column("consent_version", Integer, nullable=True),
 )
-CLIP_COLUMNS = [column.name for column in clips_table.columns]
 
 
 @dataclass(frozen=True)
@@ -484,17 +483,16 @@ class ClipStore:
             )
         return result.rowcount
 
+    def review_state(self, clip_id: str) -> ReviewState:
+        """A clip's review columns now; StoreError if there is no such clip."""
+        with self._read() as connection:
+            return _review_state(connection, clip_id)
+
     def _review(self, clip_id: str, **values: object) -> ReviewState:
-        columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
         with self._write() as connection:
-            row = connection.execute(select(*columns).where(clips_table.c.clip_id == clip_id)).mappings().first()
-            if row is None:
-                raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+            before = _review_state(connection, clip_id)
             connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
-        reviewed_at = row["reviewed_at"]
-        if reviewed_at is not None and reviewed_at.tzinfo is None:
-            reviewed_at = reviewed_at.replace(tzinfo=UTC)  # SQLite keeps no time zone; stored times are UTC
-        return ReviewState(**{**row, "reviewed_at": reviewed_at})
+        return before
 
     def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
         """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""
@@ -560,6 +558,17 @@ class ClipStore:
     def _scalars(self, query) -> Iterable[object]:
         with self._read() as connection:
             return connection.scalars(query).all()
+
+
+def _review_state(connection: Connection, clip_id: str) -> ReviewState:
+    columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
+    row = connection.execute(select(*columns).where(clips_table.c.clip_id == clip_id)).mappings().first()
+    if row is None:
+        raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+    reviewed_at = row["reviewed_at"]
+    if reviewed_at is not None and reviewed_at.tzinfo is None:
+        reviewed_at = reviewed_at.replace(tzinfo=UTC)  # SQLite keeps no time zone; stored times are UTC
+    return ReviewState(**{**row, "reviewed_at": reviewed_at})
 
 
 def _check_speaker_id(speaker_id: object) -> None:

@@ -164,3 +164,11 @@ def encode_with_pyav(path: Path, samples: np.ndarray, sample_rate: int, containe
         for packet in stream.encode(None):
             output.mux(packet)
     return path
+
+
+def webrtc_frame(block: np.ndarray, pts: int, sample_rate: int = 48000) -> av.AudioFrame:
+    """An audio frame as streamlit-webrtc delivers it: s16 interleaved stereo (both channels equal)
+    from mono int16 ``block``, with ``pts`` counted in samples."""
+    frame = av.AudioFrame.from_ndarray(np.repeat(block, 2)[np.newaxis], format="s16", layout="stereo")
+    frame.sample_rate, frame.pts = sample_rate, pts
+    return frame

@@ -11,10 +11,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
-from signals import load_word, make_take
+from signals import encode_with_pyav, load_word, make_take
 
 from speechrec.config import load_settings
 from speechrec.quality import assess_take
@@ -24,14 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 WORD_PATH = re.compile(r"^(?P<word>[^/]+)/(?P<speaker>[0-9a-f]{8})_nohash_(?P<n>\d+)\.wav$")
 
 
-def encode_ogg(path: Path, samples: np.ndarray, sample_rate: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(path), "w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=48000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(samples[np.newaxis, :].astype(np.float32), format="flt", layout="mono")
-        frame.sample_rate = sample_rate
-        for packet in [*stream.encode(frame), *stream.encode(None)]:
-            container.mux(packet)
+def encode_opus(path: Path, samples: np.ndarray, sample_rate: int) -> Path:
+    return encode_with_pyav(path, samples, sample_rate, "ogg", "libopus", 48000)
 
 
 class Cli:
@@ -61,10 +54,10 @@ def cli(tmp_path) -> Cli:
 
 def tum_folder(folder: Path) -> None:
     """Four takes in the TUM layout (one of them silent) and a non-audio file."""
-    encode_ogg(folder / "recordings" / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
-    encode_ogg(folder / "recordings" / "yes-raw" / "abcd0002.ogg", make_take(word="yes", seed=2), 16000)
-    encode_ogg(folder / "recordings" / "no-raw" / "ef010001.ogg", *load_word("no"))
-    encode_ogg(folder / "recordings" / "up-raw" / "12340001.ogg", np.zeros(16000, np.float32), 16000)
+    encode_opus(folder / "recordings" / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
+    encode_opus(folder / "recordings" / "yes-raw" / "abcd0002.ogg", make_take(word="yes", seed=2), 16000)
+    encode_opus(folder / "recordings" / "no-raw" / "ef010001.ogg", *load_word("no"))
+    encode_opus(folder / "recordings" / "up-raw" / "12340001.ogg", np.zeros(16000, np.float32), 16000)
     (folder / "README.txt").write_text("uploads of the TUM app\n")
 
 
@@ -158,8 +151,8 @@ def test_import_stats_export(cli, tmp_path):
 
 def test_store_and_campaign_options_and_skipped_files(cli, tmp_path):
     folder = tmp_path / "upload"
-    encode_ogg(folder / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
-    encode_ogg(folder / "hello-raw" / "abcd0002.ogg", *load_word("no"))
+    encode_opus(folder / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
+    encode_opus(folder / "hello-raw" / "abcd0002.ogg", *load_word("no"))
     (folder / "yes-raw" / "abcd0003.ogg").write_bytes(b"\x00not audio" * 100)
     (folder / "mystery.ogg").write_bytes(b"x")
     (tmp_path / "campaign.toml").unlink()
@@ -245,7 +238,7 @@ def setup_failure(tmp_path: Path, name: str) -> None:
     elif name == "file":
         (tmp_path / "afile").write_text("not a folder")
     elif name == "upload":
-        encode_ogg(tmp_path / "upload" / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
+        encode_opus(tmp_path / "upload" / "yes-raw" / "abcd0001.ogg", *load_word("yes"))
 
 
 FAILURES = [

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from signals import encode_with_pyav, load_word, speech_path
+from signals import encode_with_pyav, load_word, speech_path, webrtc_frame
 
 from speechrec import decode
 from speechrec.decode import decode_audio, encode_flac, encode_wav, frames_to_mono, read_audio_bytes
@@ -259,16 +259,11 @@ def test_encode_clips_out_of_range_samples():
 
 def webrtc_frames(count: int, start_pts: int = 0, skip: tuple[int, ...] = ()) -> list[av.AudioFrame]:
     """Frames as streamlit-webrtc delivers them: 48 kHz, s16 interleaved stereo, 960 samples."""
-    frames = []
-    for index in range(count):
-        if index in skip:
-            continue
-        ramp = (np.arange(960) + index * 960).astype(np.int16)
-        frame = av.AudioFrame.from_ndarray(np.repeat(ramp, 2)[np.newaxis], format="s16", layout="stereo")
-        frame.sample_rate = 48000
-        frame.pts = start_pts + index * 960
-        frames.append(frame)
-    return frames
+    return [
+        webrtc_frame((np.arange(960) + index * 960).astype(np.int16), start_pts + index * 960)
+        for index in range(count)
+        if index not in skip
+    ]
 
 
 def test_webrtc_frames_join_into_mono_float32():

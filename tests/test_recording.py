@@ -9,8 +9,9 @@ import pytest
 import soundfile as sf
 from signals import load_word, scale_to_dbfs, steady_noise
 
+from speechrec.capture import CaptureResult, Outcome
 from speechrec.config import Campaign
-from speechrec.recording import keep_recording, keep_take, take_from_recording
+from speechrec.recording import keep_recording, keep_take, mic_check_passed, take_from_recording
 from speechrec.store import NOISE_KEYWORD
 
 RATE = 48000
@@ -142,3 +143,16 @@ def test_take_from_recording_returns_the_exact_samples():
     assert problem == ""
     start = next(i for i in range(len(recording)) if np.array_equal(recording[i : i + 64], take[:64]))
     np.testing.assert_array_equal(recording[start : start + len(take)], take)
+
+
+@pytest.mark.parametrize(
+    ("outcome", "samples", "passed"),
+    [
+        (Outcome.TAKE, np.concatenate([room(0.4), spoken(), room(0.6, seed=1)]), True),
+        (Outcome.TAKE, np.concatenate([room(0.4), spoken(level_dbfs=-52.0), room(0.6, seed=1)]), False),
+        (Outcome.TAKE, np.concatenate([spoken(), room(0.6, seed=1)]), True),  # cut off is fine for a check
+        (Outcome.NOTHING_HEARD, np.zeros(0, np.float32), False),
+    ],
+)
+def test_mic_check(outcome, samples, passed):
+    assert mic_check_passed(CaptureResult(outcome, samples.astype(np.float32), RATE, 0)) is passed

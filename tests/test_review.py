@@ -6,7 +6,7 @@ import pytest
 from signals import make_take
 
 from speechrec.quality import assess_take
-from speechrec.review import ANY, review_queue, word_label
+from speechrec.review import ANY, next_clip, review_queue, word_label
 from speechrec.store import NOISE_KEYWORD
 
 
@@ -47,3 +47,15 @@ def test_filters(clips):
 
 def test_word_label():
     assert (word_label("yes"), word_label(NOISE_KEYWORD)) == ("yes", "room noise")
+
+
+def test_next_clip_keeps_the_clip_on_screen_until_it_is_handled(store, clips):
+    frame, ids = clips
+    clip, to_go = next_clip(frame)
+    assert (clip["clip_id"], to_go) == (ids["yes-new"], 3)
+    store.set_status(ids["yes-new"], "rejected", reviewer="ben")  # another organizer, meanwhile
+    clip, to_go = next_clip(store.clips(), shown=ids["yes-new"])
+    assert (clip["clip_id"], to_go) == (ids["yes-new"], 2)
+    clip, _ = next_clip(store.clips(), shown=ids["yes-new"], exclude=[ids["yes-new"]])
+    assert clip["clip_id"] == ids["yes-quiet"]
+    assert next_clip(frame, keywords=["tum"]) == (None, 0)

@@ -868,3 +868,11 @@ def test_reject_a_whole_speaker(store, speaker_id):
     assert statuses[theirs] == "pending"
     with pytest.raises(ValueError, match="status must be one of"):
         store.set_speaker_status(speaker_id, "maybe")
+
+
+def test_review_state_reads_what_set_status_returns_next(store, speaker_id):
+    clip_id = add(store, speaker_id)
+    store.set_status(clip_id, "accepted", reviewer="ana")
+    assert store.review_state(clip_id) == store.set_status(clip_id, "rejected")
+    with pytest.raises(StoreError, match="it may have been deleted"):
+        store.review_state("0" * 32)

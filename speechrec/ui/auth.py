@@ -10,6 +10,7 @@ import streamlit as st
 from speechrec.auth import check_password, failure_delay_s, generated_password
 from speechrec.config import load_settings
 from speechrec.ui import state
+from speechrec.ui.resources import secret
 
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
@@ -21,10 +22,7 @@ def organizer_password() -> str:
 
     A generated password is printed to the server log once, when it is made.
     """
-    try:
-        configured = st.secrets.get("organizer", {}).get("password")
-    except FileNotFoundError:
-        configured = None
+    configured = secret("organizer", "password")
     if configured:
         return str(configured)
     data_dir = load_settings().data_dir

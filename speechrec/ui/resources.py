@@ -32,6 +32,14 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
         st.stop()
 
 
+def secret(section: str, key: str) -> object | None:
+    """``[section] key`` from .streamlit/secrets.toml, or None (also when there is no secrets file)."""
+    try:
+        return st.secrets.get(section, {}).get(key)
+    except FileNotFoundError:
+        return None
+
+
 def setup_logging() -> None:
     """Send speechrec's own log lines (INFO and up) to the server log, once per process."""
     logger = logging.getLogger("speechrec")
