@@ -85,10 +85,10 @@ def run_import(args: argparse.Namespace) -> int:
     """``import FOLDER``: import, then print a summary with every skipped file and its reason."""
     from speechrec.importer import import_folder
 
-    campaign = _campaign(args)
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers!r}")
     store = _store(args)
+    campaign = _campaign(args, store)
     with _progress_bar("importing", "file") as update:
         summary = import_folder(store, args.folder, campaign, workers=args.workers, progress=update)
     print(
@@ -111,9 +111,9 @@ def run_export(args: argparse.Namespace) -> int:
     """``export --out FILE``: write the zip and print what went in."""
     from speechrec.export import ExportOptions, export_dataset
 
-    campaign = _campaign(args)
     options = ExportOptions(selection=args.select, clip_duration_s=args.clip_duration, sample_rate=args.sample_rate)
     store = _store(args)
+    campaign = _campaign(args, store)
     with _progress_bar("exporting", "file") as update:
         summary = export_dataset(store, campaign, args.out, options, progress=update)
     words = ", ".join(f"{word} {count}" for word, count in sorted(summary.files_per_keyword.items()))
@@ -130,8 +130,8 @@ def run_stats(args: argparse.Namespace) -> int:
     """``stats``: per-word counts as a table or JSON."""
     from speechrec.stats import keyword_counts, noise_duration_s
 
-    campaign = _campaign(args)
     store = _store(args)
+    campaign = _campaign(args, store)
     table = keyword_counts(store, campaign)
     noise_s = noise_duration_s(store)
     if args.json:
@@ -161,8 +161,11 @@ def run_hash_password(args: argparse.Namespace) -> int:
     return 0
 
 
-def _campaign(args: argparse.Namespace) -> Campaign:
-    return load_campaign(campaign_path(args.campaign))
+def _campaign(args: argparse.Namespace, store) -> Campaign:
+    """``--campaign FILE`` if given, else the campaign organizers saved in the app, else the default file."""
+    if args.campaign:
+        return load_campaign(args.campaign)
+    return store.saved_campaign() or load_campaign(campaign_path())
 
 
 def _store(args: argparse.Namespace):

@@ -6,7 +6,7 @@ import os
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +155,36 @@ def campaign_from_dict(data: Mapping[str, Any], source: str = "campaign") -> Cam
         return Campaign(**values)
     except (CampaignError, TypeError) as error:
         raise CampaignError(f"{source}: {error}") from None
+
+
+def campaign_to_dict(campaign: Campaign) -> dict[str, Any]:
+    """The campaign as plain TOML/JSON-ready data (lists, not tuples); ``campaign_from_dict`` reads it back."""
+    return {name: list(value) if isinstance(value, tuple) else value for name, value in asdict(campaign).items()}
+
+
+def parse_word_list(text: str) -> tuple[str, ...]:
+    """Words typed one per line or separated by commas, stripped, empty entries dropped."""
+    if not isinstance(text, str):
+        raise TypeError(f"word list must be a string, got {text!r}")
+    return tuple(word.strip() for line in text.splitlines() for word in line.split(",") if word.strip())
+
+
+def revise_campaign(current: Campaign, changes: Mapping[str, Any]) -> Campaign:
+    """``current`` with ``changes`` applied and validated; a changed consent text bumps the consent version.
+
+    Raises CampaignError (naming the key) for an unknown key or an invalid value.
+    """
+    known = {field.name for field in fields(Campaign)} - {"consent_version"}
+    unknown = sorted(set(changes) - known)
+    if unknown:
+        raise CampaignError(f"unknown campaign setting {unknown[0]!r}; known settings are {', '.join(sorted(known))}")
+    values = dict(changes)
+    if "consent_text" in values and values["consent_text"].strip() != current.consent_text.strip():
+        values["consent_version"] = current.consent_version + 1
+    try:
+        return replace(current, **values)
+    except TypeError as error:
+        raise CampaignError(str(error)) from None
 
 
 def load_campaign(path: str | os.PathLike[str]) -> Campaign:

@@ -9,6 +9,7 @@ process can still be about to commit it.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from speechrec.config import Settings, check_word
+from speechrec.config import Campaign, Settings, campaign_from_dict, campaign_to_dict, check_word
 from speechrec.decode import encode_flac, read_audio_bytes
 from speechrec.errors import ConflictError, StoreError
 from speechrec.quality import QualityReport
@@ -61,6 +62,8 @@ LEFTOVER_MIN_AGE_S = 600.0
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 12
 CLIP_ID = re.compile(r"[0-9a-f]{32}")
+# The campaign an organizer saved in the app, as JSON in the meta table.
+CAMPAIGN_KEY = "campaign"
 
 metadata = MetaData()
 meta_table = Table(
@@ -234,6 +237,36 @@ class ClipStore:
     def close(self) -> None:
         """Release database connections."""
         self._engine.dispose()
+
+    # ---- campaign ---------------------------------------------------------------------------
+
+    def saved_campaign(self) -> Campaign | None:
+        """The campaign organizers saved in the app, or None before the first save.
+
+        Raises CampaignError if the saved campaign no longer validates.
+        """
+        text = self._scalar(select(meta_table.c.value).where(meta_table.c.key == CAMPAIGN_KEY))
+        if text is None:
+            return None
+        return campaign_from_dict(json.loads(text), source="the campaign saved in the database")
+
+    def save_campaign(self, campaign: Campaign) -> None:
+        """Keep ``campaign`` as this store's campaign for every app process (the last save wins)."""
+        if not isinstance(campaign, Campaign):
+            raise TypeError(f"campaign must be a Campaign, got {campaign!r:.80}")
+        value = json.dumps(campaign_to_dict(campaign), ensure_ascii=False)
+        for _ in range(2):
+            try:
+                with self._write() as connection:
+                    stored = connection.execute(
+                        update(meta_table).where(meta_table.c.key == CAMPAIGN_KEY).values(value=value)
+                    )
+                    if stored.rowcount == 0:
+                        connection.execute(insert(meta_table).values(key=CAMPAIGN_KEY, value=value))
+                return
+            except ConflictError:
+                continue  # another process saved the first campaign at the same moment: update it
+        raise StoreError("could not save the campaign while another organizer saved it; try again")
 
     # ---- speakers ---------------------------------------------------------------------------
 

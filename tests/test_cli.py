@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from signals import encode_with_pyav, load_word, make_take
 
-from speechrec.config import load_settings
+from speechrec.config import Campaign, load_settings
 from speechrec.quality import assess_take
 from speechrec.store import ClipStore
 
@@ -169,6 +169,16 @@ def test_store_and_campaign_options_and_skipped_files(cli, tmp_path):
     assert_ok(result)
     counts = {row["keyword"]: row["total"] for row in json.loads(result.stdout)["keywords"]}
     assert (counts["yes"], counts["hello"]) == (1, 1)
+
+
+def test_the_campaign_saved_in_the_app_wins_over_the_file_unless_one_is_named(cli, tmp_path):
+    store = ClipStore(load_settings(tmp_path / "data", environ={}))
+    store.save_campaign(Campaign(title="saved", keywords=("hey robot",), consent_text="I agree."))
+    store.close()
+    saved = json.loads(cli("stats", "--json").stdout)["keywords"]
+    assert [row["keyword"] for row in saved] == ["hey robot"]
+    named = json.loads(cli("stats", "--json", "--campaign", "campaign.toml").stdout)["keywords"]
+    assert "hey robot" not in [row["keyword"] for row in named] and "tum" in [row["keyword"] for row in named]
 
 
 def test_export_of_an_empty_store(cli, tmp_path):

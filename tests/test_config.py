@@ -15,9 +15,12 @@ from speechrec.config import (
     Settings,
     campaign_from_dict,
     campaign_path,
+    campaign_to_dict,
     check_word,
     load_campaign,
     load_settings,
+    parse_word_list,
+    revise_campaign,
 )
 from speechrec.errors import CampaignError
 
@@ -339,3 +342,45 @@ def test_campaign_path_precedence(tmp_path):
     assert campaign_path(environ={}) == Path("campaign.toml")
     assert campaign_path(environ={CAMPAIGN_ENV: "other.toml"}) == Path("other.toml")
     assert campaign_path(tmp_path / "mine.toml", environ={CAMPAIGN_ENV: "other.toml"}) == tmp_path / "mine.toml"
+
+
+# ---- editing a campaign in the app ---------------------------------------------------------------
+
+
+def test_campaign_to_dict_reads_back_unchanged():
+    campaign = campaign_from_dict(base(filler_words=["bed"], clip_duration_s=1.5))
+    assert campaign_from_dict(campaign_to_dict(campaign)) == campaign
+    assert campaign_to_dict(campaign)["keywords"] == ["yes", "no"]
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [("yes\nno", ("yes", "no")), ("yes, no ,\n\n hey robot ", ("yes", "no", "hey robot")), ("", ())],
+)
+def test_parse_word_list(text, words):
+    assert parse_word_list(text) == words
+
+
+def test_revise_campaign_bumps_the_consent_version_only_when_the_text_changes():
+    campaign = campaign_from_dict(base(consent_version=2))
+    retitled = revise_campaign(campaign, {"title": "new", "consent_text": "  I agree.\n"})
+    assert (retitled.title, retitled.consent_version) == ("new", 2)
+    reworded = revise_campaign(campaign, {"consent_text": "I agree to more."})
+    assert (reworded.consent_text, reworded.consent_version) == ("I agree to more.", 3)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"keywords": ()}, "keywords is empty"),
+        ({"keywords": ("yes", "Yes")}, "listed twice"),
+        ({"keywords": ("a/b",)}, "cannot be in a folder name"),
+        ({"takes_per_keyword": 0}, "takes_per_keyword must be at least 1"),
+        ({"consent_version": 7}, "unknown campaign setting 'consent_version'"),
+        ({"colour": "red"}, "unknown campaign setting 'colour'"),
+        ({"target_per_keyword": "many"}, "target_per_keyword must be a whole number"),
+    ],
+)
+def test_revise_campaign_refuses_bad_values(changes, message):
+    with pytest.raises(CampaignError, match=re.escape(message)):
+        revise_campaign(campaign_from_dict(base()), changes)

@@ -876,3 +876,33 @@ def test_review_state_reads_what_set_status_returns_next(store, speaker_id):
     assert store.review_state(clip_id) == store.set_status(clip_id, "rejected")
     with pytest.raises(StoreError, match="it may have been deleted"):
         store.review_state("0" * 32)
+
+
+# ---- the campaign saved by organizers ------------------------------------------------------------
+
+
+def test_saved_campaign_is_none_until_saved_then_the_last_save_wins(store):
+    from speechrec.config import Campaign
+
+    assert store.saved_campaign() is None
+    first = Campaign(title="first", keywords=("yes", "hey robot"), consent_text="I agree.", filler_words=("bed",))
+    store.save_campaign(first)
+    assert store.saved_campaign() == first
+    second = replace(first, title="second", keywords=("tum",), consent_version=2)
+    store.save_campaign(second)
+    assert store.saved_campaign() == second
+    reopened = ClipStore(store.settings)
+    assert reopened.saved_campaign() == second  # kept in the database, seen by every process
+    reopened.close()
+
+
+def test_save_campaign_refuses_anything_else(store):
+    with pytest.raises(TypeError, match="campaign must be a Campaign"):
+        store.save_campaign({"title": "x"})
+
+
+def test_a_saved_campaign_that_no_longer_validates_says_where_it_is(store):
+    with store._write() as connection:
+        connection.execute(text("INSERT INTO speechrec_meta (key, value) VALUES ('campaign', '{\"title\": \"x\"}')"))
+    with pytest.raises(CampaignError, match="the campaign saved in the database: missing key 'keywords'"):
+        store.saved_campaign()

@@ -1,8 +1,9 @@
-"""The campaign and the store, opened once per server process and shared by every session."""
+"""The store (opened once per server process, shared by every session) and the campaign in force."""
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -18,18 +19,28 @@ def open_store() -> ClipStore:
 
 
 @st.cache_resource(show_spinner=False)
-def open_campaign() -> Campaign:
-    """The campaign file ($SPEECHREC_CAMPAIGN or ./campaign.toml)."""
+def seed_campaign() -> Campaign:
+    """The campaign file ($SPEECHREC_CAMPAIGN or ./campaign.toml), in force until organizers save one."""
     return load_campaign(campaign_path())
 
 
 def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
-    """The campaign and store, or a clear error on the page (and the page stops) if either is broken."""
+    """The campaign in force and the store, or a clear error on the page (and the page stops).
+
+    The campaign saved in the store (by the Campaign page) wins over the seed file; it is read on
+    every run, so an edit reaches every session and every app process at once.
+    """
     try:
-        return open_campaign(), open_store()
+        store = open_store()
+        return store.saved_campaign() or seed_campaign(), store
     except (SpeechrecError, ValueError, OSError) as error:
         st.error(f"speechrec cannot start: {error}")
         st.stop()
+
+
+def exports_folder(store: ClipStore) -> Path:
+    """Where the app builds dataset zips for download: ``exports/`` in the data folder."""
+    return store.settings.data_dir / "exports"
 
 
 def secret(section: str, key: str) -> object | None:
