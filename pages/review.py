@@ -5,9 +5,10 @@ import streamlit as st
 from speechrec.decode import read_audio_bytes
 from speechrec.quality import FLAGS, QualityReport, describe_flags
 from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
-from speechrec.store import STATUSES, ReviewState
+from speechrec.store import SOURCES, STATUSES, ReviewState
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
+from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.waveform import waveform_chart
 
@@ -20,9 +21,16 @@ state.show_notice()
 
 clips = store.clips()
 with st.expander("Filters", expanded=False):
-    keywords = st.multiselect("Words", sorted(set(campaign.words) | set(clips["keyword"])), key="review_words")
-    status = st.selectbox("Status", [*STATUSES, ANY], key="review_status")
-    flag = st.selectbox("Quality", [ANY, "clean", "flagged", *FLAGS], key="review_flag")
+    word_column, speaker_column = st.columns(2)
+    keywords = word_column.multiselect("Words", sorted(set(campaign.words) | set(clips["keyword"])), key="review_words")
+    speakers = speaker_column.multiselect("Speakers", sorted(set(clips["speaker_id"])), key="review_speakers")
+    status_column, flag_column = st.columns(2)
+    status = status_column.selectbox("Status", [*STATUSES, ANY], key="review_status")
+    flag = flag_column.selectbox("Quality", [ANY, "clean", "flagged", *FLAGS], key="review_flag")
+    source_column, days_column = st.columns(2)
+    sources = source_column.multiselect("Recorded with", SOURCES, key="review_sources")
+    picked_days = days_column.date_input("Recorded between (UTC days)", value=(), key="review_days")
+    days = tuple(picked_days) if len(picked_days) == 2 else None
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
 
@@ -56,11 +64,16 @@ if last and st.button("Undo the last decision", shortcut="u"):
 clip, to_go = next_clip(
     clips,
     keywords=keywords,
+    speakers=speakers,
+    sources=sources,
+    days=days,
     status=status,
     flag=flag,
     exclude=st.session_state[state.REVIEW_DONE],
     shown=shown_before[0] if shown_before else None,
 )
+with st.sidebar.expander("Withdraw a volunteer"):
+    withdraw_speaker_ui(store)
 if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()

@@ -1,10 +1,19 @@
-"""Stats (organizers): clips per word against the targets, per speaker, over time, and totals."""
+"""Stats (organizers): clips per word against the targets, per speaker, over time, totals, and the download."""
+
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
 
 import streamlit as st
 
+from speechrec.errors import SpeechrecError
+from speechrec.export import SELECTIONS, ExportOptions, download_name, metadata_csv, prepare_export
 from speechrec.stats import keyword_counts, speaker_table, totals
+from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
-from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.resources import campaign_and_store_ui, exports_folder
+
+COMMON_SAMPLE_RATES = (8000, 16000, 22050, 44100, 48000)
 
 require_organizer()
 campaign, store = campaign_and_store_ui()
@@ -40,3 +49,50 @@ st.dataframe(
 
 st.subheader("Takes per day")
 st.line_chart(store.daily_counts().set_index("day"))
+
+st.subheader("Download the dataset")
+st.caption(
+    "A zip in the Speech Commands layout: one folder per word of 16-bit mono WAV files of equal length, "
+    "room noise, the validation and testing lists, metadata.csv and a README."
+)
+selection_column, duration_column, rate_column = st.columns([2, 1, 1])
+selection = selection_column.radio(
+    "Clips", list(SELECTIONS), index=1, format_func=lambda name: SELECTIONS[name].capitalize(), key="export_selection"
+)
+duration_s = duration_column.number_input(
+    "Clip length (s)", min_value=0.1, max_value=10.0, value=campaign.clip_duration_s, step=0.1, key="export_duration"
+)
+rates = sorted({*COMMON_SAMPLE_RATES, campaign.export_sample_rate})
+sample_rate = rate_column.selectbox(
+    "Sample rate (Hz)", rates, index=rates.index(campaign.export_sample_rate), key="export_rate"
+)
+options = ExportOptions(selection=selection, clip_duration_s=float(duration_s), sample_rate=int(sample_rate))
+if st.button("Build the dataset zip", type="primary"):
+    bar = st.progress(0.0, text="Cutting and packing the clips…")
+    try:
+        path = prepare_export(
+            store, campaign, exports_folder(store), options, lambda done, total: bar.progress(done / total)
+        )
+    except (SpeechrecError, OSError) as error:
+        st.error(f"The dataset could not be built: {error}")
+    else:
+        st.session_state[state.PREPARED_EXPORT] = (str(path), download_name(campaign, datetime.now(UTC).date()))
+    bar.empty()
+prepared = st.session_state[state.PREPARED_EXPORT]
+if prepared and Path(prepared[0]).exists():
+    zip_path, zip_name = prepared
+    st.download_button(
+        f"Download {zip_name} ({Path(zip_path).stat().st_size / 1e6:.1f} MB)",
+        data=partial(Path(zip_path).read_bytes),
+        file_name=zip_name,
+        mime="application/zip",
+        icon="⬇️",
+        on_click="ignore",
+    )
+st.download_button(
+    "Download metadata.csv only",
+    data=partial(metadata_csv, store, options),
+    file_name=download_name(campaign, datetime.now(UTC).date(), "csv"),
+    mime="text/csv",
+    on_click="ignore",
+)

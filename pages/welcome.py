@@ -4,6 +4,7 @@ import streamlit as st
 
 from speechrec.ui import state
 from speechrec.ui.auth import SIGN_IN_PARAMETER, sign_in_ui, signed_in
+from speechrec.ui.participants import confirm_withdrawal_ui, find_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 
 campaign, store = campaign_and_store_ui()
@@ -45,14 +46,7 @@ with st.expander(
     continue_clicked = st.button("Continue with this code")
     withdraw_clicked = st.button("Withdraw: delete all my recordings")
     if continue_clicked or withdraw_clicked:
-        try:
-            found = store.find_speaker(typed)
-        except (TypeError, ValueError) as error:
-            st.error(str(error))
-            found = None
-        else:
-            if found is None:
-                st.error("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT.")
+        found = find_speaker_ui(store, typed)
         if found and continue_clicked:
             st.session_state[state.SPEAKER_ID] = found
             st.session_state[state.PARTICIPANT_CODE] = None
@@ -60,13 +54,9 @@ with st.expander(
             st.rerun()
         if found and withdraw_clicked:
             st.session_state[state.WITHDRAWING] = found
-    withdrawing = st.session_state[state.WITHDRAWING]
-    if withdrawing:
-        st.warning("This deletes every recording you gave, for good. It cannot be undone.")
-        if st.button("Yes, delete my recordings", type="primary"):
-            count = store.delete_speaker(withdrawing)
-            if st.session_state[state.SPEAKER_ID] == withdrawing:
-                state.forget_speaker()
-            st.session_state[state.WITHDRAWING] = None
-            state.leave_notice("success", f"Done: {count} recordings and your participant record were deleted.")
-            st.rerun()
+    count = confirm_withdrawal_ui(
+        store, "This deletes every recording you gave, for good. It cannot be undone.", "Yes, delete my recordings"
+    )
+    if count is not None:
+        state.leave_notice("success", f"Done: {count} recordings and your participant record were deleted.")
+        st.rerun()

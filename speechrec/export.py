@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
+import time
+import uuid
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
 
-from speechrec.config import Campaign
+from speechrec.config import Campaign, campaign_to_dict
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore
@@ -47,6 +51,9 @@ QUALITY_COLUMNS = [
     "speech_end_s",
     "flags",
 ]
+
+# Prepared download zips are kept this long after their last use, so a slow click still finds its file.
+PREPARED_MAX_AGE_S = 3600.0
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -161,7 +168,8 @@ def export_dataset(
         raise TypeError(f"options must be ExportOptions, got {options!r}")
     if isinstance(destination, str | os.PathLike):
         final_path = Path(destination)
-        partial_path = final_path.with_name(final_path.name + ".partial")
+        # A name of its own per export: two exports to one path never write into the same file.
+        partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
             with open(partial_path, "wb") as file:
                 summary = export_dataset(store, campaign, file, options, progress)
@@ -208,6 +216,48 @@ def export_dataset(
         )
         _write_entry(archive, "README.md", _readme(campaign, words, summary, sample_rate, duration_s, options).encode())
     return summary
+
+
+def prepare_export(
+    store: ClipStore,
+    campaign: Campaign,
+    folder: str | os.PathLike[str],
+    options: ExportOptions = ExportOptions(),
+    progress: ProgressCallback | None = None,
+) -> Path:
+    """The dataset zip of the store as it is now, built in ``folder`` unless an identical one is there.
+
+    The file is named by a fingerprint of everything that decides its bytes (the chosen clips with
+    their review state and quality, the campaign, the options), so a repeated request, or another
+    organizer's, is served at once. Zips in ``folder`` unused for an hour are removed. Raises as
+    ``export_dataset``.
+    """
+    folder = Path(folder)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    plan = plan_export(store.clips(), options.selection)
+    digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
+    path = folder / f"dataset-{digest.hexdigest()[:32]}.zip"
+    if path.exists():
+        path.touch()
+    else:
+        export_dataset(store, campaign, path, options, progress)
+    cutoff = time.time() - PREPARED_MAX_AGE_S
+    for old in folder.glob("dataset-*.zip"):
+        if old != path and old.stat().st_mtime < cutoff:
+            old.unlink(missing_ok=True)
+    return path
+
+
+def metadata_csv(store: ClipStore, options: ExportOptions = ExportOptions()) -> bytes:
+    """The export's ``metadata.csv`` alone (UTF-8): one row per clip the options select, no audio read."""
+    return _metadata_csv(plan_export(store.clips(), options.selection))
+
+
+def download_name(campaign: Campaign, day: date, extension: str = "zip") -> str:
+    """``<campaign>-<YYYY-MM-DD>.<extension>``, the campaign title made safe for a file name."""
+    slug = re.sub(r"[^a-z0-9]+", "-", campaign.title.casefold()).strip("-")[:60].strip("-") or "speechrec"
+    return f"{slug}-{day:%Y-%m-%d}.{extension}"
 
 
 def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:

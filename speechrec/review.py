@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from datetime import date, timedelta
 
 import pandas as pd
 
@@ -17,19 +18,27 @@ def review_queue(
     clips: pd.DataFrame,
     *,
     keywords: Collection[str] = (),
+    speakers: Collection[str] = (),
+    sources: Collection[str] = (),
+    days: tuple[date, date] | None = None,
     status: str = "pending",
     flag: str = ANY,
     exclude: Collection[str] = (),
 ) -> pd.DataFrame:
     """The clips to review in order, newest first, from ``ClipStore.clips()`` rows.
 
-    ``keywords``: only these words (all when empty). ``status``: pending, accepted, rejected or
-    ``ANY``. ``flag``: ``ANY``, ``"clean"``, ``"flagged"`` or one quality flag. ``exclude``: clip ids
-    already handled in this review session. Background noise is reviewed like any word.
+    ``keywords``, ``speakers``, ``sources``: only these (all when empty). ``days``: first and last
+    UTC day of the takes, inclusive. ``status``: pending, accepted, rejected or ``ANY``. ``flag``:
+    ``ANY``, ``"clean"``, ``"flagged"`` or one quality flag. ``exclude``: clip ids already handled in
+    this review session. Background noise is reviewed like any word.
     """
     keep = ~clips["clip_id"].isin(list(exclude))
-    if keywords:
-        keep &= clips["keyword"].isin(list(keywords))
+    for column, chosen in (("keyword", keywords), ("speaker_id", speakers), ("source", sources)):
+        if chosen:
+            keep &= clips[column].isin(list(chosen))
+    if days is not None:
+        first, last = (pd.Timestamp(day, tz="UTC") for day in days)
+        keep &= (clips["created_at"] >= first) & (clips["created_at"] < last + timedelta(days=1))
     if status != ANY:
         keep &= clips["status"] == status
     if flag == "clean":
@@ -41,23 +50,15 @@ def review_queue(
     return clips[keep].sort_values(["created_at", "clip_id"], ascending=False)
 
 
-def next_clip(
-    clips: pd.DataFrame,
-    *,
-    keywords: Collection[str] = (),
-    status: str = "pending",
-    flag: str = ANY,
-    exclude: Collection[str] = (),
-    shown: str | None = None,
-) -> tuple[pd.Series | None, int]:
-    """The clip to review now and how many the queue holds (filters as in ``review_queue``).
+def next_clip(clips: pd.DataFrame, *, shown: str | None = None, **filters: object) -> tuple[pd.Series | None, int]:
+    """The clip to review now and how many the queue holds (``filters`` as in ``review_queue``).
 
-    The clip ``shown`` on screen stays while it matches the word and flag filters, even if another
+    The clip ``shown`` on screen stays while it matches the other filters, even if another
     organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
     """
-    queue = review_queue(clips, keywords=keywords, status=status, flag=flag, exclude=exclude)
+    queue = review_queue(clips, **filters)
     if shown is not None:
-        matching = review_queue(clips, keywords=keywords, status=ANY, flag=flag, exclude=exclude)
+        matching = review_queue(clips, **{**filters, "status": ANY})
         pinned = matching[matching["clip_id"] == shown]
         if not pinned.empty:
             return pinned.iloc[0], len(queue)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -426,3 +428,97 @@ def test_review_filters_and_empty_queue():
     next(item for item in at.multiselect if item.label == "Words").set_value(["tum"]).run()
     assert not at.exception
     assert "Nothing to review" in at.info[0].value
+
+
+def organizer_page(page: str) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[state.ORGANIZER] = True
+    at.run()
+    return at.switch_page(page).run()
+
+
+def test_review_speaker_filter_shows_all_of_one_speaker():
+    store, _ = reviewed_store(["yes"])
+    other = store.create_speaker(1).speaker_id
+    prefill(store, other, ["no", "up"])
+    at = review_app()
+    next(item for item in at.multiselect if item.label == "Speakers").set_value([other]).run()
+    assert not at.exception
+    assert at.markdown[0].value == "## up" and "2 to go" in at.caption[0].value
+
+
+def test_review_withdraws_a_volunteer_by_code_after_a_confirmation():
+    store = open_store()
+    speaker = store.create_speaker(1)
+    prefill(store, speaker.speaker_id, ["yes", "no"])
+    at = review_app()
+    at.sidebar.text_input[0].input("K7QM-2XPA-9DHT")
+    next(item for item in at.sidebar.button if item.label == "Find this volunteer").click().run()
+    assert "No participant has this code" in at.sidebar.error[0].value
+    at.sidebar.text_input[0].input(speaker.participant_code.lower())
+    next(item for item in at.sidebar.button if item.label == "Find this volunteer").click().run()
+    assert f"Speaker {speaker.speaker_id}: 2 clips" in at.sidebar.warning[0].value
+    assert len(store.clips()) == 2  # nothing deleted before the confirmation
+    next(item for item in at.sidebar.button if "Delete this volunteer" in item.label).click().run()
+    assert not at.exception
+    assert store.clips().empty and store.speakers().empty
+    assert f"Speaker {speaker.speaker_id} withdrawn: 2 clips deleted." in at.success[0].value
+
+
+def test_stats_builds_the_dataset_zip_and_offers_it_and_the_metadata(tmp_path):
+    store = open_store()
+    speaker = store.create_speaker(1)
+    prefill(store, speaker.speaker_id, ["yes", "no"])
+    at = organizer_page("pages/stats.py")
+    assert [item.proto.label for item in at.get("download_button")] == ["Download metadata.csv only"]
+    next(item for item in at.radio if item.label == "Clips").set_value("all")
+    button(at, "Build the dataset zip").click().run()
+    assert not at.exception
+    zip_path, zip_name = at.session_state[state.PREPARED_EXPORT]
+    assert zip_name == f"speechrec-demo-yes-no-up-down-tum-{datetime.now(UTC):%Y-%m-%d}.zip"
+    assert Path(zip_path).parent == tmp_path / "data" / "exports"
+    with zipfile.ZipFile(zip_path) as archive:
+        assert {name.split("/")[0] for name in archive.namelist() if name.endswith(".wav")} == {"yes", "no"}
+    labels = [item.proto.label for item in at.get("download_button")]
+    assert labels[0].startswith(f"Download {zip_name} (") and labels[1] == "Download metadata.csv only"
+
+
+def test_campaign_page_is_locked_without_sign_in():
+    page = AppTest.from_file(str(REPO / "pages" / "campaign.py"), default_timeout=60).run()
+    assert not page.exception
+    assert "for the campaign's organizers" in page.warning[0].value
+    assert not page.text_input and not page.text_area
+
+
+def campaign_field(at: AppTest, start: str):
+    return next(item for item in [*at.text_area, *at.text_input, *at.number_input] if item.label.startswith(start))
+
+
+def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again():
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    at = organizer_page("pages/campaign.py")
+    campaign_field(at, "Keywords").input("hey robot, tum\nstop")
+    campaign_field(at, "Takes per keyword").set_value(3)
+    campaign_field(at, "Consent text").input(CAMPAIGN.consent_text + "\nWe also keep the date of each take.")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert "now version 2: volunteers will be asked again" in at.success[0].value
+    saved = store.saved_campaign()
+    assert (saved.keywords, saved.takes_per_keyword, saved.consent_version) == (("hey robot", "tum", "stop"), 3, 2)
+    assert saved.filler_words == CAMPAIGN.filler_words  # untouched fields stay
+    # A volunteer who agreed to version 1 is asked again before recording more.
+    volunteer = AppTest.from_file(str(APP), default_timeout=60)
+    volunteer.session_state[state.SPEAKER_ID] = speaker.speaker_id
+    volunteer.run()
+    assert "The consent text has changed" in volunteer.info[0].value
+
+
+def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved():
+    store = open_store()
+    at = organizer_page("pages/campaign.py")
+    campaign_field(at, "Keywords").input("yes\n../etc")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert "Not saved: keyword '../etc' contains '..'" in at.error[0].value
+    assert store.saved_campaign() is None

@@ -10,9 +10,11 @@ import itertools
 import os
 import random
 import re
+import time
 import wave
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,16 @@ import soxr
 from signals import load_word, make_take, steady_noise
 
 from speechrec.config import Campaign
-from speechrec.export import ExportOptions, ExportSummary, export_dataset, select_clips, which_set
+from speechrec.export import (
+    ExportOptions,
+    ExportSummary,
+    download_name,
+    export_dataset,
+    metadata_csv,
+    prepare_export,
+    select_clips,
+    which_set,
+)
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
 from speechrec.store import NOISE_KEYWORD, ClipStore
@@ -684,3 +695,54 @@ def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
     archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="accepted"))
     assert sorted(archive.namelist()) == sorted(LIST_FILES)
     assert (summary.files, summary.skipped) == (0, [])
+
+
+# ---- the app's download: prepared zips, metadata alone, file names ---------------------------------------
+
+
+def test_prepare_export_builds_once_per_store_state(store, stored, tmp_path):
+    folder = tmp_path / "exports"
+    calls: list[int] = []
+    first = prepare_export(store, CAMPAIGN, folder, progress=lambda done, total: calls.append(done))
+    assert calls and first.exists() and first.parent == folder
+    assert (folder.stat().st_mode & 0o777) == 0o700  # the data of volunteers: the owner only
+    export(store, tmp_path / "direct.zip")
+    assert first.read_bytes() == (tmp_path / "direct.zip").read_bytes()
+    calls.clear()
+    assert prepare_export(store, CAMPAIGN, folder, progress=lambda done, total: calls.append(done)) == first
+    assert calls == []  # the same state: the finished file, not a new build
+    pending = next(clip for clip in stored if clip.status == "pending" and not clip.flagged)
+    store.set_status(pending.clip_id, "rejected", reviewer="organizer")
+    after_review = prepare_export(store, CAMPAIGN, folder)
+    assert after_review != first
+    with zipfile.ZipFile(after_review) as archive:
+        assert pending.clip_id not in {row["clip_id"] for row in metadata_rows(archive)}
+    other_options = prepare_export(store, CAMPAIGN, folder, ExportOptions(selection="accepted"))
+    assert other_options not in (first, after_review)
+    assert first.exists()  # recent zips stay: another organizer may be about to download it
+
+
+def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path):
+    folder = tmp_path / "exports"
+    old = prepare_export(store, CAMPAIGN, folder, ExportOptions(selection="accepted"))
+    os.utime(old, (time.time() - 2 * 3600,) * 2)
+    current = prepare_export(store, CAMPAIGN, folder)
+    assert current.exists() and not old.exists()
+
+
+def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
+    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="accepted")).decode())))
+    assert {row["clip_id"] for row in rows} == expected_ids(stored, "accepted")
+    assert all(WORD_PATH.match(row["path"]) or NOISE_PATH.match(row["path"]) for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("title", "name"),
+    [
+        ("speechrec demo: yes, no, up, down, tum", "speechrec-demo-yes-no-up-down-tum-2026-11-24.zip"),
+        ("Hey Robot!", "hey-robot-2026-11-24.zip"),
+        ("???", "speechrec-2026-11-24.zip"),
+    ],
+)
+def test_download_name(title, name):
+    assert download_name(replace(CAMPAIGN, title=title), date(2026, 11, 24)) == name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from signals import make_take
 
@@ -59,3 +61,19 @@ def test_next_clip_keeps_the_clip_on_screen_until_it_is_handled(store, clips):
     clip, _ = next_clip(store.clips(), shown=ids["yes-new"], exclude=[ids["yes-new"]])
     assert clip["clip_id"] == ids["yes-quiet"]
     assert next_clip(frame, keywords=["tum"]) == (None, 0)
+
+
+def test_speaker_source_and_day_filters(store, clips):
+    frame, ids = clips
+    other = store.create_speaker(consent_version=1).speaker_id
+    late = add(store, other, "yes", seed=5)
+    frame = store.clips()
+    frame.loc[frame["clip_id"] == late, "source"] = "audio_input"
+    assert review_queue(frame, speakers=[other])["clip_id"].tolist() == [late]
+    assert review_queue(frame, sources=["audio_input"])["clip_id"].tolist() == [late]
+    today = frame["created_at"].max().date()
+    assert len(review_queue(frame, days=(today, today))) == 4
+    yesterday = today - timedelta(days=1)
+    assert review_queue(frame, days=(yesterday, yesterday)).empty
+    frame.loc[frame["clip_id"] == ids["yes-old"], "created_at"] -= timedelta(days=1)
+    assert review_queue(frame, days=(yesterday, yesterday))["clip_id"].tolist() == [ids["yes-old"]]

@@ -23,6 +23,7 @@ SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes th
 REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review session (not shown again)
 LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
+PREPARED_EXPORT = "prepared_export"  # (path of the built dataset zip, its download name), or None
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
@@ -43,6 +44,7 @@ def ensure_defaults() -> None:
         LAST_DECISION: None,
         REVIEW_SEEN: None,
         SIGN_IN_FAILURES: 0,
+        PREPARED_EXPORT: None,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)

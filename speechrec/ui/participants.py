@@ -1,0 +1,57 @@
+"""Finding a volunteer by participant code and withdrawing them: for the volunteer and for organizers."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from speechrec.store import ClipStore
+from speechrec.ui import state
+
+
+def find_speaker_ui(store: ClipStore, code: str) -> str | None:
+    """The speaker id with this participant code, or None after a clear message on the page."""
+    try:
+        found = store.find_speaker(code)
+    except (TypeError, ValueError) as error:
+        st.error(str(error))
+        return None
+    if found is None:
+        st.error("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT.")
+    return found
+
+
+def confirm_withdrawal_ui(store: ClipStore, warning: str, button_label: str) -> int | None:
+    """While a withdrawal waits (``state.WITHDRAWING``): the warning and a confirming button.
+
+    Returns the number of clips deleted once confirmed, else None.
+    """
+    speaker_id = st.session_state[state.WITHDRAWING]
+    if not speaker_id:
+        return None
+    st.warning(warning)
+    if not st.button(button_label, type="primary"):
+        return None
+    count = store.delete_speaker(speaker_id)
+    if st.session_state[state.SPEAKER_ID] == speaker_id:
+        state.forget_speaker()
+    st.session_state[state.WITHDRAWING] = None
+    return count
+
+
+def withdraw_speaker_ui(store: ClipStore) -> None:
+    """Organizers: withdraw a volunteer who asked by e-mail or phone, by their participant code."""
+    code = st.text_input("Participant code", placeholder="e.g. K7QM-2XPA-9DHT", key="organizer_withdraw_code")
+    if st.button("Find this volunteer"):
+        st.session_state[state.WITHDRAWING] = find_speaker_ui(store, code)
+    speaker_id = st.session_state[state.WITHDRAWING]
+    if not speaker_id:
+        return
+    clips = len(store.clips(speaker_id=speaker_id))
+    count = confirm_withdrawal_ui(
+        store,
+        f"Speaker {speaker_id}: {clips} clips. Withdrawing deletes their audio and rows for good.",
+        "Delete this volunteer's recordings",
+    )
+    if count is not None:
+        state.leave_notice("success", f"Speaker {speaker_id} withdrawn: {count} clips deleted.")
+        st.rerun()
