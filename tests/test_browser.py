@@ -8,8 +8,12 @@ something is missing; in CI (CI=true) they must run.
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import time
+import wave
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +41,7 @@ try:
         stop_live_recording,
         write_fake_microphone,
     )
+    from playwright.sync_api import Page
 except ImportError as error:  # playwright missing
     if IN_CI:
         raise
@@ -73,17 +78,21 @@ def best_correlation(take: np.ndarray, word: np.ndarray) -> float:
     return float(np.max(products / np.sqrt(window_energy * np.sum(word**2) + 1e-12)))
 
 
+def record_one_simple_take(page: Page, url: str) -> None:
+    """As a new volunteer: agree, switch to the simple recorder and record RECORD_S seconds."""
+    page.goto(url)
+    start_recording(page)
+    page.get_by_text("Use the simple recorder").click()
+    page.get_by_role("button", name="Record").click()
+    page.wait_for_timeout(RECORD_S * 1000)
+    page.get_by_role("button", name="Stop recording").click()
+    page.get_by_text("Got it, thank you!").wait_for(timeout=30000)
+
+
 def test_simple_recorder_stores_a_take(tmp_path, fake_microphone):
     microphone, word = fake_microphone
     with running_app(tmp_path) as (url, data, _, _), browser(tmp_path, microphone) as context:
-        page = context.new_page()
-        page.goto(url)
-        start_recording(page)
-        page.get_by_text("Use the simple recorder").click()
-        page.get_by_role("button", name="Record").click()
-        page.wait_for_timeout(RECORD_S * 1000)
-        page.get_by_role("button", name="Stop recording").click()
-        page.get_by_text("Got it, thank you!").wait_for(timeout=30000)
+        record_one_simple_take(context.new_page(), url)
 
     store = ClipStore(load_settings(data, environ={}))
     clips = store.clips()
@@ -95,6 +104,49 @@ def test_simple_recorder_stores_a_take(tmp_path, fake_microphone):
     # The stored take holds the word the microphone said. The recorder leaves the browser's voice
     # processing on, which bends the waveform: measured 0.81 for the word, 0.24-0.33 for others.
     assert best_correlation(samples, word) > 0.6
+
+
+def sign_in(page: Page, url: str, data: Path) -> None:
+    """Sign in as organizer with the password the app generated at first start."""
+    page.set_viewport_size({"width": 1200, "height": 900})  # organizers use a laptop: sidebar open
+    page.goto(f"{url}/?organizer")
+    page.get_by_label("Password", exact=True).fill((data / "organizer-password.txt").read_text().strip())
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_a_volunteers_take_is_accepted_by_the_organizer_and_downloaded(tmp_path, fake_microphone):
+    microphone, _ = fake_microphone
+    with running_app(tmp_path) as (url, data, _, _), browser(tmp_path, microphone) as context:
+        record_one_simple_take(context.new_page(), url)
+        take = ClipStore(load_settings(data, environ={})).clips().iloc[0]
+
+        organizer = context.new_page()  # another tab: another session
+        sign_in(organizer, url, data)
+        organizer.get_by_role("link", name="Review").click()
+        organizer.get_by_role("heading", name=take["keyword"]).wait_for(timeout=20000)
+        organizer.get_by_role("button", name="Accept").click()
+        organizer.get_by_text("Accepted.").wait_for(timeout=20000)
+        organizer.get_by_role("link", name="Stats").click()
+        organizer.get_by_text("Only accepted clips").click()
+        organizer.get_by_role("button", name="Build the dataset zip").click()
+        download_button = organizer.get_by_role("button", name=re.compile(r"^Download speechrec-demo-.*\.zip"))
+        download_button.wait_for(timeout=60000)
+        with organizer.expect_download(timeout=60000) as download_info:
+            download_button.click()
+        download = download_info.value
+        assert re.fullmatch(r"speechrec-demo-yes-no-up-down-tum-\d{4}-\d{2}-\d{2}\.zip", download.suggested_filename)
+        downloaded = tmp_path / download.suggested_filename
+        download.save_as(downloaded)
+
+    assert ClipStore(load_settings(data, environ={})).clip(take["clip_id"])["status"] == "accepted"
+    with zipfile.ZipFile(downloaded) as archive:
+        wav_name = f"{take['keyword']}/{take['speaker_id']}_nohash_0.wav"
+        assert wav_name in archive.namelist()
+        with wave.open(io.BytesIO(archive.read(wav_name))) as clip:
+            layout = (clip.getframerate(), clip.getnchannels(), clip.getsampwidth(), clip.getnframes())
+        assert layout == (16000, 1, 2, 16000)  # 16 kHz mono 16-bit, exactly 1 s
+        assert {"validation_list.txt", "testing_list.txt", "metadata.csv", "README.md"} <= set(archive.namelist())
+        assert take["clip_id"] in archive.read("metadata.csv").decode()
 
 
 def test_live_recorder_checks_the_microphone_then_stores_takes(tmp_path, fake_microphone, namespace):
