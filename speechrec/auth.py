@@ -81,3 +81,20 @@ def failure_delay_s(failures: int) -> float:
     if failures <= 0:
         return 0.0
     return min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (failures - 1))
+
+
+def organizer_emails(configured: object) -> frozenset[str]:
+    """The organizer e-mail addresses from ``[organizer] emails`` (a list), case-folded.
+
+    Raises TypeError for anything but a list of strings (a configuration error).
+    """
+    if configured is None:
+        return frozenset()
+    if not isinstance(configured, list | tuple) or not all(isinstance(email, str) for email in configured):
+        raise TypeError(f"[organizer] emails must be a list of e-mail addresses, got {configured!r}")
+    return frozenset(email.strip().casefold() for email in configured if email.strip())
+
+
+def is_organizer_email(email: object, allowed: frozenset[str]) -> bool:
+    """True if a signed-in (OIDC) user's e-mail is one of the ``allowed`` organizer addresses."""
+    return isinstance(email, str) and email.strip().casefold() in allowed

@@ -522,3 +522,49 @@ def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved()
     assert not at.exception
     assert "Not saved: keyword '../etc' contains '..'" in at.error[0].value
     assert store.saved_campaign() is None
+
+
+OIDC_SECRETS = {
+    "auth": {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "test-cookie-secret",
+        "client_id": "speechrec",
+        "client_secret": "test-client-secret",
+        "server_metadata_url": "https://accounts.example.org/.well-known/openid-configuration",
+    },
+    "organizer": {"password": "tum-organizers", "emails": ["ada@example.org"]},
+}
+
+
+def oidc_app(user: dict[str, object], secrets: dict[str, object] = OIDC_SECRETS) -> AppTest:
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for section, values in secrets.items():
+        at.secrets[section] = values
+    at.user = user
+    at.query_params["organizer"] = ""
+    return at.run()
+
+
+def test_oidc_login_of_an_organizer_email_opens_the_organizer_pages():
+    at = oidc_app({"is_logged_in": True, "email": "Ada@Example.org"})
+    assert not at.exception
+    at.switch_page("pages/stats.py").run()
+    assert not at.exception and at.title[0].value == "Stats"
+
+
+def test_oidc_login_of_another_email_is_refused():
+    at = oidc_app({"is_logged_in": True, "email": "eve@example.org"})
+    assert not at.exception
+    assert "eve@example.org is not one of this campaign's organizers" in at.error[0].value
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/stats.py")
+
+
+def test_oidc_offers_its_sign_in_button_only_when_configured():
+    assert "Sign in with your organization account" in [item.label for item in oidc_app({}).button]
+    without_auth = oidc_app(
+        {"is_logged_in": True, "email": "ada@example.org"}, {"organizer": OIDC_SECRETS["organizer"]}
+    )
+    assert "Sign in with your organization account" not in [item.label for item in without_auth.button]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        without_auth.switch_page("pages/stats.py")  # no [auth]: an e-mail alone signs nobody in

@@ -17,6 +17,8 @@ from speechrec.auth import (
     failure_delay_s,
     generated_password,
     hash_password,
+    is_organizer_email,
+    organizer_emails,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -76,3 +78,17 @@ def test_cli_hashes_a_password_from_standard_input():
     hashed = result.stdout.strip()
     assert check_password("tum-organizer", hashed)
     assert "tum-organizer" not in result.stdout.replace(hashed, "")
+
+
+def test_organizer_emails_are_case_folded_and_checked():
+    allowed = organizer_emails([" Ada@Example.org ", ""])
+    assert allowed == frozenset({"ada@example.org"})
+    assert is_organizer_email("ADA@example.org", allowed)
+    assert not is_organizer_email("eve@example.org", allowed) and not is_organizer_email(None, allowed)
+    assert organizer_emails(None) == frozenset()
+
+
+@pytest.mark.parametrize("configured", ["ada@example.org", [1, 2], {"ada": True}])
+def test_organizer_emails_must_be_a_list_of_addresses(configured):
+    with pytest.raises(TypeError, match=r"\[organizer\] emails must be a list of e-mail addresses"):
+        organizer_emails(configured)

@@ -1,4 +1,6 @@
-"""Organizer sign-in for the pages: the password from secrets (or generated), a form, a gate, sign-out."""
+"""Organizer sign-in for the pages: the password from secrets (or generated), or Streamlit's own
+OIDC login (st.login) for the e-mails in ``[organizer] emails`` when ``[auth]`` is configured;
+a form, a gate, sign-out."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import time
 
 import streamlit as st
 
-from speechrec.auth import check_password, failure_delay_s, generated_password
+from speechrec.auth import check_password, failure_delay_s, generated_password, is_organizer_email, organizer_emails
 from speechrec.config import load_settings
 from speechrec.ui import state
 from speechrec.ui.resources import secret
@@ -37,13 +39,30 @@ def organizer_password() -> str:
     return password
 
 
+def oidc_organizers() -> frozenset[str]:
+    """The organizers' e-mails for st.login, or none when ``[auth]`` or ``[organizer] emails`` is missing."""
+    if not secret("auth", "redirect_uri"):
+        return frozenset()
+    return organizer_emails(secret("organizer", "emails"))
+
+
 def signed_in() -> bool:
-    """True when an organizer signed in in this browser session."""
-    return bool(st.session_state.get(state.ORGANIZER))
+    """True when an organizer signed in in this browser session, by password or by OIDC login."""
+    if st.session_state.get(state.ORGANIZER):
+        return True
+    allowed = oidc_organizers()
+    return bool(allowed and st.user.get("is_logged_in") and is_organizer_email(st.user.get("email"), allowed))
 
 
 def sign_in_ui() -> None:
-    """The organizer sign-in form; wrong passwords get a plain message and a growing delay."""
+    """The organizer sign-in: OIDC login when configured, and the password form; wrong passwords
+    get a plain message and a growing delay."""
+    if oidc_organizers():
+        if st.user.get("is_logged_in"):
+            st.error(f"{st.user.get('email')} is not one of this campaign's organizers.")
+            st.button("Log out", on_click=st.logout)
+        else:
+            st.button("Sign in with your organization account", type="primary", on_click=st.login)
     with st.form("organizer-sign-in"):
         st.subheader("Organizer sign-in")
         candidate = st.text_input("Password", type="password")
@@ -71,4 +90,6 @@ def sign_out_ui() -> None:
     """A sign-out button in the sidebar."""
     if st.sidebar.button("Sign out"):
         st.session_state[state.ORGANIZER] = False
+        if st.user.get("is_logged_in"):
+            st.logout()
         st.rerun()
