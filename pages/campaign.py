@@ -22,7 +22,7 @@ with st.form("campaign"):
     description = st.text_area("Description (shown on the welcome page)", campaign.description)
     keywords = st.text_area("Keywords to collect (one per line or comma-separated)", "\n".join(campaign.keywords))
     filler_words = st.text_area(
-        "Filler words, recorded once each for an _unknown_ class (optional)", "\n".join(campaign.filler_words)
+        "Filler words, recorded once each for an \\_unknown\\_ class (optional)", "\n".join(campaign.filler_words)
     )
     takes_column, target_column = st.columns(2)
     takes = takes_column.number_input("Takes per keyword", 1, 100, campaign.takes_per_keyword)

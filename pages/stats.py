@@ -48,7 +48,7 @@ st.dataframe(
 )
 
 st.subheader("Takes per day")
-st.line_chart(store.daily_counts().set_index("day"))
+st.bar_chart(store.daily_counts().set_index("day"))
 
 st.subheader("Download the dataset")
 st.caption(
@@ -76,11 +76,18 @@ if st.button("Build the dataset zip", type="primary"):
     except (SpeechrecError, OSError) as error:
         st.error(f"The dataset could not be built: {error}")
     else:
-        st.session_state[state.PREPARED_EXPORT] = (str(path), download_name(campaign, datetime.now(UTC).date()))
+        built_at = datetime.now(UTC)
+        st.session_state[state.PREPARED_EXPORT] = (
+            str(path),
+            download_name(campaign, built_at.date()),
+            options,
+            built_at,
+        )
     bar.empty()
 prepared = st.session_state[state.PREPARED_EXPORT]
-if prepared and Path(prepared[0]).exists():
-    zip_path, zip_name = prepared
+if prepared and prepared[2] == options and Path(prepared[0]).exists():
+    zip_path, zip_name, _, built_at = prepared
+    st.caption(f"Built at {built_at:%H:%M} UTC. Clips taken or reviewed since then are in the next build.")
     st.download_button(
         f"Download {zip_name} ({Path(zip_path).stat().st_size / 1e6:.1f} MB)",
         data=partial(Path(zip_path).read_bytes),

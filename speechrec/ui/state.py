@@ -23,7 +23,7 @@ SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes th
 REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review session (not shown again)
 LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
-PREPARED_EXPORT = "prepared_export"  # (path of the built dataset zip, its download name), or None
+PREPARED_EXPORT = "prepared_export"  # (zip path, download name, ExportOptions, UTC build time), or None
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
