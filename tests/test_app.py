@@ -566,3 +566,22 @@ def test_oidc_offers_its_sign_in_button_only_when_configured():
     assert "Sign in with your organization account" not in [item.label for item in without_auth.button]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         without_auth.switch_page("pages/stats.py")  # no [auth]: an e-mail alone signs nobody in
+
+
+def test_storage_from_secrets_and_the_environment_wins(tmp_path, monkeypatch):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["storage"] = {
+        "database_url": f"sqlite:///{tmp_path / 'secret.sqlite3'}",
+        "audio_url": str(tmp_path / "secret-audio"),
+    }
+    agree(at.run())
+    assert not at.exception
+    assert (tmp_path / "secret.sqlite3").is_file() and (tmp_path / "secret-audio").is_dir()
+    assert not (tmp_path / "data" / "speechrec.sqlite3").exists()
+    st.cache_resource.clear()
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", f"sqlite:///{tmp_path / 'env.sqlite3'}")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["storage"] = {"database_url": f"sqlite:///{tmp_path / 'secret.sqlite3'}"}
+    agree(at.run())
+    assert not at.exception
+    assert (tmp_path / "env.sqlite3").is_file()

@@ -10,9 +10,8 @@ import time
 import streamlit as st
 
 from speechrec.auth import check_password, failure_delay_s, generated_password, is_organizer_email, organizer_emails
-from speechrec.config import load_settings
 from speechrec.ui import state
-from speechrec.ui.resources import secret
+from speechrec.ui.resources import app_settings, secret
 
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
@@ -27,7 +26,7 @@ def organizer_password() -> str:
     configured = secret("organizer", "password")
     if configured:
         return str(configured)
-    data_dir = load_settings().data_dir
+    data_dir = app_settings().data_dir
     password, created = generated_password(data_dir)
     if created:
         LOGGER.warning(

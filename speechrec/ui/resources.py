@@ -3,19 +3,37 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import streamlit as st
 
-from speechrec.config import Campaign, campaign_path, load_campaign, load_settings
+from speechrec.config import (
+    DATABASE_URL_ENV,
+    STORAGE_URL_ENV,
+    Campaign,
+    Settings,
+    campaign_path,
+    load_campaign,
+    load_settings,
+)
 from speechrec.errors import SpeechrecError
 from speechrec.store import ClipStore
 
 
+def app_settings() -> Settings:
+    """Where the app keeps its data: $SPEECHREC_DATABASE_URL / $SPEECHREC_STORAGE_URL, else
+    ``[storage] database_url`` / ``audio_url`` from secrets.toml, else the local defaults under data/."""
+    return load_settings(
+        database_url=os.environ.get(DATABASE_URL_ENV) or secret("storage", "database_url"),
+        storage_url=os.environ.get(STORAGE_URL_ENV) or secret("storage", "audio_url"),
+    )
+
+
 @st.cache_resource(show_spinner=False)
 def open_store() -> ClipStore:
-    """The ClipStore of the settings in the environment (data/ by default)."""
-    return ClipStore(load_settings())
+    """The ClipStore of ``app_settings()``, shared by every session of this process."""
+    return ClipStore(app_settings())
 
 
 @st.cache_resource(show_spinner=False)
