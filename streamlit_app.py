@@ -6,7 +6,7 @@ import streamlit as st
 
 from speechrec.ui import state
 from speechrec.ui.auth import organizer_password, sign_out_ui, signed_in
-from speechrec.ui.resources import setup_logging
+from speechrec.ui.resources import setup_logging, storage_notice_ui
 
 st.set_page_config(page_title="speechrec", page_icon="🎙️", layout="centered")
 setup_logging()
@@ -26,6 +26,7 @@ if signed_in():
         st.Page("pages/campaign.py", title="Campaign", icon="📝"),
     ]
     sign_out_ui()
+    storage_notice_ui()
     st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages}).run()
 else:
     st.navigation(volunteer_pages).run()

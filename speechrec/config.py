@@ -217,6 +217,12 @@ class Settings:
     database_url: str
     storage_url: str
 
+    @property
+    def on_local_disk(self) -> bool:
+        """True if the metadata (a SQLite file) or the audio (a folder) is on this machine's disk."""
+        sqlite = make_url(self.database_url).get_backend_name() == "sqlite"
+        return sqlite or "://" not in self.storage_url or self.storage_url.startswith("file://")
+
 
 def load_settings(
     data_dir: str | os.PathLike[str] | None = None,

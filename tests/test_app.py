@@ -585,3 +585,17 @@ def test_storage_from_secrets_and_the_environment_wins(tmp_path, monkeypatch):
     agree(at.run())
     assert not at.exception
     assert (tmp_path / "env.sqlite3").is_file()
+
+
+def test_organizers_are_warned_when_hosting_would_wipe_the_data(monkeypatch):
+    def signed_in_app() -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        at.session_state[state.ORGANIZER] = True
+        return at.run()
+
+    assert not signed_in_app().warning  # on one's own machine a local data folder is fine
+    monkeypatch.setattr("speechrec.ui.resources.COMMUNITY_CLOUD_APPS", REPO.parent)
+    at = signed_in_app()
+    assert not at.exception
+    assert "Streamlit Community Cloud wipes" in at.warning[0].value
+    assert not run_app().warning  # volunteers are not bothered with it

@@ -384,3 +384,18 @@ def test_revise_campaign_bumps_the_consent_version_only_when_the_text_changes():
 def test_revise_campaign_refuses_bad_values(changes, message):
     with pytest.raises(CampaignError, match=re.escape(message)):
         revise_campaign(campaign_from_dict(base()), changes)
+
+
+@pytest.mark.parametrize(
+    ("database_url", "storage_url", "local"),
+    [
+        (None, None, True),
+        ("postgresql+psycopg://u:p@db.example.org/speech", "s3://bucket/campaign", False),
+        ("postgresql+psycopg://u:p@db.example.org/speech", None, True),
+        ("postgresql+psycopg://u:p@db.example.org/speech", "file:///srv/audio", True),
+        (None, "gs://bucket/campaign", True),
+    ],
+)
+def test_settings_say_whether_data_is_on_the_local_disk(tmp_path, database_url, storage_url, local):
+    settings = load_settings(tmp_path, database_url=database_url, storage_url=storage_url, environ={})
+    assert settings.on_local_disk is local

@@ -20,6 +20,9 @@ from speechrec.config import (
 from speechrec.errors import SpeechrecError
 from speechrec.store import ClipStore
 
+# Streamlit Community Cloud checks out every app under this folder.
+COMMUNITY_CLOUD_APPS = Path("/mount/src")
+
 
 def app_settings() -> Settings:
     """Where the app keeps its data: $SPEECHREC_DATABASE_URL / $SPEECHREC_STORAGE_URL, else
@@ -54,6 +57,22 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
     except (SpeechrecError, ValueError, OSError) as error:
         st.error(f"speechrec cannot start: {error}")
         st.stop()
+
+
+def storage_notice_ui() -> None:
+    """For organizers: where the data lives, and a warning when that is a disk that hosting wipes."""
+    settings = app_settings()
+    if not settings.on_local_disk:
+        return
+    if Path.cwd().is_relative_to(COMMUNITY_CLOUD_APPS):
+        st.warning(
+            "Clips and metadata are on this app's local disk, which Streamlit Community Cloud wipes at every "
+            "reboot, redeploy or sleep: they will be lost. Set [storage] database_url and audio_url in the "
+            "app's secrets (README: Deploying on Streamlit Community Cloud) before volunteers record.",
+            icon="⚠️",
+        )
+    else:
+        st.sidebar.caption(f"Data on this machine: {settings.data_dir}")
 
 
 def exports_folder(store: ClipStore) -> Path:
