@@ -7,14 +7,13 @@ from speechrec.quality import FLAGS, QualityReport, describe_flags
 from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
 from speechrec.store import SOURCES, STATUSES, ReviewState
 from speechrec.ui import state
-from speechrec.ui.auth import require_organizer
+from speechrec.ui.auth import require_organizer, reviewer_name
 from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.waveform import waveform_chart
 
-REVIEWER = "organizer"
-
 require_organizer()
+reviewer = reviewer_name()
 campaign, store = campaign_and_store_ui()
 st.title("Review")
 state.show_notice()
@@ -93,7 +92,7 @@ st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS ·
 
 accept_column, reject_column, skip_column = st.columns(3)
 if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
-    decide_ui(clip["clip_id"], store.set_status(clip["clip_id"], "accepted", reviewer=REVIEWER), "Accepted.")
+    decide_ui(clip["clip_id"], store.set_status(clip["clip_id"], "accepted", reviewer=reviewer), "Accepted.")
 if skip_column.button("Skip", shortcut="s", use_container_width=True):
     mark_done(clip["clip_id"])
     st.rerun()
@@ -101,20 +100,20 @@ reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_
 if reason == "other…":
     reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
 if reject_column.button("Reject", shortcut="x", use_container_width=True):
-    previous = store.set_status(clip["clip_id"], "rejected", reason=reason, reviewer=REVIEWER)
+    previous = store.set_status(clip["clip_id"], "rejected", reason=reason, reviewer=reviewer)
     decide_ui(clip["clip_id"], previous, f"Rejected ({reason}).")
 
 other_words = [word for word in campaign.words if word != clip["keyword"]]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
 if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
-    previous = store.relabel(clip["clip_id"], new_word, reviewer=REVIEWER)
+    previous = store.relabel(clip["clip_id"], new_word, reviewer=reviewer)
     decide_ui(clip["clip_id"], previous, f"Filed under “{new_word}”.")
 
 with st.expander(f"All of speaker {clip['speaker_id']}"):
     theirs = clips[clips["speaker_id"] == clip["speaker_id"]]
     st.dataframe(theirs[["keyword", "status", "flags", "created_at"]], hide_index=True)
     if st.button(f"Reject all {len(theirs)} clips of this speaker (e.g. a bad microphone)"):
-        count = store.set_speaker_status(clip["speaker_id"], "rejected", reason="speaker rejected", reviewer=REVIEWER)
+        count = store.set_speaker_status(clip["speaker_id"], "rejected", reason="speaker rejected", reviewer=reviewer)
         state.leave_notice("success", f"Rejected {count} clips of speaker {clip['speaker_id']}.")
         st.rerun()

@@ -599,3 +599,12 @@ def test_organizers_are_warned_when_hosting_would_wipe_the_data(monkeypatch):
     assert not at.exception
     assert "Streamlit Community Cloud wipes" in at.warning[0].value
     assert not run_app().warning  # volunteers are not bothered with it
+
+
+def test_oidc_organizers_sign_their_review_decisions_with_their_email():
+    store, ids = reviewed_store(["yes"])
+    at = oidc_app({"is_logged_in": True, "email": "ada@example.org"})
+    at.switch_page("pages/review.py").run()
+    button(at, "Accept").click().run()
+    assert not at.exception
+    assert store.clip(ids[0])["reviewer"] == "ada@example.org"

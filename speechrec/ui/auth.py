@@ -53,6 +53,13 @@ def signed_in() -> bool:
     return bool(allowed and st.user.get("is_logged_in") and is_organizer_email(st.user.get("email"), allowed))
 
 
+def reviewer_name() -> str:
+    """Who signs review decisions: the organizer's e-mail after an OIDC login, else "organizer"."""
+    if st.session_state.get(state.ORGANIZER) or not st.user.get("is_logged_in"):
+        return "organizer"
+    return str(st.user.get("email"))
+
+
 def sign_in_ui() -> None:
     """The organizer sign-in: OIDC login when configured, and the password form; wrong passwords
     get a plain message and a growing delay."""
