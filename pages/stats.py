@@ -48,7 +48,11 @@ st.dataframe(
 )
 
 st.subheader("Takes per day")
-st.bar_chart(store.daily_counts().set_index("day"))
+daily = store.daily_counts()
+if daily.empty:
+    st.caption("No takes yet.")
+else:
+    st.bar_chart(daily.set_index("day"))
 
 st.subheader("Download the dataset")
 st.caption(
