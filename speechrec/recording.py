@@ -12,7 +12,7 @@ import pandas as pd
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.config import Campaign
 from speechrec.decode import decode_audio
-from speechrec.errors import AudioError
+from speechrec.errors import AudioError, StoreError
 from speechrec.prompts import Progress, build_schedule, progress, session_limit
 from speechrec.quality import assess_take, describe_flags
 from speechrec.store import NOISE_KEYWORD, ClipStore
@@ -22,6 +22,8 @@ from speechrec.store import NOISE_KEYWORD, ClipStore
 NOISE_LENGTH_TOLERANCE = 0.8
 # Problems that make a microphone check fail (a cut-off or long first sentence is fine there).
 MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
+# What a volunteer is told when the store cannot keep a take (storage or database unreachable).
+TAKE_NOT_SAVED = "the take could not be saved just now (the app's storage did not answer); wait a moment and try again"
 LOGGER = logging.getLogger(__name__)
 
 
@@ -106,8 +108,9 @@ def keep_take(
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
     ``word`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length). A session never stores more than ``session_limit(campaign)`` takes. Raises ValueError
-    for a word the campaign does not ask for.
+    length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
+    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a word the
+    campaign does not ask for.
     """
     if word != NOISE_KEYWORD and word not in campaign.words:
         raise ValueError(f"word {word!r} is not one of the campaign's words {campaign.words!r}")
@@ -121,16 +124,20 @@ def keep_take(
         problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
     if problems:
         return TakeVerdict(None, tuple(problems))
-    clip_id = store.add_clip(
-        samples,
-        sample_rate,
-        quality,
-        keyword=word,
-        speaker_id=speaker_id,
-        session_id=session_id,
-        source=source,
-        consent_version=consent_version,
-    )
+    try:
+        clip_id = store.add_clip(
+            samples,
+            sample_rate,
+            quality,
+            keyword=word,
+            speaker_id=speaker_id,
+            session_id=session_id,
+            source=source,
+            consent_version=consent_version,
+        )
+    except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
+        LOGGER.error("a take could not be stored: %s", error)
+        return TakeVerdict(None, (TAKE_NOT_SAVED,))
     return TakeVerdict(clip_id)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from signals import load_word, scale_to_dbfs, steady_noise
 
 from speechrec.capture import CaptureResult, Outcome
 from speechrec.config import Campaign
-from speechrec.recording import keep_recording, keep_take, mic_check_passed, take_from_recording
+from speechrec.recording import TAKE_NOT_SAVED, keep_recording, keep_take, mic_check_passed, take_from_recording
 from speechrec.store import NOISE_KEYWORD
 
 RATE = 48000
@@ -156,3 +157,16 @@ def test_take_from_recording_returns_the_exact_samples():
 )
 def test_mic_check(outcome, samples, passed):
     assert mic_check_passed(CaptureResult(outcome, samples.astype(np.float32), RATE, 0)) is passed
+
+
+def test_a_take_the_store_cannot_keep_is_refused_and_the_next_one_works(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    # A file where the speaker's audio folder belongs: the audio write fails for real.
+    blocker = Path(store.settings.storage_url) / "clips" / fields["speaker_id"]
+    blocker.parent.mkdir(parents=True, exist_ok=True)
+    blocker.write_bytes(b"")
+    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    assert not verdict.stored and verdict.problems == (TAKE_NOT_SAVED,)
+    assert store.clips().empty  # nothing half-stored is visible
+    blocker.unlink()
+    assert keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields).stored
