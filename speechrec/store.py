@@ -522,6 +522,34 @@ class ClipStore:
             self.audio.remove(key)
         return len(keys)
 
+    # ---- whole-store copies (speechrec.migrate) ------------------------------------------------
+
+    def dump_rows(self) -> dict[str, list[dict[str, object]]]:
+        """Every row of every table, by table name, in a fixed order; times as UTC datetimes."""
+        dumped = {}
+        with self._read() as connection:
+            for table in metadata.sorted_tables:  # speakers before the clips that name them
+                rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                dumped[table.name] = [{name: _as_utc(value) for name, value in row.items()} for row in rows]
+        return dumped
+
+    def load_rows(self, rows: dict[str, list[dict[str, object]]]) -> None:
+        """Insert rows as ``dump_rows`` gives them, all in one transaction (all or nothing).
+
+        The schema version this store wrote when it was opened is kept, not inserted again.
+        Raises ConflictError when a row clashes with a stored one.
+        """
+        unknown = sorted(set(rows) - set(metadata.tables))
+        if unknown:
+            raise ValueError(f"no table {unknown[0]!r}; tables are {', '.join(sorted(metadata.tables))}")
+        with self._write() as connection:
+            for table in metadata.sorted_tables:
+                table_rows = rows.get(table.name, [])
+                if table is meta_table:
+                    table_rows = [row for row in table_rows if row["key"] != "schema_version"]
+                if table_rows:
+                    connection.execute(insert(table), table_rows)
+
     # ---- internals --------------------------------------------------------------------------
 
     @contextmanager
