@@ -116,15 +116,19 @@ class PostgresServer:
         self.log = self.folder / "server.log"
         self.port = free_port()
         self._process: subprocess.Popen | None = None
-        if self._os_user is not None:
-            os.chown(self.folder, self._os_user.pw_uid, self._os_user.pw_gid)
-        subprocess.run(
-            [self.bin_dir / "initdb", "-D", self.data_dir, "-U", self.user, "-A", "trust", "-E", "UTF8", "--no-sync"],
-            check=True,
-            capture_output=True,
-            preexec_fn=_child_setup(self._os_user, signal.SIGKILL),
-        )
-        self.start()
+        try:
+            if self._os_user is not None:
+                os.chown(self.folder, self._os_user.pw_uid, self._os_user.pw_gid)
+            subprocess.run(
+                [self.bin_dir / "initdb", "-D", self.data_dir, "-U", self.user, "-A", "trust", "--no-sync"],
+                check=True,
+                capture_output=True,
+                preexec_fn=_child_setup(self._os_user, signal.SIGKILL),
+            )
+            self.start()
+        except BaseException:
+            self.close()  # a cluster that did not start leaves no folder behind
+            raise
 
     @property
     def url(self) -> str:
@@ -204,7 +208,11 @@ class MotoServer:
         self.folder = Path(tempfile.mkdtemp(prefix="speechrec-moto-"))
         self.log = self.folder / "server.log"
         self._process: subprocess.Popen | None = None
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
 
     @property
     def endpoint_url(self) -> str:
