@@ -120,7 +120,7 @@ class PostgresServer:
             if self._os_user is not None:
                 os.chown(self.folder, self._os_user.pw_uid, self._os_user.pw_gid)
             subprocess.run(
-                [self.bin_dir / "initdb", "-D", self.data_dir, "-U", self.user, "-A", "trust", "--no-sync"],
+                [self.bin_dir / "initdb", "-D", self.data_dir, "-U", self.user, "-A", "trust", "-EUTF8", "--no-sync"],
                 check=True,
                 capture_output=True,
                 preexec_fn=_child_setup(self._os_user, signal.SIGKILL),
