@@ -1,4 +1,4 @@
-"""Command line: ``python -m speechrec import|export|stats``. Never imports streamlit (fast start)."""
+"""Command line: ``python -m speechrec import|export|stats|migrate``. Never imports streamlit (fast start)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from speechrec.config import CAMPAIGN_ENV, Campaign, campaign_path, load_campaign, load_settings
+from speechrec.config import CAMPAIGN_ENV, Campaign, Settings, campaign_path, load_campaign, load_settings
 from speechrec.errors import SpeechrecError
 
 # How many skipped files the import summary lists one by one before it only counts them.
@@ -34,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with its three commands."""
+    """The argument parser with its commands."""
     parser = argparse.ArgumentParser(
         prog="python -m speechrec", description="Collect keyword-spotting speech datasets."
     )
@@ -78,6 +78,21 @@ def build_parser() -> argparse.ArgumentParser:
         ".streamlit/secrets.toml. Asks for the password (or reads one line from standard input).",
     )
     hasher.set_defaults(run=run_hash_password)
+    migrate_help = (
+        "Copy a whole store (metadata and audio) into a new, empty one, e.g. from a data folder to "
+        "PostgreSQL + S3 or back; verified by counts and SHA-256 checksums. Each side is a data "
+        "folder (--from-store/--to-store) or a database URL plus a storage URL."
+    )
+    migrator = commands.add_parser("migrate", help=migrate_help, description=migrate_help)
+    for side, where in (("from", "to copy"), ("to", "to fill; must be empty")):
+        migrator.add_argument(f"--{side}-store", metavar="DIR", help=f"data folder {where}")
+        migrator.add_argument(
+            f"--{side}-database", metavar="URL", help="SQLAlchemy URL (default: the data folder's SQLite file)"
+        )
+        migrator.add_argument(
+            f"--{side}-storage", metavar="URL", help="fsspec URL such as s3://bucket/prefix (default: DIR/audio)"
+        )
+    migrator.set_defaults(run=run_migrate)
     return parser
 
 
@@ -159,6 +174,35 @@ def run_hash_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     print(hash_password(password))
     return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """``migrate``: copy one store into another and print what was copied (never a password)."""
+    from sqlalchemy.engine import make_url
+
+    from speechrec.migrate import migrate_store
+
+    source, target = _migrate_side(args, "from"), _migrate_side(args, "to")
+    with _progress_bar("migrating", "clip") as update:
+        summary = migrate_store(source, target, progress=update)
+    print(
+        f"migrated {summary.speakers} speakers and {summary.clips} clips "
+        f"({summary.audio_bytes / 1e6:.1f} MB of audio) to "
+        f"{make_url(target.database_url).render_as_string(hide_password=True)} and {target.storage_url}; "
+        "counts and SHA-256 checksums match"
+    )
+    return 0
+
+
+def _migrate_side(args: argparse.Namespace, side: str) -> Settings:
+    store, database, storage = (getattr(args, f"{side}_{name}") for name in ("store", "database", "storage"))
+    if store is None and (database is None or storage is None):
+        raise ValueError(
+            f"say which store to migrate {side}: --{side}-store DIR, or both --{side}-database URL "
+            f"and --{side}-storage URL"
+        )
+    # Only what is given here counts: SPEECHREC_* variables must not pick a side silently.
+    return load_settings(store, database_url=database, storage_url=storage, environ={})
 
 
 def _campaign(args: argparse.Namespace, store) -> Campaign:

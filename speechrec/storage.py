@@ -3,6 +3,11 @@
 Writes are all-or-nothing: on a local disk a temporary file is written, fsynced and renamed into
 place; on object storage the finished file goes up in one PUT. Imports only fsspec, so worker
 processes that read and write audio start fast.
+
+Object storage is configured the standard way of its library: for ``s3://`` the ``AWS_*``
+variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, and
+``AWS_ENDPOINT_URL`` for any S3-compatible service), for ``gs://`` Google's application default
+credentials. They are read when an AudioStorage is made.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import functools
 import os
 import uuid
 from collections.abc import Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +45,9 @@ class AudioStorage:
             raise TypeError(f"storage_url must be a non-empty string, got {storage_url!r}")
         self.url = storage_url
         try:
-            self._fs, self._root = fsspec.core.url_to_fs(storage_url)
+            # A file system of its own: fsspec would otherwise hand back one made earlier in the
+            # process, with the endpoint and credentials the AWS_* variables had then.
+            self._fs, self._root = fsspec.core.url_to_fs(storage_url, skip_instance_cache=True)
         except (ValueError, ImportError) as error:
             raise StoreError(f"cannot open audio storage {storage_url!r}: {error}") from None
         self._root = self._root.rstrip("/")
@@ -53,11 +60,36 @@ class AudioStorage:
         """False for fsspec's in-memory file system, which another process cannot see."""
         return not isinstance(self._fs, MemoryFileSystem)
 
+    def check(self) -> None:
+        """Make sure the storage can be listed; StoreError saying what is wrong if it cannot.
+
+        On object storage this is the startup check for a missing bucket, wrong credentials or an
+        unreachable endpoint; a local folder was already made by the constructor.
+        """
+        if self.is_local:
+            return
+        with self._remote(f"audio storage {self.url!r}"):
+            try:
+                self._fs.ls(self._root.split("/", 1)[0], refresh=True)
+            except FileNotFoundError:
+                raise StoreError(
+                    f"audio storage {self.url!r}: the bucket does not exist; create it or fix the storage URL"
+                ) from None
+            except PermissionError:
+                raise StoreError(
+                    f"audio storage {self.url!r}: access denied; check the credentials "
+                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+                ) from None
+
     def put(self, key: str, data: bytes) -> None:
-        """Store ``data`` under ``key`` so that it appears complete or not at all. Raises OSError."""
+        """Store ``data`` under ``key`` so that it appears complete or not at all.
+
+        Raises OSError (local disk) or StoreError (object storage).
+        """
         path = self._path(key)
         if not self.is_local:
-            self._fs.pipe_file(path, data)
+            with self._remote(f"audio {key!r} cannot be stored"):
+                self._fs.pipe_file(path, data)
             return
         os.makedirs(os.path.dirname(path), exist_ok=True)
         temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
@@ -69,14 +101,12 @@ class AudioStorage:
 
     def get(self, key: str) -> bytes:
         """The bytes stored under ``key``; StoreError if they cannot be read."""
-        try:
+        with self._remote(f"audio {key!r} cannot be read"):
             return self._fs.cat_file(self._path(key))
-        except OSError as error:
-            raise StoreError(f"audio {key!r} cannot be read: {error}") from None
 
     def remove(self, key: str) -> None:
-        """Delete ``key``; a key that is already gone is fine."""
-        with suppress(FileNotFoundError):
+        """Delete ``key``; a key that is already gone is fine. StoreError if the storage fails."""
+        with suppress(FileNotFoundError), self._remote(f"audio {key!r} cannot be deleted", FileNotFoundError):
             self._fs.rm_file(self._path(key))
 
     def clean_temporary_files(self, older_than: float) -> int:
@@ -93,10 +123,11 @@ class AudioStorage:
     def audio_files(self) -> Iterator[tuple[str, float]]:
         """``(key, modified Unix time)`` of every clip file whose age the back-end reports."""
         prefix = self._path(AUDIO_PREFIX)
-        if not self._fs.exists(prefix):
-            return
+        with self._remote("audio files cannot be listed"):
+            self._fs.invalidate_cache()  # object storage listings are cached; other processes write too
+            found = self._fs.find(prefix, detail=True) if self._fs.exists(prefix) else {}
         root = self._fs._strip_protocol(self._root)
-        for path, info in self._fs.find(prefix, detail=True).items():
+        for path, info in found.items():
             modified = next((info[name] for name in MODIFIED_TIME_FIELDS if info.get(name)), None)
             if modified is None:
                 continue  # age unknown: it may be a clip another process is about to commit
@@ -106,6 +137,17 @@ class AudioStorage:
 
     def _path(self, key: str) -> str:
         return f"{self._root}/{key}"
+
+    @contextmanager
+    def _remote(self, what: str, *passed: type[BaseException]) -> Iterator[None]:
+        """Turn any failure of the storage back-end (OSError, botocore, aiohttp, google-auth, ...)
+        into StoreError(``what``: reason); StoreError and the ``passed`` exceptions pass unchanged."""
+        try:
+            yield
+        except (StoreError, *passed):
+            raise
+        except Exception as error:  # each fsspec back-end has its own error family
+            raise StoreError(f"{what}: {' '.join(str(error).split()) or type(error).__name__}") from None
 
 
 @functools.lru_cache(maxsize=8)

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,6 +52,8 @@ from speechrec.quality import QualityReport
 from speechrec.storage import AudioStorage, audio_key
 
 SCHEMA_VERSION = 1
+# The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
+SCHEMA_LOCK_ID = 0x73707263
 STATUSES = ("pending", "accepted", "rejected")
 SOURCES = ("webrtc", "audio_input", "import")
 # Background noise is stored as clips of this pseudo-keyword (the Speech Commands folder name).
@@ -200,24 +202,28 @@ class ClipStore:
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
         self.audio = AudioStorage(settings.storage_url)
+        self.audio.check()
         self._create_schema()
         self.clean_leftovers()
 
     # ---- schema and housekeeping -------------------------------------------------------------
 
     def _create_schema(self) -> None:
+        """Create the tables and the schema version once, however many processes start at once."""
         try:
-            metadata.create_all(self._engine)
-        except SQLAlchemyError as error:
-            raise StoreError(f"cannot open the database: {error.orig or error}") from None
-        stored = self._scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
-        if stored is None:
-            try:
-                with self._write() as connection:
+            with self._write() as connection:
+                if self._engine.dialect.name == "postgresql":
+                    # Concurrent CREATE TABLEs clash in PostgreSQL's catalog: one process at a time.
+                    connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
+                metadata.create_all(connection)
+                stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
+                if stored is None:
                     connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-            except ConflictError:
-                pass  # another process opened the new store at the same moment and wrote it
-        elif int(stored) > SCHEMA_VERSION:
+        except ConflictError:
+            stored = None  # another process made the new store at the same moment (SQLite)
+        except StoreError as error:
+            raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
+        if stored is not None and int(stored) > SCHEMA_VERSION:
             raise StoreError(
                 f"the store's schema version {stored} is newer than this speechrec "
                 f"(version {SCHEMA_VERSION}); upgrade speechrec"
@@ -378,7 +384,8 @@ class ClipStore:
                 connection.execute(insert(clips_table), rows)
         except (OSError, StoreError) as error:
             for key in written:
-                self.audio.remove(key)
+                with suppress(OSError, StoreError):  # else clean_leftovers removes it later
+                    self.audio.remove(key)
             if isinstance(error, ConflictError):
                 raise ConflictError(
                     f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
@@ -412,11 +419,7 @@ class ClipStore:
             row = connection.execute(select(clips_table).where(clips_table.c.clip_id == clip_id)).mappings().first()
         if row is None:
             raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-        # SQLite keeps no time zone; every stored time is UTC.
-        return {
-            name: value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
-            for name, value in row.items()
-        }
+        return {name: _as_utc(value) for name, value in row.items()}
 
     def status_counts(self) -> pd.DataFrame:
         """Clip counts per keyword, status and whether the clip has a quality flag.
@@ -523,7 +526,7 @@ class ClipStore:
 
     def _review(self, clip_id: str, **values: object) -> ReviewState:
         with self._write() as connection:
-            before = _review_state(connection, clip_id)
+            before = _review_state(connection, clip_id, for_update=True)
             connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
         return before
 
@@ -551,6 +554,34 @@ class ClipStore:
         for key in keys:
             self.audio.remove(key)
         return len(keys)
+
+    # ---- whole-store copies (speechrec.migrate) ------------------------------------------------
+
+    def dump_rows(self) -> dict[str, list[dict[str, object]]]:
+        """Every row of every table, by table name, in a fixed order; times as UTC datetimes."""
+        dumped = {}
+        with self._read() as connection:
+            for table in metadata.sorted_tables:  # speakers before the clips that name them
+                rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
+                dumped[table.name] = [{name: _as_utc(value) for name, value in row.items()} for row in rows]
+        return dumped
+
+    def load_rows(self, rows: dict[str, list[dict[str, object]]]) -> None:
+        """Insert rows as ``dump_rows`` gives them, all in one transaction (all or nothing).
+
+        The schema version this store wrote when it was opened is kept, not inserted again.
+        Raises ConflictError when a row clashes with a stored one.
+        """
+        unknown = sorted(set(rows) - set(metadata.tables))
+        if unknown:
+            raise ValueError(f"no table {unknown[0]!r}; tables are {', '.join(sorted(metadata.tables))}")
+        with self._write() as connection:
+            for table in metadata.sorted_tables:
+                table_rows = rows.get(table.name, [])
+                if table is meta_table:
+                    table_rows = [row for row in table_rows if row["key"] != "schema_version"]
+                if table_rows:
+                    connection.execute(insert(table), table_rows)
 
     # ---- internals --------------------------------------------------------------------------
 
@@ -593,15 +624,22 @@ class ClipStore:
             return connection.scalars(query).all()
 
 
-def _review_state(connection: Connection, clip_id: str) -> ReviewState:
+def _review_state(connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
+    """The review columns of a clip; ``for_update`` locks the row until the transaction ends
+    (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
     columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
-    row = connection.execute(select(*columns).where(clips_table.c.clip_id == clip_id)).mappings().first()
+    query = select(*columns).where(clips_table.c.clip_id == clip_id)
+    row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
     if row is None:
         raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-    reviewed_at = row["reviewed_at"]
-    if reviewed_at is not None and reviewed_at.tzinfo is None:
-        reviewed_at = reviewed_at.replace(tzinfo=UTC)  # SQLite keeps no time zone; stored times are UTC
-    return ReviewState(**{**row, "reviewed_at": reviewed_at})
+    return ReviewState(**{**row, "reviewed_at": _as_utc(row["reviewed_at"])})
+
+
+def _as_utc(value: object) -> object:
+    """A datetime read back from SQLite, which keeps no time zone, as UTC (every stored time is)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
 
 
 def _check_speaker_id(speaker_id: object) -> None:
@@ -650,6 +688,10 @@ def _clip_row(clip_id: str, audio_key: str, clip: NewClip) -> dict[str, object]:
 
 def _create_engine(database_url: str) -> Engine:
     url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        # Times are stored as timestamptz; UTC sessions make SQL's date() count UTC days.
+        # pool_pre_ping: a connection the server dropped (restart, failover) is replaced unseen.
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
     if url.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":

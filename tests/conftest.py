@@ -2,17 +2,25 @@
 (``from signals import make_take``) or from here (``from conftest import make_take``).
 
 Fixtures:
-- ``store``: an empty ClipStore in ``tmp_path / "data"`` (SQLite + local audio), closed afterwards.
+- ``store``: an empty ClipStore on ``store_settings``, closed afterwards.
+- ``store_settings``: SQLite + local audio in ``tmp_path / "data"``. A test module runs on every
+  back-end pair by overriding it with ``backend_settings`` (see tests/test_store.py).
+- ``backend_settings``: fresh, isolated Settings for each back-end pair in BACKENDS: SQLite + a
+  folder, and PostgreSQL + S3 (a new database and a new bucket per test, on real servers from
+  tests/backends.py). ``backend`` is the pair's name.
+- ``remote_settings``: a factory of further fresh PostgreSQL + S3 Settings (new database and bucket each).
+- ``postgres_server``, ``s3_server``: the session's servers (started on first use).
 - ``speaker_id``: a volunteer created in ``store`` (consent version 1).
 - ``speech_take``: the shipped word "yes" as ``(samples, sample_rate)``, 16 kHz float32.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from backends import IN_CI, S3_ENVIRONMENT, MotoServer, PostgresServer, ServerUnavailable
 from signals import (
     SPEECH_DIR,
     SPEECH_PAD_S,
@@ -30,8 +38,12 @@ from signals import (
     tone_burst,
 )
 
-from speechrec.config import load_settings
+from speechrec.config import Settings, load_settings
 from speechrec.store import ClipStore
+
+LOCAL = "sqlite+folder"
+REMOTE = "postgresql+s3"
+BACKENDS = (LOCAL, REMOTE)
 
 __all__ = [
     "SPEECH_DIR",
@@ -51,10 +63,79 @@ __all__ = [
 ]
 
 
+def _start(server_class: type) -> object:
+    """Start a server; without its program skip with the hint, or fail in CI where it must run."""
+    try:
+        return server_class()
+    except ServerUnavailable as error:
+        if IN_CI:
+            pytest.fail(f"{error} (CI=true: the backend tests must run)")
+        pytest.skip(str(error))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    server = _start(PostgresServer)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[MotoServer]:
+    server = _start(MotoServer)
+    yield server
+    server.close()
+
+
 @pytest.fixture
-def store(tmp_path) -> Iterator[ClipStore]:
-    """An empty ClipStore under ``tmp_path / "data"``; SPEECHREC_* variables are ignored."""
-    clip_store = ClipStore(load_settings(tmp_path / "data", environ={}))
+def s3_environment(s3_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> MotoServer:
+    """The AWS_* variables that point boto at the session's S3 server (as a deployment would)."""
+    for name, value in {**S3_ENVIRONMENT, "AWS_ENDPOINT_URL": s3_server.endpoint_url}.items():
+        monkeypatch.setenv(name, value)
+    return s3_server
+
+
+@pytest.fixture
+def remote_settings(postgres_server, s3_environment, tmp_path) -> Iterator[Callable[[], Settings]]:
+    """Call it for Settings on a new PostgreSQL database and a new S3 bucket; both go afterwards."""
+    databases: list[str] = []
+
+    def make() -> Settings:
+        databases.append(postgres_server.create_database())
+        bucket = s3_environment.create_bucket()
+        return load_settings(
+            tmp_path / f"remote-{len(databases)}", database_url=databases[-1], storage_url=f"s3://{bucket}/audio",
+            environ={},
+        )  # fmt: skip
+
+    yield make
+    for url in databases:
+        postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def backend_settings(request, backend, tmp_path) -> Settings:
+    """Fresh Settings of one back-end pair; the servers start only for tests that need them."""
+    if backend == LOCAL:
+        return load_settings(tmp_path / "data", environ={})
+    return request.getfixturevalue("remote_settings")()
+
+
+@pytest.fixture
+def store_settings(tmp_path) -> Settings:
+    """SQLite + local audio under ``tmp_path / "data"``; SPEECHREC_* variables are ignored."""
+    return load_settings(tmp_path / "data", environ={})
+
+
+@pytest.fixture
+def store(store_settings) -> Iterator[ClipStore]:
+    """An empty ClipStore on ``store_settings``."""
+    clip_store = ClipStore(store_settings)
     yield clip_store
     clip_store.close()
 

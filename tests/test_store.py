@@ -1,12 +1,13 @@
-"""ClipStore on real SQLite and real files: round trips, speakers, review, deletion, concurrency, crashes."""
+"""ClipStore on every back-end pair (SQLite + a folder, PostgreSQL + S3 on real servers): round
+trips, speakers, review, deletion, concurrency, crashes. Tests that hold for one pair only say so."""
 
 from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import threading
 import time
+import types
 from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -16,9 +17,11 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pytest
+from backends import free_port
 from signals import load_word, make_take
 from sqlalchemy import create_engine, event, text
 
+import speechrec.store
 from speechrec.config import load_settings
 from speechrec.decode import encode_flac
 from speechrec.errors import CampaignError, StoreError
@@ -75,11 +78,27 @@ def add(
     return clip_store.add_clip(samples, sample_rate, assess_take(samples, sample_rate), speaker_id=speaker_id, **values)
 
 
-def audio_files(clip_store: ClipStore) -> list[Path]:
-    return sorted(Path(clip_store.settings.storage_url).rglob("*.flac"))
+def storage_path(clip_store: ClipStore, key: str = "") -> tuple[fsspec.AbstractFileSystem, str]:
+    """A file system of our own (not the store's) and the path of ``key`` in the store's storage."""
+    fs, root = fsspec.core.url_to_fs(clip_store.settings.storage_url, skip_instance_cache=True)
+    return fs, f"{root.rstrip('/')}/{key}"
+
+
+def audio_files(clip_store: ClipStore) -> list[str]:
+    """The keys of every FLAC file in the storage, as listed by our own file system."""
+    fs, root = storage_path(clip_store)
+    return sorted(path[len(fs._strip_protocol(root)) :].lstrip("/") for path in fs.glob(f"{root}**/*.flac"))
+
+
+def stored(clip_store: ClipStore, key: str) -> bool:
+    fs, path = storage_path(clip_store, key)
+    return fs.exists(path)
 
 
 def temp_files(clip_store: ClipStore) -> list[Path]:
+    """Temporary files of a local folder; object storage has none (one PUT per file)."""
+    if not clip_store.audio.is_local:
+        return []
     return sorted((Path(clip_store.settings.storage_url) / ".tmp").iterdir())
 
 
@@ -89,9 +108,24 @@ def age(path: Path, seconds: float) -> None:
     os.utime(path, (past, past))
 
 
+def later(monkeypatch: pytest.MonkeyPatch, seconds: float) -> None:
+    """Move the store's clock ``seconds`` ahead (object storage has no settable modification time)."""
+    monkeypatch.setattr(speechrec.store, "time", types.SimpleNamespace(time=lambda: time.time() + seconds))
+
+
+def local_only(clip_store: ClipStore, why: str) -> None:
+    if not clip_store.audio.is_local:
+        pytest.skip(f"local folder only: {why}")
+
+
 @pytest.fixture
-def settings(tmp_path):
-    return load_settings(tmp_path / "data", environ={})
+def store_settings(backend_settings):
+    return backend_settings
+
+
+@pytest.fixture
+def settings(store_settings):
+    return store_settings
 
 
 # ---- round trip and rows ----------------------------------------------------------------------------
@@ -147,8 +181,8 @@ def test_stored_audio_is_16_bit_flac_at_the_capture_rate(store, speaker_id):
     clip_id = add(store, speaker_id, a_take(sample_rate=48000), 48000)
     data = store.read_flac(store.clip(clip_id)["audio_key"])
     assert data[:4] == b"fLaC"
-    path = Path(store.settings.storage_url) / store.clip(clip_id)["audio_key"]
-    assert path.read_bytes() == data
+    fs, path = storage_path(store, store.clip(clip_id)["audio_key"])
+    assert fs.cat_file(path) == data
 
 
 def test_add_clips_batch_and_noise_keyword(store, speaker_id):
@@ -245,9 +279,16 @@ def test_create_speaker(store):
     assert speakers["origin"].tolist() == ["volunteer"]
     assert "code_sha256" not in speakers.columns
     # The code itself is never stored.
+    code = normalize_participant_code(speaker.participant_code)
+    engine = create_engine(store.settings.database_url)
+    with engine.connect() as connection:
+        for table in ("speakers", "clips", "speechrec_meta"):
+            assert code not in str(connection.execute(text(f"SELECT * FROM {table}")).all())
+    engine.dispose()
     database = Path(store.settings.data_dir) / "speechrec.sqlite3"
     store.close()
-    assert normalize_participant_code(speaker.participant_code).encode() not in database.read_bytes()
+    if database.exists():  # SQLite: not even in a free page of the file
+        assert code.encode() not in database.read_bytes()
 
 
 def test_find_speaker_ignores_case_dashes_and_spaces(store):
@@ -436,10 +477,10 @@ def test_status_counts_of_empty_store(store):
 
 def test_delete_clip_removes_row_and_audio(store, speaker_id):
     kept, deleted = add(store, speaker_id), add(store, speaker_id)
-    deleted_path = Path(store.settings.storage_url) / store.clip(deleted)["audio_key"]
-    assert deleted_path.exists()
+    deleted_key = store.clip(deleted)["audio_key"]
+    assert stored(store, deleted_key)
     store.delete_clip(deleted)
-    assert not deleted_path.exists()
+    assert not stored(store, deleted_key)
     assert store.clips()["clip_id"].tolist() == [kept]
     assert len(audio_files(store)) == 1
     with pytest.raises(StoreError, match="no clip"):
@@ -454,7 +495,7 @@ def test_delete_speaker_removes_everything_of_theirs(store):
     assert store.delete_speaker(leaving.speaker_id) == 3
     assert store.clips()["clip_id"].tolist() == [kept]
     assert store.speakers()["speaker_id"].tolist() == [staying.speaker_id]
-    assert [path.parent.name for path in audio_files(store)] == [staying.speaker_id]
+    assert [key.split("/")[1] for key in audio_files(store)] == [staying.speaker_id]
     assert store.find_speaker(leaving.participant_code) is None
     assert store.delete_speaker(leaving.speaker_id) == 0
 
@@ -544,9 +585,11 @@ def test_two_stores_on_one_database(settings):
 
 
 def test_failed_insert_leaves_nothing(store, speaker_id):
+    driver = store._engine.dialect.loaded_dbapi  # sqlite3 or psycopg
+
     def fail_clip_insert(connection, cursor, statement, parameters, context, executemany):
         if statement.startswith("INSERT INTO clips"):
-            raise sqlite3.OperationalError("disk I/O error")
+            raise driver.OperationalError("disk I/O error")
 
     event.listen(store._engine, "before_cursor_execute", fail_clip_insert)
     with pytest.raises(StoreError, match=r"clip not stored: .*disk I/O error"):
@@ -567,24 +610,22 @@ def test_crash_between_audio_and_row_is_invisible_then_cleaned(settings, monkeyp
         raise KeyboardInterrupt  # the process dies: no error handling runs
         yield
 
-    monkeypatch.setattr(clip_store, "_write", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with monkeypatch.context() as patch, pytest.raises(KeyboardInterrupt):
+        patch.setattr(clip_store, "_write", crash)
         add(clip_store, speaker_id)
-    monkeypatch.undo()
-    orphans = [path for path in audio_files(clip_store) if path.stem != kept]
+    orphans = [key for key in audio_files(clip_store) if kept not in key]
     assert len(orphans) == 1  # the audio was written ...
     assert clip_store.clips()["clip_id"].tolist() == [kept]  # ... but no row points at it
     clip_store.close()
 
     # Reopened at once: the orphan may belong to a write another process is finishing; kept.
     reopened = ClipStore(settings)
-    assert orphans[0].exists()
+    assert stored(reopened, orphans[0])
     reopened.close()
     # Reopened after LEFTOVER_MIN_AGE_S: removed; the stored clip, however old, stays.
-    for path in audio_files(reopened):
-        age(path, LEFTOVER_MIN_AGE_S + 60)
+    later(monkeypatch, LEFTOVER_MIN_AGE_S + 60)
     reopened = ClipStore(settings)
-    assert not orphans[0].exists()
+    assert not stored(reopened, orphans[0])
     assert reopened.clips()["clip_id"].tolist() == [kept]
     np.testing.assert_allclose(reopened.read_audio(kept)[0], a_take(), atol=QUANTUM)
     reopened.close()
@@ -592,6 +633,7 @@ def test_crash_between_audio_and_row_is_invisible_then_cleaned(settings, monkeyp
 
 def test_old_temp_files_are_cleaned_on_open(settings):
     clip_store = ClipStore(settings)
+    local_only(clip_store, "object storage writes no temporary files")
     temp_folder = Path(settings.storage_url) / ".tmp"
     old, young = temp_folder / "old.tmp", temp_folder / "young.tmp"
     old.write_bytes(b"half a FLAC file")
@@ -605,13 +647,15 @@ def test_old_temp_files_are_cleaned_on_open(settings):
 
 def test_clean_leftovers_counts_and_respects_age(store, speaker_id):
     add(store, speaker_id)
-    orphan = Path(store.settings.storage_url) / "clips" / speaker_id / "orphan.flac"
-    orphan.write_bytes(encode_flac(a_take(), 16000))
-    temp = Path(store.settings.storage_url) / ".tmp" / "x.tmp"
-    temp.write_bytes(b"x")
+    orphan = f"clips/{speaker_id}/orphan.flac"
+    store.audio.put(orphan, encode_flac(a_take(), 16000))
+    leftovers = 1
+    if store.audio.is_local:
+        (Path(store.settings.storage_url) / ".tmp" / "x.tmp").write_bytes(b"x")
+        leftovers += 1
     assert store.clean_leftovers() == 0
-    assert store.clean_leftovers(min_age_s=-1.0) == 2
-    assert not orphan.exists() and not temp.exists()
+    assert store.clean_leftovers(min_age_s=-1.0) == leftovers
+    assert not stored(store, orphan) and temp_files(store) == []
     assert len(audio_files(store)) == 1
     assert len(store.clips()) == 1
 
@@ -654,6 +698,31 @@ def test_unusable_database_is_a_store_error(tmp_path, url):
     with pytest.raises(StoreError, match="cannot open the database") as caught:
         ClipStore(settings)
     assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("database", ["unreachable", "missing"])
+def test_unusable_postgresql_is_one_clear_error(postgres_server, tmp_path, database):
+    port = free_port() if database == "unreachable" else postgres_server.port
+    url = f"postgresql+psycopg://postgres:hunter2@127.0.0.1:{port}/no_such_database"
+    settings = load_settings(tmp_path, database_url=url, environ={})
+    reason = "Connection refused" if database == "unreachable" else 'database "no_such_database" does not exist'
+    with pytest.raises(StoreError, match=f"cannot open the database: .*{reason}") as caught:
+        ClipStore(settings)
+    assert "hunter2" not in str(caught.value)
+
+
+def test_missing_bucket_is_one_clear_error(s3_environment, tmp_path):
+    settings = load_settings(tmp_path, storage_url="s3://no-such-bucket/audio", environ={})
+    message = "audio storage 's3://no-such-bucket/audio': the bucket does not exist; create it or fix the storage URL"
+    with pytest.raises(StoreError, match=message):
+        ClipStore(settings)
+
+
+def test_unreachable_s3_endpoint_is_one_clear_error(s3_environment, monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")
+    settings = load_settings(tmp_path, storage_url="s3://bucket/audio", environ={})
+    with pytest.raises(StoreError, match="audio storage 's3://bucket/audio': Could not connect to the endpoint URL"):
+        ClipStore(settings)
 
 
 def test_store_needs_settings(tmp_path):
@@ -799,7 +868,7 @@ def test_database_failures_on_reads_are_store_errors(store, settings):
     with create_engine(settings.database_url).begin() as connection:
         connection.execute(text("DROP TABLE clips"))
     for query in (store.clips, store.status_counts, store.known_source_sha1s, lambda: store.clip("0" * 32)):
-        with pytest.raises(StoreError, match="database error: no such table: clips"):
+        with pytest.raises(StoreError, match=r'database error: (no such table: clips|relation "clips" does not exist)'):
             query()
 
 
