@@ -28,6 +28,8 @@ from speechrec.errors import StoreError
 
 AUDIO_PREFIX = "clips"
 TEMP_FOLDER = ".tmp"
+# The startup check writes and deletes one small file here (outside clips/, so never taken for a clip).
+PROBE_FOLDER = ".speechrec-check"
 # Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
 MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
 
@@ -61,25 +63,31 @@ class AudioStorage:
         return not isinstance(self._fs, MemoryFileSystem)
 
     def check(self) -> None:
-        """Make sure the storage can be listed; StoreError saying what is wrong if it cannot.
+        """Make sure a take can be kept: list the storage, write a small probe and delete it.
 
-        On object storage this is the startup check for a missing bucket, wrong credentials or an
-        unreachable endpoint; a local folder was already made by the constructor.
+        The startup check: a missing bucket, wrong or read-only credentials, an unreachable
+        endpoint or a read-only folder each give one StoreError saying what is wrong.
         """
-        if self.is_local:
-            return
-        with self._remote(f"audio storage {self.url!r}"):
-            try:
-                self._fs.ls(self._root.split("/", 1)[0], refresh=True)
-            except FileNotFoundError:
-                raise StoreError(
-                    f"audio storage {self.url!r}: the bucket does not exist; create it or fix the storage URL"
-                ) from None
-            except PermissionError:
-                raise StoreError(
-                    f"audio storage {self.url!r}: access denied; check the credentials "
-                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
-                ) from None
+        probe_key = f"{PROBE_FOLDER}/{uuid.uuid4().hex}"
+        try:
+            if not self.is_local:
+                with self._remote(f"audio storage {self.url!r}", FileNotFoundError, PermissionError):
+                    self._fs.ls(self._root.split("/", 1)[0], refresh=True)
+            self.put(probe_key, b"speechrec write check")
+            self.remove(probe_key)
+        except StoreError as error:  # the object storage refused the probe
+            raise StoreError(f"audio storage {self.url!r} cannot be written: {error}") from None
+        except FileNotFoundError:
+            raise StoreError(
+                f"audio storage {self.url!r}: the bucket does not exist; create it or fix the storage URL"
+            ) from None
+        except PermissionError:
+            raise StoreError(
+                f"audio storage {self.url!r}: access denied; check the credentials "
+                "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
+            ) from None
+        except OSError as error:
+            raise StoreError(f"audio storage {self.url!r} cannot be written: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` so that it appears complete or not at all.

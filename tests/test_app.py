@@ -608,3 +608,17 @@ def test_oidc_organizers_sign_their_review_decisions_with_their_email():
     button(at, "Accept").click().run()
     assert not at.exception
     assert store.clip(ids[0])["reviewer"] == "ada@example.org"
+
+
+def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_environment, monkeypatch, caplog):
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", "s3://no-such-bucket/campaign")
+    at = run_app()
+    assert not at.exception
+    assert at.error[0].value.startswith("speechrec cannot start: audio storage 's3://no-such-bucket/campaign'")
+    assert "the bucket does not exist" in at.error[0].value
+    assert not at.checkbox and not at.button  # nobody is asked to agree or record
+    assert "speechrec cannot start" in caplog.text
+    bucket = s3_environment.create_bucket()
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", f"s3://{bucket}/campaign")
+    at = run_app()  # fixed: the next page load opens the store (a failed open is not cached)
+    assert not at.error and at.checkbox

@@ -725,6 +725,21 @@ def test_unreachable_s3_endpoint_is_one_clear_error(s3_environment, monkeypatch,
         ClipStore(settings)
 
 
+def test_audio_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
+    settings = load_settings(tmp_path, environ={})
+    Path(settings.storage_url).mkdir(parents=True)
+    (Path(settings.storage_url) / ".speechrec-check").write_text("a file where the check writes")
+    with pytest.raises(StoreError, match=r"audio storage '.*audio' cannot be written: .*speechrec-check"):
+        ClipStore(settings)
+
+
+def test_the_startup_check_leaves_nothing_behind(backend_settings):
+    store = ClipStore(backend_settings)
+    store.close()
+    assert store.audio._fs.find(store.audio._path(".speechrec-check")) == []
+    assert list(store.audio.audio_files()) == []
+
+
 def test_store_needs_settings(tmp_path):
     with pytest.raises(TypeError, match="settings must be a Settings"):
         ClipStore(str(tmp_path))

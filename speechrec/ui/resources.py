@@ -20,6 +20,7 @@ from speechrec.config import (
 from speechrec.errors import SpeechrecError
 from speechrec.store import ClipStore
 
+LOGGER = logging.getLogger(__name__)
 # Streamlit Community Cloud checks out every app under this folder.
 COMMUNITY_CLOUD_APPS = Path("/mount/src")
 
@@ -55,6 +56,7 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
         store = open_store()
         return store.saved_campaign() or seed_campaign(), store
     except (SpeechrecError, ValueError, OSError) as error:
+        LOGGER.error("speechrec cannot start: %s", error)
         st.error(f"speechrec cannot start: {error}")
         st.stop()
 
