@@ -75,8 +75,6 @@ class AudioStorage:
                     self._fs.ls(self._root.split("/", 1)[0], refresh=True)
             self.put(probe_key, b"speechrec write check")
             self.remove(probe_key)
-        except StoreError as error:  # the object storage refused the probe
-            raise StoreError(f"audio storage {self.url!r} cannot be written: {error}") from None
         except FileNotFoundError:
             raise StoreError(
                 f"audio storage {self.url!r}: the bucket does not exist; create it or fix the storage URL"
@@ -86,7 +84,7 @@ class AudioStorage:
                 f"audio storage {self.url!r}: access denied; check the credentials "
                 "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
             ) from None
-        except OSError as error:
+        except OSError as error:  # a local folder that cannot be written
             raise StoreError(f"audio storage {self.url!r} cannot be written: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:
