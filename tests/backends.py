@@ -200,9 +200,14 @@ def moto_server_program() -> str:
 
 
 class MotoServer:
-    """moto's S3-compatible server. It keeps its buckets in memory: a restart starts empty."""
+    """moto's S3-compatible server. It keeps its buckets in memory: a restart starts empty.
 
-    def __init__(self) -> None:
+    With ``unchecked_requests=N`` it checks credentials from the N+1st request on (moto's
+    INITIAL_NO_AUTH_ACTION_COUNT), and knows none: so wrong credentials can be tested.
+    """
+
+    def __init__(self, unchecked_requests: int | None = None) -> None:
+        self.unchecked_requests = unchecked_requests
         self.program = moto_server_program()
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="speechrec-moto-"))
@@ -220,8 +225,12 @@ class MotoServer:
 
     def start(self) -> None:
         with open(self.log, "ab") as log:
+            environment = dict(os.environ)
+            if self.unchecked_requests is not None:
+                environment["INITIAL_NO_AUTH_ACTION_COUNT"] = str(self.unchecked_requests)
             self._process = subprocess.Popen(
                 [self.program, "-H", "127.0.0.1", "-p", str(self.port)],
+                env=environment,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_child_setup(None, signal.SIGKILL),

@@ -63,7 +63,7 @@ __all__ = [
 ]
 
 
-def _start(server_class: type) -> object:
+def start_server(server_class: Callable[[], object]) -> object:
     """Start a server; without its program skip with the hint, or fail in CI where it must run."""
     try:
         return server_class()
@@ -75,14 +75,14 @@ def _start(server_class: type) -> object:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
-    server = _start(PostgresServer)
+    server = start_server(PostgresServer)
     yield server
     server.close()
 
 
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[MotoServer]:
-    server = _start(MotoServer)
+    server = start_server(MotoServer)
     yield server
     server.close()
 

@@ -3,6 +3,7 @@ trips, speakers, review, deletion, concurrency, crashes. Tests that hold for one
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -17,7 +18,8 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pytest
-from backends import free_port
+from backends import S3_ENVIRONMENT, MotoServer, free_port
+from conftest import start_server
 from signals import load_word, make_take
 from sqlalchemy import create_engine, event, text
 
@@ -716,6 +718,21 @@ def test_missing_bucket_is_one_clear_error(s3_environment, tmp_path):
     message = "audio storage 's3://no-such-bucket/audio': the bucket does not exist; create it or fix the storage URL"
     with pytest.raises(StoreError, match=message):
         ClipStore(settings)
+
+
+def test_wrong_s3_credentials_are_one_clear_error(monkeypatch, tmp_path):
+    server = start_server(functools.partial(MotoServer, unchecked_requests=1))
+    try:
+        bucket = server.create_bucket()  # the one request moto lets through unchecked
+        for name, value in {**S3_ENVIRONMENT, "AWS_ENDPOINT_URL": server.endpoint_url}.items():
+            monkeypatch.setenv(name, value)
+        settings = load_settings(tmp_path, storage_url=f"s3://{bucket}/audio", environ={})
+        with pytest.raises(
+            StoreError, match=f"audio storage 's3://{bucket}/audio': access denied; check the credentials"
+        ):
+            ClipStore(settings)
+    finally:
+        server.close()
 
 
 def test_unreachable_s3_endpoint_is_one_clear_error(s3_environment, monkeypatch, tmp_path):

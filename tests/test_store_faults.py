@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from backends import S3_ENVIRONMENT, MotoServer
-from conftest import _start
+from conftest import start_server
 from signals import load_word
 
 from speechrec.config import load_settings
@@ -29,7 +29,7 @@ def add(store: ClipStore, speaker_id: str, word: str = "yes") -> str:
 @pytest.fixture
 def own_s3_server(monkeypatch) -> Iterator[MotoServer]:
     """An S3 server of this test only (stopping the session's would empty it for every later test)."""
-    server = _start(MotoServer)
+    server = start_server(MotoServer)
     for name, value in {**S3_ENVIRONMENT, "AWS_ENDPOINT_URL": server.endpoint_url}.items():
         monkeypatch.setenv(name, value)
     yield server
