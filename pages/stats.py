@@ -19,7 +19,8 @@ require_organizer()
 campaign, store = campaign_and_store_ui()
 st.title("Stats")
 
-headline = totals(store)
+counts = store.status_counts()  # one query serves the headline and the per-word table
+headline = totals(store, counts=counts)
 clips_column, speakers_column, hours_column, noise_column = st.columns(4)
 clips_column.metric("Clips", f"{headline['clips']:,}")
 speakers_column.metric("Speakers", f"{headline['speakers']:,}")
@@ -28,7 +29,7 @@ noise_column.metric("Room noise", f"{headline['noise_s'] / 60:.1f} min")
 
 st.subheader("Per word")
 st.caption("Pending: not yet reviewed, no quality flag. Flagged: not yet reviewed, with a quality flag.")
-words = keyword_counts(store, campaign)
+words = keyword_counts(store, campaign, counts=counts)
 st.dataframe(
     words,
     hide_index=True,

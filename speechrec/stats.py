@@ -10,16 +10,17 @@ from speechrec.store import NOISE_KEYWORD, ClipStore
 COUNT_COLUMNS = ["total", "accepted", "pending", "flagged", "rejected"]
 
 
-def keyword_counts(store: ClipStore, campaign: Campaign) -> pd.DataFrame:
+def keyword_counts(store: ClipStore, campaign: Campaign, *, counts: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per word: kind (keyword / filler / other), total, accepted, pending, flagged, rejected,
     target and progress (accepted / target, 0..1).
 
     ``pending`` counts pending clips without a quality flag and ``flagged`` pending clips with one,
     so total = accepted + pending + flagged + rejected. Campaign words come first, in campaign order,
     even with no clips; words only the store knows (e.g. imported) follow, sorted. Background noise
-    is left out (see ``noise_duration_s``).
+    is left out (see ``noise_duration_s``). ``counts``: ``store.status_counts()`` if the caller
+    already has it (the Stats page shares one query between this and ``totals``).
     """
-    counts = store.status_counts()
+    counts = store.status_counts() if counts is None else counts
     counts = counts[counts["keyword"] != NOISE_KEYWORD]
     bucket = counts["status"].where(~((counts["status"] == "pending") & counts["flagged"]), "flagged")
     table = counts.assign(bucket=bucket).pivot_table(
@@ -55,9 +56,12 @@ def speaker_table(store: ClipStore) -> pd.DataFrame:
     return table.drop(columns="accepted")
 
 
-def totals(store: ClipStore) -> dict[str, float]:
-    """Headline numbers: clips, speakers, hours of word audio, seconds of background noise."""
-    counts = store.status_counts()
+def totals(store: ClipStore, *, counts: pd.DataFrame | None = None) -> dict[str, float]:
+    """Headline numbers: clips, speakers, hours of word audio, seconds of background noise.
+
+    ``counts``: ``store.status_counts()`` if the caller already has it.
+    """
+    counts = store.status_counts() if counts is None else counts
     words = counts[counts["keyword"] != NOISE_KEYWORD]
     return {
         "clips": int(words["clips"].sum()),

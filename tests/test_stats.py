@@ -192,3 +192,7 @@ def test_speakers_days_and_totals(store):
     assert (headline["clips"], headline["speakers"]) == (3, 2)
     assert headline["hours"] == pytest.approx(3 * 0.6 / 3600)
     assert headline["noise_s"] == pytest.approx(2.0)
+    # The Stats page shares one status count between the headline and the per-word table.
+    counts = store.status_counts()
+    assert totals(store, counts=counts) == headline
+    assert keyword_counts(store, CAMPAIGN, counts=counts).equals(keyword_counts(store, CAMPAIGN))
