@@ -74,10 +74,14 @@ sample_rate = rate_column.selectbox(
 options = ExportOptions(selection=selection, clip_duration_s=float(duration_s), sample_rate=int(sample_rate))
 if st.button("Build the dataset zip", type="primary"):
     bar = st.progress(0.0, text="Cutting and packing the clips…")
+
+    def show_progress(done: int, total: int) -> None:
+        """Move the bar every 1 % (a message per clip would flood the browser on large datasets)."""
+        if done == total or done % max(1, total // 100) == 0:
+            bar.progress(done / total, text=f"Cutting and packing the clips… {done:,} / {total:,}")
+
     try:
-        path = prepare_export(
-            store, campaign, exports_folder(store), options, lambda done, total: bar.progress(done / total)
-        )
+        path = prepare_export(store, campaign, exports_folder(store), options, show_progress)
     except (SpeechrecError, OSError) as error:
         st.error(f"The dataset could not be built: {error}")
     else:
