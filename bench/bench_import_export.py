@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,12 @@ def make_takes(folder: Path, count: int, seed: int = 0) -> list[Path]:
         encode_with_pyav(path, take, SAMPLE_RATE, "ogg", "libopus", SAMPLE_RATE)  # what a browser uploads
         paths.append(path)
     return paths
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of this script's finished child processes and theirs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def timed(command: list[str], cwd: Path) -> tuple[float, float]:
@@ -122,8 +129,11 @@ def main() -> None:
             shutil.copy(path, target)
         print(f"{len(paths)} Opus takes of {TAKE_S} s at {SAMPLE_RATE} Hz in {work}")
 
+        cpu_s = children_cpu_s()
         old_s = old_conversion(paths, work / "old-wav")
+        old_cpu_s, cpu_s = children_cpu_s() - cpu_s, children_cpu_s()
         import_s, import_mib = timed([*python, "import", "recordings", "--store", "data", *campaign], work)
+        import_cpu_s = children_cpu_s() - cpu_s
         export_s, export_mib = timed([*python, "export", "--store", "data", "--out", "dataset.zip", *campaign], work)
         small_import_s, _ = timed([*python, "import", "recordings-small", "--store", "data-small", *campaign], work)
         small_export_s, small_mib = timed(
@@ -151,6 +161,9 @@ def main() -> None:
         print(f"per-clip throughput without the fixed start: import {import_marginal}, export {export_marginal}")
         if old_s is not None:
             print(f"import speed / old conversion speed: {old_s / import_s:.1f}x for the whole command (target >= 30x)")
+        # On a shared machine other load slows each step by a different amount; CPU time varies less.
+        old_cpu = f"old conversion {old_cpu_s / count * 1e3:.1f} ms ({old_cpu_s / import_cpu_s:.0f}x), " if old_s else ""
+        print(f"CPU time per clip (all processes): {old_cpu}import {import_cpu_s / count * 1e3:.2f} ms")
         print(f"export: {count / export_s:.0f} clips/s for the whole command (target >= 1000)")
         print(f"export peak memory, N clips / N/10 clips: {export_mib / small_mib:.2f} (flat = about 1)")
     finally:

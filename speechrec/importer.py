@@ -9,6 +9,7 @@ Recognised layouts (paths relative to the import folder; any audio format PyAV d
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -17,8 +18,8 @@ from pathlib import Path, PurePosixPath
 
 from speechrec.config import Campaign, check_word
 from speechrec.errors import CampaignError, SpeechrecError
-from speechrec.jobs import IngestedTake, IngestJob, ingest_file
-from speechrec.parallel import bounded_map, worker_pool
+from speechrec.jobs import IngestedTake, IngestJob, ingest_files
+from speechrec.parallel import batched, bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore, NewClip
 
 AUDIO_EXTENSIONS = frozenset(
@@ -166,8 +167,8 @@ def import_folder(
     batch: list[NewClip] = []
     speakers: set[str] = set()
     with worker_pool(workers, enabled=parallel) as pool:
-        results = bounded_map(pool, ingest_file, jobs(), TASKS_PER_WORKER * workers, FILES_PER_TASK)
-        for index, result in enumerate(results):
+        chunks = bounded_map(pool, ingest_files, batched(jobs(), FILES_PER_TASK), TASKS_PER_WORKER * workers)
+        for index, result in enumerate(itertools.chain.from_iterable(chunks)):
             done += 1
             recording, sha1 = new_recordings[index]
             if isinstance(result, IngestedTake):

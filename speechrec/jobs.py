@@ -5,7 +5,11 @@ Imports no pandas and no SQLAlchemy, so spawned workers start in a fraction of a
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Sequence
+from concurrent import futures
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from speechrec import audio
@@ -13,6 +17,10 @@ from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
 from speechrec.quality import QualityReport, assess_take
 from speechrec.storage import audio_key, open_storage
+
+# Threads per worker that write and fsync takes while the next file is decoded: fsync mostly waits
+# for the disk (0.4-3 ms per file on the benchmark machine), and that wait need not idle a core.
+WRITER_THREADS = 2
 
 
 @dataclass(frozen=True)
@@ -36,20 +44,40 @@ class IngestedTake:
     quality: QualityReport
 
 
-def ingest_file(job: IngestJob) -> IngestedTake | str:
-    """Decode, assess, FLAC-encode and store one recording; return the reason instead if it is not audio.
+def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
+    """Decode, assess, FLAC-encode and store each recording; the reason instead for one that is not audio.
 
-    The caller adds the row (``ClipStore.add_clips`` with ``flac_bytes=None``); audio whose row
-    never comes is an orphan the store removes later. Raises OSError/StoreError if storage fails.
+    Files are written and fsynced in background threads while the next recording decodes; this
+    returns only when every take is stored completely, so the caller may then add their rows
+    (``ClipStore.add_clips`` with ``flac_bytes=None``). Audio whose row never comes is an orphan
+    the store removes later. Raises OSError/StoreError if storage fails.
     """
+    results: list[IngestedTake | str] = []
+    writes = []
     try:
-        samples, sample_rate = decode_audio(job.data, name=job.name)
-    except AudioError as error:
-        return str(error).removeprefix(f"{job.name}: ")
-    quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
-    clip_id = uuid.uuid4().hex
-    open_storage(job.storage_url).put(audio_key(job.speaker_id, clip_id), encode_flac(samples, sample_rate))
-    return IngestedTake(clip_id, sample_rate, quality)
+        for job in jobs:
+            try:
+                samples, sample_rate = decode_audio(job.data, name=job.name)
+            except AudioError as error:
+                results.append(str(error).removeprefix(f"{job.name}: "))
+                continue
+            quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
+            take = IngestedTake(uuid.uuid4().hex, sample_rate, quality)
+            storage = open_storage(job.storage_url)
+            flac = encode_flac(samples, sample_rate)
+            writes.append(_writers().submit(storage.put, audio_key(job.speaker_id, take.clip_id), flac))
+            results.append(take)
+    finally:
+        futures.wait(writes)  # no write is left running, whatever happened
+    for write in writes:
+        write.result()  # raises the first write's error
+    return results
+
+
+@functools.cache
+def _writers() -> ThreadPoolExecutor:
+    """This process's writer threads, started once (starting two threads for every batch cost ~1.5 %)."""
+    return ThreadPoolExecutor(WRITER_THREADS, thread_name_prefix="speechrec-writer")
 
 
 @dataclass(frozen=True)

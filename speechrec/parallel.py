@@ -44,13 +44,19 @@ def bounded_map(
         yield from map(function, items)
         return
     pending: deque = deque()
-    iterator = iter(items)
-    while chunk := tuple(itertools.islice(iterator, chunk_size)):
+    for chunk in batched(items, chunk_size):
         pending.append(executor.submit(_apply, function, chunk))
         if len(pending) >= window:
             yield from pending.popleft().result()
     while pending:
         yield from pending.popleft().result()
+
+
+def batched(items: Iterable[Item], size: int) -> Iterator[tuple[Item, ...]]:
+    """Consecutive tuples of ``size`` items (the last one shorter), like Python 3.12's itertools.batched."""
+    iterator = iter(items)
+    while chunk := tuple(itertools.islice(iterator, size)):
+        yield chunk
 
 
 def _apply(function: Callable[[Item], Result], chunk: tuple[Item, ...]) -> list[Result]:

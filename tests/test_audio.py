@@ -158,6 +158,13 @@ def test_noise_floor_of_steady_noise():
     assert audio.noise_floor_dbfs(levels) == pytest.approx(-50.0, abs=1.0)
 
 
+@pytest.mark.parametrize("count", [1, 2, 9, 10, 11, 75, 76, 1001])
+def test_noise_floor_is_the_interpolated_percentile(count):
+    levels = np.random.default_rng(count).uniform(-90.0, -10.0, count)
+    expected = np.percentile(levels, audio.NOISE_FLOOR_PERCENTILE)
+    assert audio.noise_floor_dbfs(levels) == pytest.approx(expected, rel=1e-12, abs=1e-12)
+
+
 def test_steady_noise_has_no_speech_frames():
     levels = audio.frame_levels_dbfs(steady_noise(2.0, 16000, -15.0), 16000)
     assert not audio.speech_frame_mask(levels).any()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -149,6 +150,28 @@ def test_opus_stereo_at_48k(tmp_path, word):
     assert decoded_rate == 48000
     assert aligned_correlation(decoded, samples) > 0.9
     assert rms_db(decoded) == pytest.approx(rms_db(samples), abs=1.0)
+
+
+def decode_in_a_new_thread(path: Path) -> tuple[np.ndarray, int]:
+    with ThreadPoolExecutor(1) as executor:  # a new thread: no kept decoder
+        return executor.submit(decode_audio, path).result()
+
+
+def test_a_reused_opus_decoder_gives_the_same_samples_as_a_new_one(tmp_path, word):
+    quiet = (word[0] * 0.1).astype(np.float32)
+    files = [
+        encode_with_pyav(tmp_path / "a.ogg", word[0], word[1], "ogg", "libopus", 48000),
+        encode_with_pyav(tmp_path / "b.ogg", quiet, word[1], "ogg", "libopus", 48000),
+        encode_with_pyav(tmp_path / "c.ogg", word[0], word[1], "ogg", "libopus", 16000),
+        encode_with_pyav(tmp_path / "d.webm", word[0], word[1], "webm", "libopus", 48000),
+    ]
+    fresh = {path: decode_in_a_new_thread(path) for path in files}
+    with pytest.raises(AudioError):
+        decode_audio(files[0].read_bytes()[:200], name="cut short")  # a failure in between changes nothing
+    for path in [*files, *files[::-1], files[1], files[1]]:
+        samples, rate = decode_audio(path)
+        assert rate == fresh[path][1]
+        np.testing.assert_array_equal(samples, fresh[path][0])
 
 
 # ---- failures name the file ----------------------------------------------------------------------

@@ -414,3 +414,15 @@ def test_a_file_is_not_a_folder(store, tmp_path):
     with pytest.raises(SpeechrecError, match=r"is not a folder"):
         import_folder(store, path, CAMPAIGN)
     assert len(store.clips()) == 0
+
+
+def test_a_failing_audio_write_stops_the_import_and_adds_no_rows(store, tmp_path):
+    # The workers write the audio in background threads; their errors must still reach the import.
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    clips = Path(store.settings.storage_url) / "clips"
+    shutil.rmtree(clips, ignore_errors=True)
+    clips.write_bytes(b"a file where the speakers' folders would go")
+    with pytest.raises(OSError):
+        import_(store, folder)
+    assert len(store.clips()) == 0

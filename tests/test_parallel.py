@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from speechrec.parallel import bounded_map, worker_pool
+from speechrec.parallel import batched, bounded_map, worker_pool
 
 
 def square(value: int) -> int:
@@ -106,6 +106,13 @@ def test_works_lazily_on_an_endless_input(pool):
 @pytest.mark.parametrize("chunk_size", [1, 3, 7, 50])
 def test_chunks_keep_input_order(pool, chunk_size):
     assert list(bounded_map(pool, slow_when_even, range(40), window=2, chunk_size=chunk_size)) == list(range(40))
+
+
+@pytest.mark.parametrize(("count", "size", "sizes"), [(0, 3, []), (7, 3, [3, 3, 1]), (6, 3, [3, 3]), (2, 5, [2])])
+def test_batched_splits_in_order_with_a_short_last_batch(count, size, sizes):
+    batches = list(batched(iter(range(count)), size))
+    assert [len(batch) for batch in batches] == sizes
+    assert [item for batch in batches for item in batch] == list(range(count))
 
 
 @pytest.mark.parametrize("chunk_size", [0, -2])
