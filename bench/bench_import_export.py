@@ -162,7 +162,9 @@ def main() -> None:
         if old_s is not None:
             print(f"import speed / old conversion speed: {old_s / import_s:.1f}x for the whole command (target >= 30x)")
         # On a shared machine other load slows each step by a different amount; CPU time varies less.
-        old_cpu = f"old conversion {old_cpu_s / count * 1e3:.1f} ms ({old_cpu_s / import_cpu_s:.0f}x), " if old_s else ""
+        old_cpu = (
+            f"old conversion {old_cpu_s / count * 1e3:.1f} ms ({old_cpu_s / import_cpu_s:.0f}x), " if old_s else ""
+        )
         print(f"CPU time per clip (all processes): {old_cpu}import {import_cpu_s / count * 1e3:.2f} ms")
         print(f"export: {count / export_s:.0f} clips/s for the whole command (target >= 1000)")
         print(f"export peak memory, N clips / N/10 clips: {export_mib / small_mib:.2f} (flat = about 1)")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import soxr
+from backends import free_port
 from playwright.sync_api import Page, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from signals import load_word
@@ -29,12 +29,6 @@ WEBRTC_COMPONENT = 'iframe[title*="webrtc"]'
 
 class NamespaceUnavailable(RuntimeError):
     """A network namespace cannot be made here (not root, or no iproute2)."""
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextmanager
