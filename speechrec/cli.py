@@ -42,18 +42,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, help_text: str, run: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--store", metavar="DIR", help="data folder (default: $SPEECHREC_DATA or ./data)")
         sub.add_argument(
-            "--campaign", metavar="FILE", help=f"campaign file (default: ${CAMPAIGN_ENV} or ./campaign.toml)"
+            "--store", type=_not_empty, metavar="DIR", help="data folder (default: $SPEECHREC_DATA or ./data)"
+        )
+        sub.add_argument(
+            "--campaign",
+            type=_not_empty,
+            metavar="FILE",
+            help=f"campaign file (default: ${CAMPAIGN_ENV} or ./campaign.toml)",
         )
         sub.set_defaults(run=run)
         return sub
 
     importer = command("import", "Import recordings of the old web apps or a Speech Commands folder.", run_import)
-    importer.add_argument("folder", help="folder with the recordings (searched recursively)")
+    importer.add_argument("folder", type=_not_empty, help="folder with the recordings (searched recursively)")
     importer.add_argument("--workers", type=int, metavar="N", help="decoding processes (default: one per core)")
     exporter = command("export", "Write the dataset as a Speech Commands zip.", run_export)
-    exporter.add_argument("--out", required=True, metavar="FILE", help="zip file to write")
+    exporter.add_argument(
+        "--out",
+        required=True,
+        type=_not_empty,
+        metavar="FILE",
+        help="zip file to write, outside the store; an existing file is replaced only if it is an earlier export",
+    )
     exporter.add_argument(
         "--select",
         choices=["accepted", "default", "all"],
@@ -85,12 +96,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     migrator = commands.add_parser("migrate", help=migrate_help, description=migrate_help)
     for side, where in (("from", "to copy"), ("to", "to fill; must be empty")):
-        migrator.add_argument(f"--{side}-store", metavar="DIR", help=f"data folder {where}")
+        migrator.add_argument(f"--{side}-store", type=_not_empty, metavar="DIR", help=f"data folder {where}")
         migrator.add_argument(
-            f"--{side}-database", metavar="URL", help="SQLAlchemy URL (default: the data folder's SQLite file)"
+            f"--{side}-database",
+            type=_not_empty,
+            metavar="URL",
+            help="SQLAlchemy URL (default: the data folder's SQLite file)",
         )
         migrator.add_argument(
-            f"--{side}-storage", metavar="URL", help="fsspec URL such as s3://bucket/prefix (default: DIR/audio)"
+            f"--{side}-storage",
+            type=_not_empty,
+            metavar="URL",
+            help="fsspec URL such as s3://bucket/prefix (default: DIR/audio)",
         )
     migrator.set_defaults(run=run_migrate)
     return parser
@@ -102,7 +119,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise ValueError(f"--workers must be at least 1, got {args.workers!r}")
-    store = _store(args)
+    store = _store(args, create=True)
     campaign = _campaign(args, store)
     with _progress_bar("importing", "file") as update:
         summary = import_folder(store, args.folder, campaign, workers=args.workers, progress=update)
@@ -124,10 +141,11 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """``export --out FILE``: write the zip and print what went in."""
-    from speechrec.export import ExportOptions, export_dataset
+    from speechrec.export import ExportOptions, check_destination, export_dataset
 
     options = ExportOptions(selection=args.select, clip_duration_s=args.clip_duration, sample_rate=args.sample_rate)
     store = _store(args)
+    check_destination(store.settings, args.out)  # before the campaign: nothing is read for a refused path
     campaign = _campaign(args, store)
     with _progress_bar("exporting", "file") as update:
         summary = export_dataset(store, campaign, args.out, options, progress=update)
@@ -212,10 +230,18 @@ def _campaign(args: argparse.Namespace, store) -> Campaign:
     return store.saved_campaign() or load_campaign(campaign_path())
 
 
-def _store(args: argparse.Namespace):
+def _store(args: argparse.Namespace, *, create: bool = False):
+    """The store of ``--store``; only ``create=True`` (import) makes one where there is none."""
     from speechrec.store import ClipStore
 
-    return ClipStore(load_settings(args.store))
+    return ClipStore(load_settings(args.store), create=create)
+
+
+def _not_empty(value: str) -> str:
+    """argparse type: a path or URL that is not empty (``--store ""`` must not mean ./data)."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty; give a path, or leave the option out for the default")
+    return value
 
 
 class _progress_bar:

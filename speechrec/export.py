@@ -18,7 +18,10 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from speechrec.config import Campaign, campaign_to_dict
+from sqlalchemy.engine import make_url
+
+from speechrec.config import Campaign, Settings, campaign_to_dict
+from speechrec.errors import SpeechrecError
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore
@@ -52,10 +55,18 @@ QUALITY_COLUMNS = [
     "flags",
 ]
 
+# Every export holds these; an existing file without them is not overwritten by an export.
+EXPORT_MARKER_FILES = frozenset({"README.md", "metadata.csv", "validation_list.txt", "testing_list.txt"})
+# The SQLite database file and the journal files SQLite keeps beside it.
+SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 # Prepared download zips are kept this long after their last use, so a slow click still finds its file.
 PREPARED_MAX_AGE_S = 3600.0
 
 ProgressCallback = Callable[[int, int], None]
+
+
+class ExportPathError(SpeechrecError, ValueError):
+    """An export may not be written to this path (inside the store, a folder, or another file)."""
 
 
 @dataclass(frozen=True)
@@ -167,17 +178,7 @@ def export_dataset(
     if not isinstance(options, ExportOptions):
         raise TypeError(f"options must be ExportOptions, got {options!r}")
     if isinstance(destination, str | os.PathLike):
-        final_path = Path(destination)
-        # A name of its own per export: two exports to one path never write into the same file.
-        partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex[:8]}.partial")
-        try:
-            with open(partial_path, "wb") as file:
-                summary = export_dataset(store, campaign, file, options, progress)
-            os.replace(partial_path, final_path)
-        finally:
-            partial_path.unlink(missing_ok=True)
-        return summary
-
+        return _export_to_file(store, campaign, check_destination(store.settings, destination), options, progress)
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
     plan = plan_export(store.clips(), options.selection)
@@ -218,6 +219,68 @@ def export_dataset(
     return summary
 
 
+def check_destination(settings: Settings, destination: str | os.PathLike[str]) -> Path:
+    """``destination`` as a Path if an export may be written there, else ExportPathError saying why.
+
+    Refused: a path inside the store (the data folder, a local audio folder, the SQLite database
+    and its journal files), a folder, and an existing file that is not an earlier speechrec export
+    (a zip holding metadata.csv, README.md and the two split lists), so that an export can never
+    overwrite a clip, the database or any other file. Symbolic links are resolved first.
+    """
+    if not isinstance(destination, str | os.PathLike) or not os.fspath(destination).strip():
+        raise ExportPathError(f"the export path {destination!r} is empty; give a file name such as dataset.zip")
+    path = Path(destination).expanduser()
+    resolved = path.resolve()
+    for place, what in _store_places(settings):
+        if resolved == place or resolved.is_relative_to(place):
+            raise ExportPathError(
+                f"{str(path)!r} is inside the store ({what} {str(place)!r}); write the export outside it, "
+                "e.g. --out dataset.zip in another folder"
+            )
+    if resolved.is_dir():
+        raise ExportPathError(f"{str(path)!r} is a folder; give a file name such as {str(path / 'dataset.zip')!r}")
+    if resolved.exists() and not _is_earlier_export(resolved):
+        raise ExportPathError(
+            f"{str(path)!r} exists and is not a dataset zip written by speechrec; "
+            "choose a new file name (nothing was overwritten)"
+        )
+    return path
+
+
+def _store_places(settings: Settings) -> list[tuple[Path, str]]:
+    places = [(settings.data_dir.resolve(), "the data folder")]
+    if "://" not in settings.storage_url or settings.storage_url.startswith("file://"):
+        places.append((Path(settings.storage_url.removeprefix("file://")).expanduser().resolve(), "the audio folder"))
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        database = Path(url.database).expanduser().resolve()
+        places += [(database.with_name(database.name + suffix), "the database") for suffix in SQLITE_FILE_SUFFIXES]
+    return places
+
+
+def _is_earlier_export(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return EXPORT_MARKER_FILES <= set(archive.namelist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return False
+
+
+def _export_to_file(
+    store: ClipStore, campaign: Campaign, path: Path, options: ExportOptions, progress: ProgressCallback | None
+) -> ExportSummary:
+    """Write the zip next to ``path`` under a name of its own, then rename it into place (atomic)."""
+    # A name of its own per export: two exports to one path never write into the same file.
+    partial_path = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.partial")
+    try:
+        with open(partial_path, "wb") as file:
+            summary = export_dataset(store, campaign, file, options, progress)
+        os.replace(partial_path, path)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    return summary
+
+
 def prepare_export(
     store: ClipStore,
     campaign: Campaign,
@@ -241,7 +304,7 @@ def prepare_export(
     if path.exists():
         path.touch()
     else:
-        export_dataset(store, campaign, path, options, progress)
+        _export_to_file(store, campaign, path, options, progress)
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:

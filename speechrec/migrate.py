@@ -42,7 +42,7 @@ def migrate_store(
             raise TypeError(f"{name} must be a Settings, got {settings!r:.80}")
     if source.database_url == target.database_url or source.storage_url == target.storage_url:
         raise ValueError("source and target share a database or a storage URL; migrate into a new, empty store")
-    source_store = ClipStore(source)
+    source_store = ClipStore(source, create=False)  # a mistyped source must not become a new, empty store
     try:
         target_store = ClipStore(target)
         try:

@@ -39,6 +39,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
     update,
 )
@@ -66,6 +67,10 @@ CODE_LENGTH = 12
 CLIP_ID = re.compile(r"[0-9a-f]{32}")
 # The campaign an organizer saved in the app, as JSON in the meta table.
 CAMPAIGN_KEY = "campaign"
+NO_STORE_HINT = (
+    "check the folder (--store DIR or SPEECHREC_DATA) and the database URL; "
+    "a new store is made by `python -m speechrec import` or `migrate --to-store`"
+)
 
 metadata = MetaData()
 meta_table = Table(
@@ -188,10 +193,18 @@ def _utc_now() -> datetime:
 class ClipStore:
     """Clips and speakers of one campaign. Thread-safe; open one per process and share it."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, create: bool = True) -> None:
+        """Open the store of ``settings``, making it (tables, folders) if ``create`` and it is new.
+
+        With ``create=False`` (commands that only read or change an existing store) a database
+        without speechrec's tables, or a data folder without its SQLite file, raises StoreError
+        "no speechrec store in ..." and nothing is created.
+        """
         if not isinstance(settings, Settings):
             raise TypeError(f"settings must be a Settings, got {settings!r}")
         self.settings = settings
+        if not create:
+            _require_database_file(settings)
         try:
             self._engine = _create_engine(settings.database_url)
         except (SQLAlchemyError, ImportError, OSError) as error:
@@ -201,6 +214,8 @@ class ClipStore:
             ) from None
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
+        if not create:
+            self._require_tables()
         self.audio = AudioStorage(settings.storage_url)
         self.audio.check()
         self._create_schema()
@@ -228,6 +243,18 @@ class ClipStore:
                 f"the store's schema version {stored} is newer than this speechrec "
                 f"(version {SCHEMA_VERSION}); upgrade speechrec"
             )
+
+    def _require_tables(self) -> None:
+        """StoreError unless the database holds speechrec's tables (an existing store)."""
+        try:
+            with self._read() as connection:
+                found = inspect(connection).has_table(meta_table.name)
+        except StoreError as error:
+            self._engine.dispose()
+            raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
+        if not found:
+            self._engine.dispose()
+            raise StoreError(f"no speechrec store in {_store_place(self.settings)}: {NO_STORE_HINT}")
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
@@ -633,6 +660,22 @@ def _review_state(connection: Connection, clip_id: str, *, for_update: bool = Fa
     if row is None:
         raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
     return ReviewState(**{**row, "reviewed_at": _as_utc(row["reviewed_at"])})
+
+
+def _require_database_file(settings: Settings) -> None:
+    """StoreError if the store's SQLite database file does not exist (checked before SQLite makes one)."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        if not Path(url.database).is_file():
+            raise StoreError(f"no speechrec store in {_store_place(settings)}: {NO_STORE_HINT}")
+
+
+def _store_place(settings: Settings) -> str:
+    """The data folder when the database is a SQLite file in it, else the database URL without its password."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and Path(url.database).parent == settings.data_dir:
+        return str(settings.data_dir)
+    return url.render_as_string(hide_password=True)
 
 
 def _as_utc(value: object) -> object:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sqlalchemy
 from signals import encode_with_pyav, load_word, make_take
 
 from speechrec.config import Campaign, load_settings
@@ -50,6 +51,13 @@ class Cli:
 def cli(tmp_path) -> Cli:
     shutil.copy(REPO / "campaign.toml", tmp_path / "campaign.toml")
     return Cli(tmp_path)
+
+
+@pytest.fixture
+def empty_store(tmp_path) -> Path:
+    """An empty store in ./data, as the app makes it at first start (commands that read need one)."""
+    ClipStore(load_settings(tmp_path / "data", environ={})).close()
+    return tmp_path / "data"
 
 
 def tum_folder(folder: Path) -> None:
@@ -181,7 +189,7 @@ def test_the_campaign_saved_in_the_app_wins_over_the_file_unless_one_is_named(cl
     assert "hey robot" not in [row["keyword"] for row in named] and "tum" in [row["keyword"] for row in named]
 
 
-def test_export_of_an_empty_store(cli, tmp_path):
+def test_export_of_an_empty_store(cli, tmp_path, empty_store):
     # The first thing a new organizer may try: the zip has only the lists, metadata and README.
     result = cli("export", "--out", "ds.zip")
     assert_ok(result)
@@ -309,6 +317,8 @@ FAILURES = [
 
 @pytest.mark.parametrize("name, args, setup, message", FAILURES, ids=[failure[0] for failure in FAILURES])
 def test_failures_print_one_line(cli, tmp_path, name, args, setup, message):
+    if name != "store_is_a_file":
+        ClipStore(load_settings(tmp_path / "data", environ={})).close()
     setup_failure(tmp_path, setup)
     before = sorted(path.name for path in tmp_path.iterdir())
     result = cli(*args)
@@ -341,7 +351,7 @@ def test_usage_errors_exit_2(cli, args, message):
     assert not (cli.cwd / "ds.zip").exists()
 
 
-def test_stats_never_imports_streamlit(cli):
+def test_stats_never_imports_streamlit(cli, empty_store):
     result = cli("stats", python_options=("-X", "importtime"))
     assert result.returncode == 0
     assert "speechrec.stats" in result.stderr  # the import log is there
@@ -349,7 +359,7 @@ def test_stats_never_imports_streamlit(cli):
     assert "streamlit" not in result.stderr
 
 
-def test_output_into_a_closed_pipe_is_not_an_error(cli):
+def test_output_into_a_closed_pipe_is_not_an_error(cli, empty_store):
     """`python -m speechrec stats | head -1`: the reader stops early; no error line, exit 0."""
     read_end, write_end = os.pipe()
     os.close(read_end)
@@ -366,3 +376,163 @@ def test_output_into_a_closed_pipe_is_not_an_error(cli):
     finally:
         os.close(write_end)
     assert (result.returncode, result.stderr) == (0, "")
+
+
+# ---- commands never destroy or invent a store ------------------------------------------------------
+
+
+def file_digests(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` with its bytes (to show a refused command changed nothing)."""
+    return {str(path.relative_to(folder)): path.read_bytes() for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def stored_clip_path(data_dir: Path) -> Path:
+    return next((data_dir / "audio" / "clips").rglob("*.flac"))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "data/speechrec.sqlite3",
+        "data/speechrec.sqlite3-wal",
+        "data/organizer-password.txt",
+        "data/exports/dataset.zip",
+        "data/new.zip",
+        "data",
+        "./data/../data/audio/x.zip",
+        "CLIP",
+        "link-to-database",
+        "link-to-folder/x.zip",
+    ],
+)
+def test_export_refuses_any_path_inside_the_store(cli, tmp_path, target):
+    data = tmp_path / "data"
+    add_one_clip(data)
+    (data / "organizer-password.txt").write_text("secret\n")
+    (tmp_path / "link-to-database").symlink_to(data / "speechrec.sqlite3")
+    (tmp_path / "link-to-folder").symlink_to(data)
+    if target == "CLIP":
+        target = str(stored_clip_path(data).relative_to(tmp_path))
+    before = file_digests(data)
+    result = cli("export", "--out", target)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert re.fullmatch(r"speechrec export: error: '.*' is inside the store \(.*\); write the export outside it.*\n",
+                        result.stderr), result.stderr  # fmt: skip
+    assert file_digests(data) == before
+    assert_ok(cli("stats"))  # the database is still a database
+
+
+def test_export_refuses_the_database_of_a_database_url_outside_the_data_folder(cli, tmp_path):
+    database = tmp_path / "elsewhere" / "meta.sqlite3"
+    cli.env["SPEECHREC_DATABASE_URL"] = f"sqlite:///{database}"
+    tum_folder(tmp_path / "upload")
+    assert_ok(cli("import", "upload", "--workers", "1"))
+    before = database.read_bytes()
+    result = cli("export", "--out", str(database))
+    assert result.returncode == 1 and "is inside the store (the database" in result.stderr
+    assert database.read_bytes() == before
+
+
+@pytest.mark.parametrize("existing", ["notes.txt", "other.zip", "empty.zip"])
+def test_export_refuses_to_overwrite_a_file_that_is_not_an_earlier_export(cli, tmp_path, empty_store, existing):
+    path = tmp_path / existing
+    if existing == "other.zip":
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("thesis.tex", "months of work")
+    elif existing == "empty.zip":
+        path.write_bytes(b"")
+    else:
+        path.write_text("months of work")
+    before = path.read_bytes()
+    result = cli("export", "--out", existing)
+    assert result.returncode == 1
+    assert f"'{existing}' exists and is not a dataset zip written by speechrec" in result.stderr
+    assert path.read_bytes() == before
+
+
+def test_export_replaces_an_earlier_export(cli, tmp_path):
+    add_one_clip(tmp_path / "data")
+    assert_ok(cli("export", "--out", "ds.zip", "--select", "accepted"))
+    assert zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv").count(b"\n") == 1
+    assert_ok(cli("export", "--out", "ds.zip", "--select", "all"))
+    assert zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv").count(b"\n") == 2
+
+
+@pytest.mark.parametrize("command", [["stats"], ["export", "--out", "ds.zip"]], ids=["stats", "export"])
+@pytest.mark.parametrize("how", ["option", "environment", "empty-folder"])
+def test_commands_that_read_refuse_a_folder_without_a_store(cli, tmp_path, command, how):
+    add_one_clip(tmp_path / "data")  # the real store, next to the mistyped one
+    if how == "option":
+        result = cli(*command, "--store", "dta")
+    elif how == "environment":
+        cli.env["SPEECHREC_DATA"] = str(tmp_path / "dta")
+        result = cli(*command)
+    else:
+        (tmp_path / "dta").mkdir()
+        result = cli(*command, "--store", "dta")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"speechrec {command[0]}: error: no speechrec store in {tmp_path / 'dta'}: ")
+    assert "python -m speechrec import" in result.stderr
+    assert (tmp_path / "dta").exists() == (how == "empty-folder")
+    if how == "empty-folder":
+        assert list((tmp_path / "dta").iterdir()) == []
+    assert not (tmp_path / "ds.zip").exists()
+
+
+def test_migrate_refuses_a_source_without_a_store(cli, tmp_path):
+    result = cli("migrate", "--from-store", "typo", "--to-store", "copy")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"speechrec migrate: error: no speechrec store in {tmp_path / 'typo'}: ")
+    assert not (tmp_path / "typo").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["stats", "--store", ""],
+        ["stats", "--store", "  "],
+        ["export", "--out", "ds.zip", "--store", ""],
+        ["export", "--out", ""],
+        ["import", "upload", "--store", ""],
+        ["import", ""],
+        ["stats", "--campaign", ""],
+        ["migrate", "--from-store", "", "--to-store", "copy"],
+    ],
+)
+def test_empty_paths_are_usage_errors(cli, tmp_path, args):
+    add_one_clip(tmp_path / "data")
+    before = file_digests(tmp_path / "data")
+    result = cli(*args)
+    assert result.returncode == 2
+    assert re.search(r"argument [-a-z]+: must not be empty", result.stderr.splitlines()[-1]), result.stderr
+    assert file_digests(tmp_path / "data") == before
+    assert not (tmp_path / "copy").exists()
+
+
+def test_the_package_refuses_to_export_into_the_store(store, tmp_path):
+    from speechrec.export import ExportPathError, export_dataset
+
+    campaign = Campaign(title="t", keywords=("yes",), consent_text="ok")
+    database = store.settings.data_dir / "speechrec.sqlite3"
+    before = database.read_bytes()
+    with pytest.raises(ExportPathError, match="is inside the store"):
+        export_dataset(store, campaign, database)
+    assert database.read_bytes() == before
+
+
+def test_a_database_without_speechrecs_tables_is_no_store(remote_settings, monkeypatch, capsys, tmp_path):
+    from speechrec.cli import main
+
+    empty = remote_settings()
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", empty.database_url)
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", empty.storage_url)
+    assert main(["stats", "--store", str(tmp_path / "x"), "--campaign", str(REPO / "campaign.toml")]) == 1
+    error = capsys.readouterr().err
+    assert error.startswith("speechrec stats: error: no speechrec store in postgresql")
+    engine = sqlalchemy.create_engine(empty.database_url)
+    try:
+        assert sqlalchemy.inspect(engine).get_table_names() == []  # nothing was created
+    finally:
+        engine.dispose()
