@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
 import unicodedata
@@ -131,6 +132,8 @@ def _check_number(name: str, value: object, kind: type, minimum: float, maximum:
     allowed = (int, float) if kind is float else (int,)
     if isinstance(value, bool) or not isinstance(value, allowed):
         raise TypeError(f"{name} must be {'a number' if kind is float else 'a whole number'}, got {value!r}")
+    if not math.isfinite(value):  # nan passes every comparison below, and would crash export and recording
+        raise CampaignError(f"{name} must be a finite number, got {value!r}; write a plain number such as {minimum:g}")
     if value < minimum or (maximum is not None and value > maximum):
         upper = f" and at most {maximum:g}" if maximum is not None else ""
         raise CampaignError(f"{name} must be at least {minimum:g}{upper}, got {value!r}")
@@ -191,10 +194,16 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
     """Read and validate a campaign TOML file; raise CampaignError saying what is wrong and where."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # utf-8-sig: editors on Windows start UTF-8 files with a byte order mark, which TOML refuses.
+        text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise CampaignError(f"campaign file {str(path)!r} does not exist; pass --campaign PATH") from None
-    except (OSError, UnicodeDecodeError) as error:
+    except UnicodeDecodeError as error:
+        raise CampaignError(
+            f"cannot read campaign file {str(path)!r}: it is not UTF-8 text (byte {error.start}: {error.reason}); "
+            "save it as UTF-8 in your editor"
+        ) from None
+    except OSError as error:
         raise CampaignError(f"cannot read campaign file {str(path)!r}: {error}") from None
     try:
         data = tomllib.loads(text)

@@ -251,7 +251,16 @@ BROKEN_CAMPAIGNS = {
     "not_toml": 'title = "broken\nkeywords = ["yes"]\n',
     "no_keywords": 'title = "t"\nkeywords = []\nconsent_text = "ok"\n',
     "unknown_key": 'title = "t"\nkeywords = ["yes"]\nconsent_text = "ok"\ncolour = "red"\n',
+    "nan_clip_length": 'title = "t"\nkeywords = ["yes"]\nconsent_text = "ok"\nclip_duration_s = nan\n',
 }
+
+
+def test_a_campaign_file_with_a_byte_order_mark_works(monkeypatch, tmp_path):
+    (tmp_path / "campaign.toml").write_bytes(b"\xef\xbb\xbf" + (REPO / "campaign.toml").read_bytes())
+    monkeypatch.setenv("SPEECHREC_CAMPAIGN", str(tmp_path / "campaign.toml"))
+    at = run_app()
+    assert not at.exception and not at.error
+    assert at.title[0].value == CAMPAIGN.title
 
 
 @pytest.mark.parametrize("content", list(BROKEN_CAMPAIGNS.values()), ids=list(BROKEN_CAMPAIGNS))
@@ -265,6 +274,8 @@ def test_broken_campaign_file_shows_an_error(monkeypatch, tmp_path, content):
     assert len(at.error) == 1
     assert "speechrec cannot start" in at.error[0].value
     assert "campaign.toml" in at.error[0].value
+    if "nan" in content:
+        assert "clip_duration_s must be a finite number, got nan" in at.error[0].value
     assert not at.title
 
 

@@ -246,6 +246,8 @@ def add_one_clip(data_dir: Path) -> None:
 def setup_failure(tmp_path: Path, name: str) -> None:
     if name == "bad_toml":
         (tmp_path / "bad.toml").write_text('title = "x"\nkeywords = [yes]\n')
+    elif name == "nan":
+        (tmp_path / "nan.toml").write_text('title = "x"\nkeywords = ["yes"]\nconsent_text = "ok"\nclip_duration_s = nan\n')
     elif name == "empty_keywords":
         (tmp_path / "empty.toml").write_text('title = "x"\nkeywords = []\nconsent_text = "ok"\n')
     elif name == "no_default_campaign":
@@ -273,6 +275,12 @@ FAILURES = [
         r"^speechrec stats: error: campaign file 'campaign.toml' does not exist",
     ),
     ("bad_toml", ["stats", "--campaign", "bad.toml"], "bad_toml", r"^speechrec stats: error: bad.toml: not valid TOML"),
+    (
+        "nan_campaign",
+        ["export", "--out", "ds.zip", "--campaign", "nan.toml"],
+        "nan",
+        r"^speechrec export: error: nan.toml: clip_duration_s must be a finite number, got nan; write a plain number",
+    ),
     (
         "empty_keywords",
         ["export", "--out", "ds.zip", "--campaign", "empty.toml"],

@@ -244,6 +244,59 @@ def test_unreadable_file_is_a_campaign_error(tmp_path):
         load_campaign(path)
 
 
+@pytest.mark.parametrize("key", ["clip_duration_s", "background_noise_s"])
+@pytest.mark.parametrize("value", ["nan", "+nan", "-nan", "inf", "-inf"])
+def test_numbers_that_are_not_finite_are_refused_with_the_key(tmp_path, key, value):
+    path = write_campaign(tmp_path, campaign_toml(**{key: value}))
+    with pytest.raises(CampaignError, match=rf"^{re.escape(str(path))}: {key} must be (a finite number|at least)"):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize("key", ["takes_per_keyword", "target_per_keyword", "export_sample_rate", "consent_version"])
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_whole_numbers_that_are_not_finite_are_refused_with_the_key(tmp_path, key, value):
+    path = write_campaign(tmp_path, campaign_toml(**{key: value}))
+    with pytest.raises(CampaignError, match=rf"{key} must be a whole number, got {value}"):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf")])
+def test_a_campaign_saved_with_nan_is_refused_when_read(value):
+    with pytest.raises(CampaignError, match="the campaign saved in the database: clip_duration_s must be"):
+        campaign_from_dict(base(clip_duration_s=value), source="the campaign saved in the database")
+    with pytest.raises(CampaignError, match="target_per_keyword must be a whole number"):
+        campaign_from_dict(base(target_per_keyword=value))
+
+
+def test_a_nan_campaign_in_the_database_gives_a_plain_error(store):
+    import json
+
+    from speechrec.store import CAMPAIGN_KEY, meta_table
+
+    with store._write() as connection:
+        connection.execute(
+            meta_table.insert().values(key=CAMPAIGN_KEY, value=json.dumps({**base(), "clip_duration_s": float("nan")}))
+        )
+    with pytest.raises(CampaignError, match="clip_duration_s must be a finite number, got nan"):
+        store.saved_campaign()
+
+
+def test_a_byte_order_mark_is_read_as_utf8(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + VALID_TOML.replace("test campaign", "caf\u00e9").encode("utf-8"))
+    assert load_campaign(path).title == "caf\u00e9"
+    path.write_bytes(b"\xef\xbb\xbf" + campaign_toml(takes_per_keyword="0").encode())
+    with pytest.raises(CampaignError, match=r"takes_per_keyword must be at least 1"):  # the key, not "line 1, column 1"
+        load_campaign(path)
+
+
+def test_a_utf16_file_is_refused_with_what_to_do(tmp_path):
+    path = tmp_path / "utf16.toml"
+    path.write_bytes(VALID_TOML.encode("utf-16"))
+    with pytest.raises(CampaignError, match=r"is not UTF-8 text .*; save it as UTF-8"):
+        load_campaign(path)
+
+
 def test_campaign_error_is_a_value_error():
     with pytest.raises(ValueError, match="keywords is empty"):
         campaign_from_dict(base(keywords=[]))
