@@ -9,8 +9,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from speechrec.config import CAMPAIGN_ENV, Campaign, Settings, campaign_path, load_campaign, load_settings
-from speechrec.errors import SpeechrecError
+from speechrec.config import (
+    CAMPAIGN_ENV,
+    DATABASE_URL_ENV,
+    STORAGE_URL_ENV,
+    Campaign,
+    Settings,
+    campaign_path,
+    load_campaign,
+    load_settings,
+)
+from speechrec.errors import SpeechrecError, redact, redact_url
 
 # How many skipped files the import summary lists one by one before it only counts them.
 MAX_LISTED_SKIPS = 20
@@ -26,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except (SpeechrecError, ValueError, OSError) as error:
-        print(f"speechrec {args.command}: error: {_one_line(error)}", file=sys.stderr)
+        print(f"speechrec {args.command}: error: {redact(_one_line(error), *_urls(args))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"speechrec {args.command}: interrupted", file=sys.stderr)
@@ -206,7 +215,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     print(
         f"migrated {summary.speakers} speakers and {summary.clips} clips "
         f"({summary.audio_bytes / 1e6:.1f} MB of audio) to "
-        f"{make_url(target.database_url).render_as_string(hide_password=True)} and {target.storage_url}; "
+        f"{make_url(target.database_url).render_as_string(hide_password=True)} and {redact_url(target.storage_url)}; "
         "counts and SHA-256 checksums match"
     )
     return 0
@@ -261,6 +270,12 @@ class _progress_bar:
 
     def __exit__(self, *exc_info: object) -> None:
         self._bar.close()
+
+
+def _urls(args: argparse.Namespace) -> list[str | None]:
+    """Every database and storage URL this command was given (options, then environment): secrets to redact."""
+    given = [value for name, value in vars(args).items() if name.endswith(("_database", "_storage"))]
+    return [*given, os.environ.get(DATABASE_URL_ENV), os.environ.get(STORAGE_URL_ENV)]
 
 
 def _one_line(error: BaseException) -> str:

@@ -1,4 +1,8 @@
-"""The one family of errors speechrec raises for bad input and failed operations."""
+"""The one family of errors speechrec raises for bad input and failed operations, and the redaction
+of credentials from any message before it is shown or logged."""
+
+import re
+from urllib.parse import unquote
 
 
 class SpeechrecError(Exception):
@@ -19,3 +23,53 @@ class StoreError(SpeechrecError):
 
 class ConflictError(StoreError):
     """A write clashed with stored data (a duplicate import, an id taken by another process)."""
+
+
+# The user-info part of a URL ("scheme://user:password@"): everything after "://" up to the last "@"
+# before any white space or quote (a secret key may hold "/" or "+", a careless password "@").
+_URL_USER_INFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.\-]*://)[^\s'\"<>]*@")
+# Query parameters that carry a secret (psycopg's ?password=, signed URLs, API keys).
+_SECRET_PARAMETER = re.compile(
+    r"(?P<name>[?&;](?:password|passwd|pwd|secret|secret_key|access_key|token|key|sig|signature)=)[^&\s'\"<>]*",
+    re.IGNORECASE,
+)
+REDACTED = "***"
+# Secrets shorter than this are only removed where they appear in URL form: replacing every "pw"
+# in a message would garble it, and the URL form is where they appear.
+MIN_LOOSE_SECRET_LENGTH = 4
+
+
+def redact(text: str, *urls: str | None) -> str:
+    """``text`` without credentials, for every message and log line that may quote a URL.
+
+    Removes the ``user:password@`` part of any URL in ``text``, secret query parameters
+    (``?password=...``), and, for each of ``urls`` (the configured database and storage URLs),
+    its user info and password wherever they appear in ``text`` (a back-end may quote them
+    outside the URL, e.g. boto's "Invalid bucket name "KEY:SECRET@bucket""). None is skipped.
+    """
+    for url in urls:
+        for secret in _url_secrets(url):
+            if len(secret) >= MIN_LOOSE_SECRET_LENGTH:
+                text = text.replace(secret, REDACTED)
+    text = _URL_USER_INFO.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
+    return _SECRET_PARAMETER.sub(lambda match: f"{match['name']}{REDACTED}", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` as it may be shown or logged: ``s3://***@bucket/prefix`` instead of ``s3://KEY:SECRET@...``."""
+    return redact(url, url)
+
+
+def _url_secrets(url: str | None) -> list[str]:
+    """The user info of ``url`` and its parts (as written and URL-decoded), longest first.
+
+    An unescaped "@" in a password makes the end of the user info ambiguous: both readings count.
+    """
+    if not url or "://" not in url or "@" not in url.split("://", 1)[1]:
+        return []
+    rest = url.split("://", 1)[1]
+    found: set[str] = set()
+    for user_info in (rest.split("@", 1)[0], rest.rsplit("@", 1)[0]):
+        password = user_info.partition(":")[2]  # the user name alone is no secret (and a common word)
+        found |= {user_info, password, unquote(user_info), unquote(password)}
+    return sorted((secret for secret in found if secret), key=len, reverse=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 import pandas as pd
-
 from sqlalchemy.engine import make_url
 
 from speechrec.config import Campaign, Settings, campaign_to_dict
@@ -261,7 +260,7 @@ def _store_places(settings: Settings) -> list[tuple[Path, str]]:
 def _is_earlier_export(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
-            return EXPORT_MARKER_FILES <= set(archive.namelist())
+            return set(archive.namelist()) >= EXPORT_MARKER_FILES
     except (zipfile.BadZipFile, OSError, ValueError):
         return False
 

@@ -24,7 +24,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from speechrec.errors import StoreError
+from speechrec.errors import StoreError, redact, redact_url
 
 AUDIO_PREFIX = "clips"
 TEMP_FOLDER = ".tmp"
@@ -46,12 +46,14 @@ class AudioStorage:
         if not isinstance(storage_url, str) or not storage_url:
             raise TypeError(f"storage_url must be a non-empty string, got {storage_url!r}")
         self.url = storage_url
+        # What messages and logs show: the URL without its user:password@ part.
+        self.display_url = redact_url(storage_url)
         try:
             # A file system of its own: fsspec would otherwise hand back one made earlier in the
             # process, with the endpoint and credentials the AWS_* variables had then.
             self._fs, self._root = fsspec.core.url_to_fs(storage_url, skip_instance_cache=True)
-        except (ValueError, ImportError) as error:
-            raise StoreError(f"cannot open audio storage {storage_url!r}: {error}") from None
+        except Exception as error:  # unknown protocol, missing package, or a back-end that connects at once
+            raise StoreError(f"cannot open audio storage {self.display_url!r}: {self._reason(error)}") from None
         self._root = self._root.rstrip("/")
         self.is_local = isinstance(self._fs, LocalFileSystem)
         if self.is_local:
@@ -71,21 +73,21 @@ class AudioStorage:
         probe_key = f"{PROBE_FOLDER}/{uuid.uuid4().hex}"
         try:
             if not self.is_local:
-                with self._remote(f"audio storage {self.url!r}", FileNotFoundError, PermissionError):
+                with self._remote(f"audio storage {self.display_url!r}", FileNotFoundError, PermissionError):
                     self._fs.ls(self._root.split("/", 1)[0], refresh=True)
             self.put(probe_key, b"speechrec write check")
             self.remove(probe_key)
         except FileNotFoundError:
             raise StoreError(
-                f"audio storage {self.url!r}: the bucket does not exist; create it or fix the storage URL"
+                f"audio storage {self.display_url!r}: the bucket does not exist; create it or fix the storage URL"
             ) from None
         except PermissionError:
             raise StoreError(
-                f"audio storage {self.url!r}: access denied; check the credentials "
+                f"audio storage {self.display_url!r}: access denied; check the credentials "
                 "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
             ) from None
         except OSError as error:  # a local folder that cannot be written
-            raise StoreError(f"audio storage {self.url!r} cannot be written: {error}") from None
+            raise StoreError(f"audio storage {self.display_url!r} cannot be written: {self._reason(error)}") from None
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` so that it appears complete or not at all.
@@ -153,7 +155,11 @@ class AudioStorage:
         except (StoreError, *passed):
             raise
         except Exception as error:  # each fsspec back-end has its own error family
-            raise StoreError(f"{what}: {' '.join(str(error).split()) or type(error).__name__}") from None
+            raise StoreError(f"{what}: {self._reason(error)}") from None
+
+    def _reason(self, error: BaseException) -> str:
+        """A back-end's error as one line without credentials (boto quotes a bucket name with them)."""
+        return redact(" ".join(str(error).split()) or type(error).__name__, self.url)
 
 
 @functools.lru_cache(maxsize=8)

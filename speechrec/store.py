@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from speechrec.config import Campaign, Settings, campaign_from_dict, campaign_to_dict, check_word
 from speechrec.decode import encode_flac, read_audio_bytes
-from speechrec.errors import ConflictError, StoreError
+from speechrec.errors import ConflictError, StoreError, redact
 from speechrec.quality import QualityReport
 from speechrec.storage import AudioStorage, audio_key
 
@@ -210,7 +210,8 @@ class ClipStore:
         except (SQLAlchemyError, ImportError, OSError) as error:
             # The message names the problem (dialect, driver, folder), never the URL's password.
             raise StoreError(
-                f"cannot open the database: {error}; check the database URL and that its driver is installed"
+                f"cannot open the database: {self._reason(error)}; check the database URL and that its driver "
+                "is installed"
             ) from None
         self._sqlite = self._engine.dialect.name == "sqlite"
         self._write_lock = threading.Lock() if self._sqlite else None
@@ -620,9 +621,9 @@ class ClipStore:
             with lock, self._engine.begin() as connection:
                 yield connection
         except IntegrityError as error:
-            raise ConflictError(f"conflicts with stored data ({error.orig})") from None
+            raise ConflictError(f"conflicts with stored data ({self._reason(error.orig)})") from None
         except SQLAlchemyError as error:
-            raise StoreError(f"database error: {error.orig or error}") from None
+            raise StoreError(f"database error: {self._reason(error.orig or error)}") from None
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -632,7 +633,12 @@ class ClipStore:
                 yield connection
         except (SQLAlchemyError, pd.errors.DatabaseError) as error:
             cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) else error  # pandas wraps it
-            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from None
+            reason = self._reason(getattr(cause, "orig", None) or cause or error)
+            raise StoreError(f"database error: {reason}") from None
+
+    def _reason(self, error: BaseException) -> str:
+        """A database error as text without the URL's credentials (a driver may quote its connection string)."""
+        return redact(str(error), self.settings.database_url, self.settings.storage_url)
 
     def _frame(self, query) -> pd.DataFrame:
         with self._read() as connection:
@@ -665,9 +671,9 @@ def _review_state(connection: Connection, clip_id: str, *, for_update: bool = Fa
 def _require_database_file(settings: Settings) -> None:
     """StoreError if the store's SQLite database file does not exist (checked before SQLite makes one)."""
     url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        if not Path(url.database).is_file():
-            raise StoreError(f"no speechrec store in {_store_place(settings)}: {NO_STORE_HINT}")
+    is_file = url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
+    if is_file and not Path(url.database).is_file():
+        raise StoreError(f"no speechrec store in {_store_place(settings)}: {NO_STORE_HINT}")
 
 
 def _store_place(settings: Settings) -> str:

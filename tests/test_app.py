@@ -633,3 +633,21 @@ def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_env
     monkeypatch.setenv("SPEECHREC_STORAGE_URL", f"s3://{bucket}/campaign")
     at = run_app()  # fixed: the next page load opens the store (a failed open is not cached)
     assert not at.error and at.checkbox
+
+
+@pytest.mark.parametrize("where", ["environment", "secrets"])
+def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog, where):
+    from backends import free_port
+
+    url = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio"
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    if where == "environment":
+        monkeypatch.setenv("SPEECHREC_STORAGE_URL", url)
+    else:
+        at.secrets["storage"] = {"audio_url": url}
+    at.run()
+    assert not at.exception
+    assert at.error[0].value.startswith("speechrec cannot start: audio storage 'https://***@127.0.0.1:")
+    shown = " ".join(element.value for element in [*at.error, *at.warning, *at.markdown, *at.caption])
+    assert "hunter22" not in shown
+    assert "speechrec cannot start" in caplog.text and "hunter22" not in caplog.text

@@ -247,7 +247,9 @@ def setup_failure(tmp_path: Path, name: str) -> None:
     if name == "bad_toml":
         (tmp_path / "bad.toml").write_text('title = "x"\nkeywords = [yes]\n')
     elif name == "nan":
-        (tmp_path / "nan.toml").write_text('title = "x"\nkeywords = ["yes"]\nconsent_text = "ok"\nclip_duration_s = nan\n')
+        (tmp_path / "nan.toml").write_text(
+            'title = "x"\nkeywords = ["yes"]\nconsent_text = "ok"\nclip_duration_s = nan\n'
+        )
     elif name == "empty_keywords":
         (tmp_path / "empty.toml").write_text('title = "x"\nkeywords = []\nconsent_text = "ok"\n')
     elif name == "no_default_campaign":
@@ -544,3 +546,16 @@ def test_a_database_without_speechrecs_tables_is_no_store(remote_settings, monke
         assert sqlalchemy.inspect(engine).get_table_names() == []  # nothing was created
     finally:
         engine.dispose()
+
+
+def test_credentials_in_storage_urls_are_never_printed(cli, tmp_path):
+    from backends import free_port
+
+    add_one_clip(tmp_path / "data")
+    cli.env["SPEECHREC_STORAGE_URL"] = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio"
+    result = cli("stats")
+    assert result.returncode == 1 and "hunter22" not in result.stderr
+    assert "https://***@127.0.0.1" in result.stderr
+    del cli.env["SPEECHREC_STORAGE_URL"]
+    result = cli("migrate", "--from-store", "data", "--to-store", "copy", "--to-storage", "s3://AKIA:hunter22-Secret@b/x")
+    assert result.returncode == 1 and "hunter22" not in result.stderr

@@ -17,7 +17,7 @@ from speechrec.config import (
     load_campaign,
     load_settings,
 )
-from speechrec.errors import SpeechrecError
+from speechrec.errors import SpeechrecError, redact
 from speechrec.store import ClipStore
 
 LOGGER = logging.getLogger(__name__)
@@ -56,8 +56,9 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
         store = open_store()
         return store.saved_campaign() or seed_campaign(), store
     except (SpeechrecError, ValueError, OSError) as error:
-        LOGGER.error("speechrec cannot start: %s", error)
-        st.error(f"speechrec cannot start: {error}")
+        message = f"speechrec cannot start: {redact(str(error), *configured_urls())}"
+        LOGGER.error("%s", message)
+        st.error(message)
         st.stop()
 
 
@@ -90,11 +91,30 @@ def secret(section: str, key: str) -> object | None:
         return None
 
 
+def configured_urls() -> tuple[str | None, ...]:
+    """The database and storage URLs as configured (environment, then secrets): the credentials to redact."""
+    return (
+        os.environ.get(DATABASE_URL_ENV) or _text_or_none(secret("storage", "database_url")),
+        os.environ.get(STORAGE_URL_ENV) or _text_or_none(secret("storage", "audio_url")),
+    )
+
+
+def _text_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class RedactingFormatter(logging.Formatter):
+    """Log lines without credentials: URLs lose their user:password@, the configured ones' secrets go too."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), *configured_urls())
+
+
 def setup_logging() -> None:
     """Send speechrec's own log lines (INFO and up) to the server log, once per process."""
     logger = logging.getLogger("speechrec")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

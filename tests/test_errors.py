@@ -1,0 +1,53 @@
+"""Credentials never reach a message or a log line: ``redact`` on the URL forms that leaked."""
+
+from __future__ import annotations
+
+import pytest
+
+from speechrec.errors import REDACTED, redact, redact_url
+
+SECRET = "Sup3r/Secret+Key"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"s3://AKIAEXAMPLE:{SECRET}@bucket/prefix",
+        f"https://user:{SECRET}@storage.example.org/audio",
+        f"postgresql+psycopg://speechrec:{SECRET}@db.example.org:5432/speech",
+        f"postgresql://speechrec:{SECRET.replace('/', '%2F').replace('+', '%2B')}@db/speech",
+        f"postgresql://speechrec@db/speech?password={SECRET}",
+        f"ftp://user:{SECRET}@host/x",
+        f"https://user:p@{SECRET}@host/x",  # an unescaped "@" in the password
+    ],
+)
+def test_a_url_quoted_in_a_message_loses_its_credentials(url):
+    message = f"audio storage {url!r} cannot be written: connection refused ({url})"
+    for cleaned in (redact(message), redact(message, url)):
+        assert "Secret" not in cleaned and "%2F" not in cleaned
+        assert REDACTED in cleaned
+        assert "cannot be written: connection refused" in cleaned
+
+
+def test_the_configured_urls_secrets_go_wherever_they_are_quoted():
+    url = f"s3://AKIAEXAMPLE:{SECRET}@bucket/prefix"
+    message = f'Invalid bucket name "AKIAEXAMPLE:{SECRET}@bucket": must match ...; the key {SECRET} was refused'
+    cleaned = redact(message, url)
+    assert SECRET not in cleaned
+    assert cleaned.startswith(f'Invalid bucket name "{REDACTED}@bucket"')
+
+
+def test_messages_without_credentials_stay_as_they_are():
+    message = "no clip 'abc'; write to admin@example.org or see https://example.org/help?page=2"
+    assert redact(message, "sqlite:///data/speechrec.sqlite3", "/data/audio", None) == message
+
+
+def test_a_short_password_is_removed_from_urls_without_garbling_the_text():
+    url = "postgresql://user:pw@host/db"
+    cleaned = redact(f"password authentication failed for user 'user' at {url}", url)
+    assert cleaned == f"password authentication failed for user 'user' at postgresql://{REDACTED}@host/db"
+
+
+def test_redact_url():
+    assert redact_url(f"s3://AKIAEXAMPLE:{SECRET}@bucket/prefix") == f"s3://{REDACTED}@bucket/prefix"
+    assert redact_url("s3://bucket/prefix") == "s3://bucket/prefix"
