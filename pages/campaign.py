@@ -7,6 +7,7 @@ from speechrec.errors import SpeechrecError
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
 from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.text import plain
 
 require_organizer()
 campaign, store = campaign_and_store_ui()
@@ -59,7 +60,7 @@ if saved:
         revised = revise_campaign(campaign, changes)
         store.save_campaign(revised)
     except (SpeechrecError, TypeError) as error:
-        st.error(f"Not saved: {error}")
+        st.error(plain(f"Not saved: {error}"))
     else:
         message = "Saved."
         if revised.consent_version != campaign.consent_version:

@@ -10,6 +10,7 @@ from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
 from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.text import plain
 from speechrec.ui.waveform import waveform_chart
 
 require_organizer()
@@ -77,8 +78,10 @@ if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()
 st.session_state[state.REVIEW_SEEN] = (clip["clip_id"], store.review_state(clip["clip_id"]))
-st.caption(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
-st.markdown(f"## {word_label(clip['keyword'])}")
+st.caption(
+    plain(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
+)
+st.markdown(f"## {plain(word_label(clip['keyword']))}")
 quality = QualityReport.from_row(clip)
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))

@@ -6,12 +6,13 @@ from speechrec.ui import state
 from speechrec.ui.auth import SIGN_IN_PARAMETER, sign_in_ui, signed_in
 from speechrec.ui.participants import confirm_withdrawal_ui, find_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.text import plain
 
 campaign, store = campaign_and_store_ui()
 if SIGN_IN_PARAMETER in st.query_params and not signed_in():
     sign_in_ui()
     st.stop()
-st.title(campaign.title)
+st.title(plain(campaign.title))
 st.write(campaign.description)
 state.show_notice()
 
@@ -22,7 +23,7 @@ if speaker_id is None or agreed_version != campaign.consent_version:
         st.info("The consent text has changed since you agreed. Please read it and agree again to go on.")
     with st.container(border=True):
         st.markdown(campaign.consent_text)
-        st.caption(f"Consent version {campaign.consent_version} · licence {campaign.licence}")
+        st.caption(plain(f"Consent version {campaign.consent_version} · licence {campaign.licence}"))
     agreed = st.checkbox("I have read this and I agree")
     if st.button("Start", type="primary", disabled=not agreed):
         if speaker_id is None:

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 from speechrec.config import load_campaign, load_settings
 from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import NOISE_KEYWORD, ClipStore, clips_table
 from speechrec.ui import state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +47,11 @@ def clean_app(monkeypatch, tmp_path):
 
 def run_app() -> AppTest:
     return AppTest.from_file(str(APP), default_timeout=60).run()
+
+
+def shown(markdown: str) -> str:
+    """What the browser shows for a message's Markdown: escapes and invisible word joiners gone."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def button(at: AppTest, label: str):
@@ -86,7 +91,7 @@ def prompted_word(at: AppTest) -> str:
 def test_welcome_shows_the_campaign_and_its_consent():
     at = run_app()
     assert not at.exception
-    assert at.title[0].value == CAMPAIGN.title
+    assert shown(at.title[0].value) == CAMPAIGN.title
     assert any(CAMPAIGN.consent_text.strip()[:40] in item.value for item in at.markdown)
     assert button(at, "Start").disabled  # nothing happens before the volunteer agrees
     assert open_store().speakers().empty
@@ -100,7 +105,7 @@ def test_agreeing_creates_a_speaker_and_shows_the_code():
     assert at.session_state[state.SPEAKER_ID] == speakers["speaker_id"][0]
     code = at.session_state[state.PARTICIPANT_CODE]
     assert re.fullmatch(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", code)
-    assert code in at.success[0].value
+    assert code in shown(at.success[0].value)
     assert open_store().find_speaker(code) == speakers["speaker_id"][0]
 
 
@@ -114,7 +119,7 @@ def test_live_recorder_starts_with_a_microphone_check():
 def test_record_page_asks_for_consent_first():
     at = run_app().switch_page("pages/record.py").run()
     assert not at.exception
-    assert "agree to it first" in at.warning[0].value
+    assert "agree to it first" in shown(at.warning[0].value)
     assert not at.get("audio_input")
 
 
@@ -129,7 +134,7 @@ def test_a_good_recording_is_stored_under_the_prompted_word():
     assert clips["keyword"].tolist() == [word]
     assert clips["source"].tolist() == ["audio_input"]
     assert clips["session_id"].tolist() == [at.session_state[state.SESSION_ID]]
-    assert "Got it" in at.success[0].value
+    assert "Got it" in shown(at.success[0].value)
     assert f"1 / {total}" in at.get("progress")[0].proto.text
     assert not at.get("audio_input")[0].value  # the recorder is empty for the next word
 
@@ -139,7 +144,7 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
     word = prompted_word(at)
     at.get("audio_input")[0].set_value(wav(steady_noise(2.0, RATE, -60.0))).run()
     assert not at.exception
-    assert "no word was heard" in at.error[0].value
+    assert "no word was heard" in shown(at.error[0].value)
     assert open_store().clips().empty
     assert prompted_word(at) == word
 
@@ -174,7 +179,7 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     at.text_input[0].input(speaker.participant_code.lower()).run()
     button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert "Welcome back" in at.success[0].value
+    assert "Welcome back" in shown(at.success[0].value)
     simple_recorder(at.switch_page("pages/record.py").run())
     assert prompted_word(at) == schedule[4]
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
@@ -197,7 +202,7 @@ def test_unknown_or_malformed_codes_get_a_clear_message(code, message):
     at.text_input[0].input(code).run()
     button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert message in at.error[0].value
+    assert message in shown(at.error[0].value)
     assert at.session_state[state.SPEAKER_ID] is None
 
 
@@ -212,7 +217,7 @@ def test_withdrawing_deletes_everything_after_a_confirmation():
     button(at, "Yes, delete my recordings").click().run()
     assert not at.exception
     assert store.clips().empty and store.speakers().empty
-    assert "2 recordings" in at.success[0].value
+    assert "2 recordings" in shown(at.success[0].value)
 
 
 def test_after_the_words_comes_the_room_noise_then_done():
@@ -226,7 +231,7 @@ def test_after_the_words_comes_the_room_noise_then_done():
     assert not at.exception
     assert (store.clips()["keyword"] == NOISE_KEYWORD).sum() == 1
     assert "All done" in at.subheader[0].value
-    assert at.session_state[state.PARTICIPANT_CODE] in at.info[0].value
+    assert at.session_state[state.PARTICIPANT_CODE] in shown(at.info[0].value)
 
 
 def test_a_changed_consent_text_asks_again(tmp_path, monkeypatch):
@@ -242,7 +247,7 @@ def test_a_changed_consent_text_asks_again(tmp_path, monkeypatch):
     at = run_app()
     at.text_input[0].input(speaker.participant_code).run()
     button(at, "Continue with this code").click().run()
-    assert "consent text has changed" in at.info[0].value
+    assert "consent text has changed" in shown(at.info[0].value)
     agree(at)
     assert store.consent_version(speaker.speaker_id) == CAMPAIGN.consent_version + 1
 
@@ -260,7 +265,7 @@ def test_a_campaign_file_with_a_byte_order_mark_works(monkeypatch, tmp_path):
     monkeypatch.setenv("SPEECHREC_CAMPAIGN", str(tmp_path / "campaign.toml"))
     at = run_app()
     assert not at.exception and not at.error
-    assert at.title[0].value == CAMPAIGN.title
+    assert shown(at.title[0].value) == CAMPAIGN.title
 
 
 @pytest.mark.parametrize("content", list(BROKEN_CAMPAIGNS.values()), ids=list(BROKEN_CAMPAIGNS))
@@ -272,10 +277,10 @@ def test_broken_campaign_file_shows_an_error(monkeypatch, tmp_path, content):
     at = run_app()
     assert not at.exception
     assert len(at.error) == 1
-    assert "speechrec cannot start" in at.error[0].value
-    assert "campaign.toml" in at.error[0].value
+    assert "speechrec cannot start" in shown(at.error[0].value)
+    assert "campaign.toml" in shown(at.error[0].value)
     if "nan" in content:
-        assert "clip_duration_s must be a finite number, got nan" in at.error[0].value
+        assert "clip_duration_s must be a finite number, got nan" in shown(at.error[0].value)
     assert not at.title
 
 
@@ -283,15 +288,15 @@ def test_missing_campaign_file_shows_an_error(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     at = run_app()
     assert not at.exception
-    assert "does not exist" in at.error[0].value
+    assert "does not exist" in shown(at.error[0].value)
 
 
 def test_unusable_database_url_shows_an_error(monkeypatch):
     monkeypatch.setenv("SPEECHREC_DATABASE_URL", "nosuchdb://user:hunter2@host/speech")
     at = run_app()
     assert not at.exception
-    assert "speechrec cannot start" in at.error[0].value
-    assert "hunter2" not in at.error[0].value
+    assert "speechrec cannot start" in shown(at.error[0].value)
+    assert "hunter2" not in shown(at.error[0].value)
 
 
 ICE_SCRIPT = """
@@ -342,7 +347,7 @@ def test_organizer_pages_are_not_reachable_without_sign_in(page_name):
     # Opened some other way, the page checks sign-in itself and shows nothing from the store.
     page = AppTest.from_file(str(REPO / "pages" / f"{page_name}.py"), default_timeout=60).run()
     assert not page.exception
-    assert "for the campaign's organizers" in page.warning[0].value
+    assert "for the campaign's organizers" in shown(page.warning[0].value)
     assert not page.dataframe and not page.metric and not page.title and not page.text_area
     assert not page.get("audio") and not page.get("download_button") and not page.button
 
@@ -350,7 +355,7 @@ def test_organizer_pages_are_not_reachable_without_sign_in(page_name):
 def test_a_wrong_password_is_refused_and_slows_the_next_try():
     at = sign_in(organizer_app(), "guess")
     assert not at.exception
-    assert at.error[0].value == "Wrong password."
+    assert shown(at.error[0].value) == "Wrong password."
     assert at.session_state[state.ORGANIZER] is False
     assert at.session_state[state.SIGN_IN_FAILURES] == 1
 
@@ -363,7 +368,7 @@ def test_the_right_password_opens_stats_with_the_stores_numbers():
     assert at.session_state[state.ORGANIZER] is True
     at.switch_page("pages/stats.py").run()
     assert not at.exception
-    assert at.title[0].value == "Stats"
+    assert shown(at.title[0].value) == "Stats"
     words = at.dataframe[0].value.set_index("keyword")
     assert (words.loc["yes", "total"], words.loc["no", "pending"], words.loc["cat", "kind"]) == (2, 1, "filler")
     assert at.metric[0].value == "4" and at.metric[1].value == "1"
@@ -397,12 +402,12 @@ def test_review_accepts_and_shows_the_next_clip():
     store, ids = reviewed_store(["yes", "no"])
     at = review_app()
     assert not at.exception
-    assert at.markdown[0].value == "## no"  # newest first
+    assert shown(at.markdown[0].value) == "## no"  # newest first
     button(at, "Accept").click().run()
     assert not at.exception
     assert store.clip(ids[1])["status"] == "accepted" and store.clip(ids[1])["reviewer"] == "organizer"
-    assert "Accepted." in at.success[0].value
-    assert at.markdown[0].value == "## yes"
+    assert "Accepted." in shown(at.success[0].value)
+    assert shown(at.markdown[0].value) == "## yes"
 
 
 def test_review_reject_with_a_reason_then_undo():
@@ -414,7 +419,7 @@ def test_review_reject_with_a_reason_then_undo():
     button(at, "Undo the last decision").click().run()
     assert not at.exception
     assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("pending", None)
-    assert at.markdown[0].value == "## yes"  # back in the queue
+    assert shown(at.markdown[0].value) == "## yes"  # back in the queue
 
 
 def test_review_relabels_a_clip():
@@ -431,7 +436,7 @@ def test_review_notices_another_organizers_decision():
     at = review_app()
     store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
     button(at, "Accept").click().run()
-    assert "ben had changed this clip while you listened" in at.warning[0].value
+    assert "ben had changed this clip while you listened" in shown(at.warning[0].value)
     assert store.clip(ids[0])["status"] == "accepted"  # the last decision wins
 
 
@@ -440,7 +445,7 @@ def test_review_filters_and_empty_queue():
     at = review_app()
     next(item for item in at.multiselect if item.label == "Words").set_value(["tum"]).run()
     assert not at.exception
-    assert "Nothing to review" in at.info[0].value
+    assert "Nothing to review" in shown(at.info[0].value)
 
 
 def organizer_page(page: str) -> AppTest:
@@ -457,7 +462,7 @@ def test_review_speaker_filter_shows_all_of_one_speaker():
     at = review_app()
     next(item for item in at.multiselect if item.label == "Speakers").set_value([other]).run()
     assert not at.exception
-    assert at.markdown[0].value == "## up" and "2 to go" in at.caption[0].value
+    assert shown(at.markdown[0].value) == "## up" and "2 to go" in shown(at.caption[0].value)
 
 
 def test_review_withdraws_a_volunteer_by_code_after_a_confirmation():
@@ -467,15 +472,15 @@ def test_review_withdraws_a_volunteer_by_code_after_a_confirmation():
     at = review_app()
     at.sidebar.text_input[0].input("K7QM-2XPA-9DHT")
     next(item for item in at.sidebar.button if item.label == "Find this volunteer").click().run()
-    assert "No participant has this code" in at.sidebar.error[0].value
+    assert "No participant has this code" in shown(at.sidebar.error[0].value)
     at.sidebar.text_input[0].input(speaker.participant_code.lower())
     next(item for item in at.sidebar.button if item.label == "Find this volunteer").click().run()
-    assert f"Speaker {speaker.speaker_id}: 2 clips" in at.sidebar.warning[0].value
+    assert f"Speaker {speaker.speaker_id}: 2 clips" in shown(at.sidebar.warning[0].value)
     assert len(store.clips()) == 2  # nothing deleted before the confirmation
     next(item for item in at.sidebar.button if "Delete this volunteer" in item.label).click().run()
     assert not at.exception
     assert store.clips().empty and store.speakers().empty
-    assert f"Speaker {speaker.speaker_id} withdrawn: 2 clips deleted." in at.success[0].value
+    assert f"Speaker {speaker.speaker_id} withdrawn: 2 clips deleted." in shown(at.success[0].value)
 
 
 def test_stats_builds_the_dataset_zip_and_offers_it_and_the_metadata(tmp_path):
@@ -512,7 +517,7 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     campaign_field(at, "Consent text").input(CAMPAIGN.consent_text + "\nWe also keep the date of each take.")
     at.button[-1].click().run()
     assert not at.exception
-    assert "now version 2: volunteers will be asked again" in at.success[0].value
+    assert "now version 2: volunteers will be asked again" in shown(at.success[0].value)
     saved = store.saved_campaign()
     assert (saved.keywords, saved.takes_per_keyword, saved.consent_version) == (("hey robot", "tum", "stop"), 3, 2)
     assert saved.filler_words == CAMPAIGN.filler_words  # untouched fields stay
@@ -520,7 +525,7 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     volunteer = AppTest.from_file(str(APP), default_timeout=60)
     volunteer.session_state[state.SPEAKER_ID] = speaker.speaker_id
     volunteer.run()
-    assert "The consent text has changed" in volunteer.info[0].value
+    assert "The consent text has changed" in shown(volunteer.info[0].value)
 
 
 def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved():
@@ -529,7 +534,7 @@ def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved()
     campaign_field(at, "Keywords").input("yes\n../etc")
     at.button[-1].click().run()
     assert not at.exception
-    assert "Not saved: keyword '../etc' contains '..'" in at.error[0].value
+    assert "Not saved: keyword '../etc' contains '..'" in shown(at.error[0].value)
     assert store.saved_campaign() is None
 
 
@@ -558,13 +563,13 @@ def test_oidc_login_of_an_organizer_email_opens_the_organizer_pages():
     at = oidc_app({"is_logged_in": True, "email": "Ada@Example.org"})
     assert not at.exception
     at.switch_page("pages/stats.py").run()
-    assert not at.exception and at.title[0].value == "Stats"
+    assert not at.exception and shown(at.title[0].value) == "Stats"
 
 
 def test_oidc_login_of_another_email_is_refused():
     at = oidc_app({"is_logged_in": True, "email": "eve@example.org"})
     assert not at.exception
-    assert "eve@example.org is not one of this campaign's organizers" in at.error[0].value
+    assert "eve@example.org is not one of this campaign's organizers" in shown(at.error[0].value)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/stats.py")
 
@@ -608,7 +613,7 @@ def test_organizers_are_warned_when_hosting_would_wipe_the_data(monkeypatch):
     monkeypatch.setattr("speechrec.ui.resources.COMMUNITY_CLOUD_APPS", REPO.parent)
     at = signed_in_app()
     assert not at.exception
-    assert "Streamlit Community Cloud wipes" in at.warning[0].value
+    assert "Streamlit Community Cloud wipes" in shown(at.warning[0].value)
     assert not run_app().warning  # volunteers are not bothered with it
 
 
@@ -625,8 +630,8 @@ def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_env
     monkeypatch.setenv("SPEECHREC_STORAGE_URL", "s3://no-such-bucket/campaign")
     at = run_app()
     assert not at.exception
-    assert at.error[0].value.startswith("speechrec cannot start: audio storage 's3://no-such-bucket/campaign'")
-    assert "the bucket does not exist" in at.error[0].value
+    assert shown(at.error[0].value).startswith("speechrec cannot start: audio storage 's3://no-such-bucket/campaign'")
+    assert "the bucket does not exist" in shown(at.error[0].value)
     assert not at.checkbox and not at.button  # nobody is asked to agree or record
     assert "speechrec cannot start" in caplog.text
     bucket = s3_environment.create_bucket()
@@ -647,7 +652,72 @@ def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog
         at.secrets["storage"] = {"audio_url": url}
     at.run()
     assert not at.exception
-    assert at.error[0].value.startswith("speechrec cannot start: audio storage 'https://***@127.0.0.1:")
-    shown = " ".join(element.value for element in [*at.error, *at.warning, *at.markdown, *at.caption])
-    assert "hunter22" not in shown
+    assert shown(at.error[0].value).startswith("speechrec cannot start: audio storage 'https://***@127.0.0.1:")
+    page = " ".join(element.value for element in [*at.error, *at.warning, *at.markdown, *at.caption])
+    assert "hunter22" not in page
     assert "speechrec cannot start" in caplog.text and "hunter22" not in caplog.text
+
+
+# ---- typed text is shown as text ----------------------------------------------------------------
+
+CRAFTED = ["[text](https://example.org/x)", "**bold** :red[x] $x$", "<b>x</b> mail@example.org www.example.org"]
+MARKDOWN_SYNTAX = re.compile(r"(?<!\\)[\[\]()*`_<>:$@]")  # a syntax character without its escaping backslash
+
+
+def assert_shown_as_text(markdown: str, typed: str) -> None:
+    """``typed`` shows character for character, and no syntax character of the message is left unescaped."""
+    assert typed in shown(markdown)
+    assert not MARKDOWN_SYNTAX.search(markdown.removeprefix("## ")), markdown
+
+
+@pytest.mark.parametrize("typed", CRAFTED)
+def test_a_crafted_participant_code_in_the_link_is_shown_as_text(typed):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params["code"] = typed
+    at.run()
+    button(at, "Continue with this code").click().run()
+    assert not at.exception
+    assert_shown_as_text(at.error[0].value, repr(typed))
+
+
+@pytest.mark.parametrize("typed", CRAFTED)
+def test_a_typed_reject_reason_is_shown_as_text(typed):
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    next(item for item in at.selectbox if item.label == "Reason").set_value("other…").run()
+    next(item for item in at.text_input if item.label == "Reason").input(typed).run()
+    button(at, "Reject").click().run()
+    assert not at.exception
+    assert store.clip(ids[0])["reason"] == typed
+    assert_shown_as_text(at.success[0].value, typed)
+
+
+def test_an_invalid_campaign_edit_quoting_markdown_is_shown_as_text():
+    at = organizer_page("pages/campaign.py")
+    next(item for item in at.text_area if item.label.startswith("Keywords")).input("[x](https://example.org/x)")
+    at.button[0].click().run()
+    assert not at.exception
+    assert_shown_as_text(at.error[0].value, "'[x](https://example.org/x)'")
+
+
+def test_an_identity_providers_email_is_shown_as_text():
+    at = oidc_app({"is_logged_in": True, "email": "[eve](https://example.org/x)@example.org"})
+    assert not at.exception
+    assert_shown_as_text(at.error[0].value, "[eve](https://example.org/x)@example.org")
+
+
+def test_a_stored_keyword_is_shown_as_text():
+    store, _ = reviewed_store(["yes"])
+    with store._write() as connection:
+        connection.execute(clips_table.update().values(keyword="a_b_ [c](d)"))
+    at = review_app()
+    assert not at.exception
+    assert_shown_as_text(at.markdown[0].value, "a_b_ [c](d)")
+
+
+def test_the_campaign_title_is_shown_as_text(monkeypatch, tmp_path):
+    text = (REPO / "campaign.toml").read_text().replace(f'title = "{CAMPAIGN.title}"', 'title = "[x](https://e.org)"')
+    (tmp_path / "campaign.toml").write_text(text)
+    monkeypatch.setenv("SPEECHREC_CAMPAIGN", str(tmp_path / "campaign.toml"))
+    at = run_app()
+    assert_shown_as_text(at.title[0].value, "[x](https://e.org)")

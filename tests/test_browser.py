@@ -201,3 +201,32 @@ def test_organizer_signs_in_sees_stats_and_signs_out(tmp_path, fake_microphone):
         page.get_by_role("button", name="Sign out").click()
         page.get_by_text("I have read this and I agree").wait_for(timeout=20000)
         assert page.get_by_role("link", name="Stats").count() == 0
+
+
+TYPED_PAYLOADS = [
+    "[text](https://example.org/x)",
+    "https://example.org/x",
+    "www.example.org",
+    "mail@example.org",
+    "**bold** _it_ `code` ~~gone~~",
+    ":red[red] :smile: $x^2$",
+    "<b>bold</b> &amp; a\\b",
+    "# heading",
+]
+
+
+def test_typed_text_is_shown_as_text_never_as_markdown(tmp_path, fake_microphone):
+    """A crafted ?code= link: the error box shows the code character for character, with no link in it."""
+    from urllib.parse import quote
+
+    microphone, _ = fake_microphone
+    with running_app(tmp_path) as (url, _, _, _), browser(tmp_path, microphone) as context:
+        page = context.new_page()
+        for payload in TYPED_PAYLOADS:
+            page.goto(f"{url}/?code={quote(payload)}")
+            page.get_by_role("button", name="Continue with this code").click()
+            alert = page.locator('[data-testid="stAlert"]').filter(has_text="is not valid")
+            alert.wait_for(timeout=20000)
+            shown = alert.inner_text().replace("\u2060", "")  # the invisible word joiners that break autolinks
+            assert f"participant code {payload!r} is not valid" in shown
+            assert alert.locator("a, b, strong, em, code, del, h1, .katex").count() == 0, alert.inner_html()

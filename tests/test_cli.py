@@ -557,5 +557,7 @@ def test_credentials_in_storage_urls_are_never_printed(cli, tmp_path):
     assert result.returncode == 1 and "hunter22" not in result.stderr
     assert "https://***@127.0.0.1" in result.stderr
     del cli.env["SPEECHREC_STORAGE_URL"]
-    result = cli("migrate", "--from-store", "data", "--to-store", "copy", "--to-storage", "s3://AKIA:hunter22-Secret@b/x")
+    result = cli(
+        "migrate", "--from-store", "data", "--to-store", "copy", "--to-storage", "s3://AKIA:hunter22-Secret@b/x"
+    )
     assert result.returncode == 1 and "hunter22" not in result.stderr

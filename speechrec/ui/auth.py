@@ -12,6 +12,7 @@ import streamlit as st
 from speechrec.auth import check_password, failure_delay_s, generated_password, is_organizer_email, organizer_emails
 from speechrec.ui import state
 from speechrec.ui.resources import app_settings, secret
+from speechrec.ui.text import plain
 
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
@@ -65,7 +66,7 @@ def sign_in_ui() -> None:
     get a plain message and a growing delay."""
     if oidc_organizers():
         if st.user.get("is_logged_in"):
-            st.error(f"{st.user.get('email')} is not one of this campaign's organizers.")
+            st.error(plain(f"{st.user.get('email')} is not one of this campaign's organizers."))
             st.button("Log out", on_click=st.logout)
         else:
             st.button("Sign in with your organization account", type="primary", on_click=st.login)

@@ -14,6 +14,7 @@ from speechrec.errors import SpeechrecError
 from speechrec.export import SELECTIONS, ExportOptions, ProgressCallback, download_name, metadata_csv, prepare_export
 from speechrec.store import ClipStore
 from speechrec.ui import state
+from speechrec.ui.text import plain
 
 COMMON_SAMPLE_RATES = (8000, 16000, 22050, 44100, 48000)
 BUILD_TEXT = "Cutting and packing the clips…"
@@ -61,7 +62,7 @@ def build_dataset_ui(store: ClipStore, campaign: Campaign, folder: Path, options
     try:
         path = prepare_export(store, campaign, folder, options, bar_progress(bar))
     except (SpeechrecError, OSError) as error:
-        st.error(f"The dataset could not be built: {error}")
+        st.error(plain(f"The dataset could not be built: {error}"))
     else:
         built_at = datetime.now(UTC)
         st.session_state[state.PREPARED_EXPORT] = (

@@ -6,6 +6,7 @@ import streamlit as st
 
 from speechrec.store import ClipStore
 from speechrec.ui import state
+from speechrec.ui.text import plain
 
 
 def find_speaker_ui(store: ClipStore, code: str) -> str | None:
@@ -13,7 +14,7 @@ def find_speaker_ui(store: ClipStore, code: str) -> str | None:
     try:
         found = store.find_speaker(code)
     except (TypeError, ValueError) as error:
-        st.error(str(error))
+        st.error(plain(error))
         return None
     if found is None:
         st.error("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT.")
@@ -28,7 +29,7 @@ def confirm_withdrawal_ui(store: ClipStore, warning: str, button_label: str) -> 
     speaker_id = st.session_state[state.WITHDRAWING]
     if not speaker_id:
         return None
-    st.warning(warning)
+    st.warning(plain(warning))
     if not st.button(button_label, type="primary"):
         return None
     count = store.delete_speaker(speaker_id)

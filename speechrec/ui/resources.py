@@ -19,6 +19,7 @@ from speechrec.config import (
 )
 from speechrec.errors import SpeechrecError, redact
 from speechrec.store import ClipStore
+from speechrec.ui.text import plain
 
 LOGGER = logging.getLogger(__name__)
 # Streamlit Community Cloud checks out every app under this folder.
@@ -58,7 +59,7 @@ def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
     except (SpeechrecError, ValueError, OSError) as error:
         message = f"speechrec cannot start: {redact(str(error), *configured_urls())}"
         LOGGER.error("%s", message)
-        st.error(message)
+        st.error(plain(message))
         st.stop()
 
 

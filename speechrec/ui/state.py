@@ -9,6 +9,7 @@ import streamlit as st
 
 from speechrec.errors import StoreError
 from speechrec.store import ClipStore
+from speechrec.ui.text import plain
 
 SPEAKER_ID = "speaker_id"  # the volunteer of this browser session, None before consent
 PARTICIPANT_CODE = "participant_code"  # shown to the volunteer; None when they came back by code
@@ -55,12 +56,12 @@ def show_notice() -> None:
     notice = st.session_state.get(NOTICE)
     if notice:
         kind, text = notice
-        getattr(st, kind)(text)
+        getattr(st, kind)(plain(text))
         st.session_state[NOTICE] = None
 
 
 def leave_notice(kind: str, text: str) -> None:
-    """Keep a message for the next run (``kind``: success, warning or error)."""
+    """Keep a message for the next run (``kind``: success, warning or error); it is shown as plain text."""
     st.session_state[NOTICE] = (kind, text)
 
 
