@@ -9,7 +9,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from speechrec.config import CAMPAIGN_ENV, Campaign, Settings, campaign_path, load_campaign, load_settings
+from speechrec.campaign import CAMPAIGN_ENV, NOISE_KEYWORD, Campaign, campaign_path, load_campaign
+from speechrec.config import Settings, load_settings
 from speechrec.errors import SpeechrecError
 
 # How many skipped files the import summary lists one by one before it only counts them.
@@ -111,7 +112,7 @@ def run_import(args: argparse.Namespace) -> int:
         f"{summary.duplicates} already in the store, {len(summary.skipped)} skipped, "
         f"{summary.ignored} non-audio files ignored"
     )
-    unknown = sorted(set(summary.words) - set(campaign.words) - {"_background_noise_"})
+    unknown = sorted(set(summary.words) - set(campaign.words) - {NOISE_KEYWORD})
     if unknown:
         print(f"words not in the campaign: {', '.join(unknown)}")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:

@@ -16,10 +16,11 @@ import streamlit_webrtc.component
 from signals import load_word, scale_to_dbfs, steady_noise
 from streamlit.testing.v1 import AppTest
 
-from speechrec.config import load_campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, load_campaign
+from speechrec.config import load_settings
 from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 from speechrec.ui import state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -389,7 +390,7 @@ def test_review_accepts_and_shows_the_next_clip():
     assert at.markdown[0].value == "## no"  # newest first
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[1])["status"] == "accepted" and store.clip(ids[1])["reviewer"] == "organizer"
+    assert store.clip(ids[1]).status == "accepted" and store.clip(ids[1]).reviewer == "organizer"
     assert "Accepted." in at.success[0].value
     assert at.markdown[0].value == "## yes"
 
@@ -399,10 +400,10 @@ def test_review_reject_with_a_reason_then_undo():
     at = review_app()
     next(item for item in at.selectbox if item.label == "Reason").set_value("too quiet").run()
     button(at, "Reject").click().run()
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("rejected", "too quiet")
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("rejected", "too quiet")
     button(at, "Undo the last decision").click().run()
     assert not at.exception
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("pending", None)
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("pending", None)
     assert at.markdown[0].value == "## yes"  # back in the queue
 
 
@@ -412,7 +413,7 @@ def test_review_relabels_a_clip():
     next(item for item in at.selectbox if item.label == "The volunteer actually said").set_value("tum").run()
     button(at, "Re-label").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["keyword"] == "tum"
+    assert store.clip(ids[0]).keyword == "tum"
 
 
 def test_review_notices_another_organizers_decision():
@@ -421,7 +422,7 @@ def test_review_notices_another_organizers_decision():
     store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
     button(at, "Accept").click().run()
     assert "ben had changed this clip while you listened" in at.warning[0].value
-    assert store.clip(ids[0])["status"] == "accepted"  # the last decision wins
+    assert store.clip(ids[0]).status == "accepted"  # the last decision wins
 
 
 def test_review_filters_and_empty_queue():
@@ -607,7 +608,7 @@ def test_oidc_organizers_sign_their_review_decisions_with_their_email():
     at.switch_page("pages/review.py").run()
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["reviewer"] == "ada@example.org"
+    assert store.clip(ids[0]).reviewer == "ada@example.org"
 
 
 def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_environment, monkeypatch, caplog):

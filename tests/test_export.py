@@ -24,7 +24,8 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
     ExportSummary,
@@ -37,7 +38,7 @@ from speechrec.export import (
 )
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
     title="Export test campaign: yes, no, up, down, tum",
@@ -202,7 +203,7 @@ def wav_names(archive: zipfile.ZipFile) -> list[str]:
 
 
 def stored_flac_path(store: ClipStore, clip_id: str) -> Path:
-    return Path(store.settings.storage_url) / str(store.clip(clip_id)["audio_key"])
+    return Path(store.settings.storage_url) / str(store.clip(clip_id).audio_key)
 
 
 def sha256(path: Path) -> str:
@@ -447,7 +448,7 @@ def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_p
     by_id = {clip.clip_id: clip for clip in stored}
     for row in rows:
         clip = by_id[row["clip_id"]]
-        store_row = store.clip(clip.clip_id)
+        store_row = store.clip(clip.clip_id).to_row()
         assert row["keyword"] == clip.keyword
         assert row["speaker"] == clip.speaker
         assert row["source"] == "webrtc"
@@ -582,7 +583,7 @@ def test_progress_counts_every_file(store, stored, tmp_path):
 @pytest.mark.parametrize("damage", ["delete", "garbage"])
 def test_unreadable_audio_is_skipped_with_a_reason(store, stored, tmp_path, damage, backend):
     victim = stored[0]  # an accepted "yes"
-    key = str(store.clip(victim.clip_id)["audio_key"])
+    key = str(store.clip(victim.clip_id).audio_key)
     if damage == "delete":
         store.audio.remove(key)
     else:
