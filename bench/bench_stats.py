@@ -27,10 +27,13 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 from sqlalchemy import bindparam, create_engine, update  # noqa: E402
 
-from speechrec.config import Campaign, load_campaign, load_settings  # noqa: E402
+from speechrec.campaign import Campaign, load_campaign  # noqa: E402
+from speechrec.config import load_settings  # noqa: E402
 from speechrec.quality import assess_take  # noqa: E402
+from speechrec.records import NewClip  # noqa: E402
+from speechrec.schema import clips_table  # noqa: E402
 from speechrec.stats import keyword_counts, speaker_table, totals  # noqa: E402
-from speechrec.store import ClipStore, NewClip, clips_table  # noqa: E402
+from speechrec.store import ClipStore  # noqa: E402
 
 BATCH = 5000
 ROUNDS = ("cold (store just opened)", "warm")

@@ -5,10 +5,10 @@ from functools import partial
 
 import streamlit as st
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.recording import keep_capture, keep_recording, mic_check_passed, new_capture, volunteer_progress
 from speechrec.review import word_label
-from speechrec.store import NOISE_KEYWORD
+from speechrec.takes import keep_capture, keep_upload, mic_check_passed, new_capture, volunteer_progress
 from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
 
@@ -24,7 +24,7 @@ if speaker_id is None or agreed_version != campaign.consent_version:
 volunteer = volunteer_progress(store, campaign, speaker_id)
 mine, now = volunteer.clips, volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
-fields = {"speaker_id": speaker_id, "session_id": st.session_state[state.SESSION_ID], "consent_version": agreed_version}
+session_id = st.session_state[state.SESSION_ID]
 
 
 def after_take_ui(stored: bool, problems: tuple[str, ...]) -> None:
@@ -37,9 +37,18 @@ def after_take_ui(stored: bool, problems: tuple[str, ...]) -> None:
     st.rerun()
 
 
-def uploaded_ui(data: bytes, word: str) -> None:
+def uploaded_ui(data: bytes, keyword: str) -> None:
     """The simple recorder's path: one recording per prompt."""
-    verdict = keep_recording(store, campaign, data, word=word, source="audio_input", **fields)
+    verdict = keep_upload(
+        store,
+        campaign,
+        data,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source="audio_input",
+        consent_version=agreed_version,
+    )
     after_take_ui(verdict.stored, verdict.problems)
 
 
@@ -60,7 +69,16 @@ def live_take_ui(result: CaptureResult) -> None:
     if result.outcome is Outcome.NOTHING_HEARD:
         state.leave_notice("warning", f"Nothing was heard yet: say “{now.next_word}” when you are ready.")
         st.rerun()
-    verdict = keep_capture(store, campaign, result, word=now.next_word, source="webrtc", **fields)
+    verdict = keep_capture(
+        store,
+        campaign,
+        result,
+        keyword=now.next_word,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source="webrtc",
+        consent_version=agreed_version,
+    )
     after_take_ui(verdict.stored, verdict.problems)
 
 
@@ -110,7 +128,7 @@ else:
     if code:
         st.info(f"Your participant code is **{code}**: keep it to withdraw your recordings later.")
 
-session_takes = mine[mine["session_id"] == fields["session_id"]].iloc[::-1]
+session_takes = mine[mine["session_id"] == session_id].iloc[::-1]
 # The players load every take's audio, so they are only built when the volunteer asks for them.
 if len(session_takes) and st.toggle(f"Replay or delete my takes of this session ({len(session_takes)})"):
     with st.container(border=True):

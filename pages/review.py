@@ -2,10 +2,11 @@
 
 import streamlit as st
 
+from speechrec.campaign import SOURCES, STATUSES
 from speechrec.decode import read_audio_bytes
 from speechrec.quality import FLAGS, QualityReport, describe_flags
+from speechrec.records import ReviewState
 from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
-from speechrec.store import SOURCES, STATUSES, ReviewState
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
 from speechrec.ui.participants import withdraw_speaker_ui

@@ -9,16 +9,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from speechrec.config import (
-    CAMPAIGN_ENV,
-    DATABASE_URL_ENV,
-    STORAGE_URL_ENV,
-    Campaign,
-    Settings,
-    campaign_path,
-    load_campaign,
-    load_settings,
-)
+from speechrec.campaign import CAMPAIGN_ENV, NOISE_KEYWORD, Campaign, campaign_path, load_campaign
+from speechrec.config import DATABASE_URL_ENV, STORAGE_URL_ENV, Settings, load_settings
 from speechrec.errors import SpeechrecError, redact, redact_url
 
 # How many skipped files the import summary lists one by one before it only counts them.
@@ -137,7 +129,7 @@ def run_import(args: argparse.Namespace) -> int:
         f"{summary.duplicates} already in the store, {len(summary.skipped)} skipped, "
         f"{summary.ignored} non-audio files ignored"
     )
-    unknown = sorted(set(summary.words) - set(campaign.words) - {"_background_noise_"})
+    unknown = sorted(set(summary.words) - set(campaign.words) - {NOISE_KEYWORD})
     if unknown:
         print(f"words not in the campaign: {', '.join(unknown)}")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:

@@ -50,7 +50,8 @@ def redact(text: str, *urls: str | None) -> str:
     for url in urls:
         for secret in _url_secrets(url):
             if len(secret) >= MIN_LOOSE_SECRET_LENGTH:
-                text = text.replace(secret, REDACTED)
+                # As a token of its own: a password "postgres" must not turn "postgresql" into "***ql".
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
     text = _URL_USER_INFO.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
     return _SECRET_PARAMETER.sub(lambda match: f"{match['name']}{REDACTED}", text)
 

@@ -19,11 +19,13 @@ from typing import BinaryIO
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from speechrec.config import Campaign, Settings, campaign_to_dict
+from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict
+from speechrec.config import Settings
 from speechrec.errors import SpeechrecError
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.quality import QUALITY_COLUMNS
+from speechrec.store import ClipStore
 
 # TensorFlow's speech_commands/input_data.py: the split of a file depends only on the part of
 # its name before "_nohash_" (the speaker), so one speaker never spans two splits.
@@ -43,16 +45,9 @@ PARALLEL_MIN_CLIPS = 200
 # per worker: enough to keep workers busy while the zip is written, few enough for flat memory.
 CLIPS_PER_TASK = 32
 TASKS_PER_WORKER = 3
-QUALITY_COLUMNS = [
-    "speech_level_dbfs",
-    "noise_floor_dbfs",
-    "snr_db",
-    "peak_dbfs",
-    "clipped_fraction",
-    "speech_start_s",
-    "speech_end_s",
-    "flags",
-]
+
+# metadata.csv's quality columns: the report's, but the take's length, which is original_duration_s there.
+METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "duration_s"]
 
 # Every export holds these; an existing file without them is not overwritten by an export.
 EXPORT_MARKER_FILES = frozenset({"README.md", "metadata.csv", "validation_list.txt", "testing_list.txt"})
@@ -344,7 +339,7 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
             "original_duration_s": files["duration_s"].round(4),
         }
     )
-    for column in QUALITY_COLUMNS:
+    for column in METADATA_QUALITY_COLUMNS:
         values = files[column]
         table[column] = values.round(4) if values.dtype.kind == "f" else values
     buffer = io.StringIO()

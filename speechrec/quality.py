@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -66,6 +66,11 @@ class QualityReport:
         values = {name: None if _is_missing(value) else value for name, value in values.items()}
         flags = row["flags"] or ""
         return cls(**values, flags=tuple(flag for flag in flags.split(",") if flag))
+
+
+# The clip row's quality columns, one per QualityReport field, in field order (``to_row``'s keys):
+# the schema, the store and the export's metadata.csv are all built from this one list.
+QUALITY_COLUMNS = tuple(field.name for field in fields(QualityReport))
 
 
 def _is_missing(value: object) -> bool:

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from speechrec.store import NOISE_KEYWORD
+from speechrec.campaign import NOISE_KEYWORD
 
 # Reasons offered when rejecting a clip (free text is allowed as well).
 REJECT_REASONS = ("wrong word", "noise or other voices", "too quiet", "distorted", "cut off", "not a real take")

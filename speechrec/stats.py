@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from speechrec.config import Campaign
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.store import ClipStore
 
 COUNT_COLUMNS = ["total", "accepted", "pending", "flagged", "rejected"]
 

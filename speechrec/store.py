@@ -8,186 +8,51 @@ process can still be about to commit it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import secrets
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    case,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    inspect,
-    select,
-    update,
-)
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import case, delete, func, insert, inspect, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from speechrec.config import Campaign, Settings, campaign_from_dict, campaign_to_dict, check_word
-from speechrec.decode import encode_flac, read_audio_bytes
+from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
+from speechrec.config import Settings
+from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StoreError, redact
+from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
+from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
+from speechrec.schema import (
+    CAMPAIGN_KEY,
+    NO_STORE_HINT,
+    SCHEMA_LOCK_ID,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    as_utc,
+    clip_record,
+    clip_row,
+    clips_table,
+    create_engine,
+    meta_table,
+    metadata,
+    review_state_record,
+    speakers_table,
+    sqlite_file_exists,
+    store_place,
+)
 from speechrec.storage import AudioStorage, audio_key
 
-SCHEMA_VERSION = 1
-# The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
-SCHEMA_LOCK_ID = 0x73707263
-STATUSES = ("pending", "accepted", "rejected")
-SOURCES = ("webrtc", "audio_input", "import")
-# Background noise is stored as clips of this pseudo-keyword (the Speech Commands folder name).
-NOISE_KEYWORD = "_background_noise_"
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
-# Participant codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L), 60 bits.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 12
-CLIP_ID = re.compile(r"[0-9a-f]{32}")
-# The campaign an organizer saved in the app, as JSON in the meta table.
-CAMPAIGN_KEY = "campaign"
-NO_STORE_HINT = (
-    "check the folder (--store DIR or SPEECHREC_DATA) and the database URL; "
-    "a new store is made by `python -m speechrec import` or `migrate --to-store`"
-)
-
-metadata = MetaData()
-meta_table = Table(
-    "speechrec_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-speakers_table = Table(
-    "speakers",
-    metadata,
-    Column("speaker_id", String(8), primary_key=True),
-    Column("code_sha256", String(64), unique=True, nullable=True),
-    Column("origin", String(16), nullable=False),
-    Column("consent_version", Integer, nullable=True),
-    Column("consented_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-clips_table = Table(
-    "clips",
-    metadata,
-    Column("clip_id", String(32), primary_key=True),
-    Column("keyword", String(64), nullable=False, index=True),
-    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False, index=True),
-    Column("session_id", String(64), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("source", String(16), nullable=False),
-    Column("source_path", Text, nullable=True),
-    Column("source_sha1", String(40), nullable=True, unique=True),
-    Column("sample_rate", Integer, nullable=False),
-    Column("duration_s", Float, nullable=False),
-    Column("audio_key", Text, nullable=False),
-    Column("peak_dbfs", Float, nullable=False),
-    Column("clipped_fraction", Float, nullable=False),
-    Column("noise_floor_dbfs", Float, nullable=False),
-    Column("speech_level_dbfs", Float, nullable=True),
-    Column("snr_db", Float, nullable=True),
-    Column("speech_start_s", Float, nullable=True),
-    Column("speech_end_s", Float, nullable=True),
-    Column("flags", String(128), nullable=False),
-    Column("status", String(10), nullable=False, index=True),
-    Column("reason", Text, nullable=True),
-    Column("reviewer", String(128), nullable=True),
-    Column("reviewed_at", DateTime(timezone=True), nullable=True),
-    Column("consent_version", Integer, nullable=True),
-)
-
-
-@dataclass(frozen=True)
-class NewClip:
-    """A take ready to store: its FLAC bytes plus everything its row needs.
-
-    ``flac_bytes=None`` with a ``clip_id`` means a worker already wrote the audio with
-    ``AudioStorage.put`` under ``audio_key(speaker_id, clip_id)``; the store then adds the row only.
-    """
-
-    keyword: str
-    speaker_id: str
-    session_id: str
-    source: str
-    sample_rate: int
-    flac_bytes: bytes | None
-    quality: QualityReport
-    source_path: str | None = None
-    source_sha1: str | None = None
-    consent_version: int | None = None
-    clip_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ReviewState:
-    """A clip's review columns at one moment: to undo a decision, or to notice someone else's."""
-
-    keyword: str
-    status: str
-    reason: str | None
-    reviewer: str | None
-    reviewed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Speaker:
-    """A volunteer: the random id used in the dataset and the code they keep (shown once)."""
-
-    speaker_id: str
-    participant_code: str | None
-
-
-def new_clip(samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> NewClip:
-    """Build a NewClip from mono float32 samples in [-1, 1] (encodes them as FLAC)."""
-    return NewClip(sample_rate=sample_rate, flac_bytes=encode_flac(samples, sample_rate), quality=quality, **fields)
-
-
-def normalize_participant_code(code: object) -> str:
-    """Upper-case a typed participant code and drop spaces and dashes; ValueError if malformed."""
-    if not isinstance(code, str):
-        raise TypeError(f"participant code must be a string, got {code!r}")
-    cleaned = code.upper().replace("-", "").replace(" ", "")
-    if len(cleaned) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in cleaned):
-        raise ValueError(
-            f"participant code {code!r} is not valid: it has {CODE_LENGTH} letters and digits, "
-            "like 'K7QM-2XPA-9DHT'; check it for typos"
-        )
-    return cleaned
-
-
-def format_participant_code(code: str) -> str:
-    """Group a normalized code in fours for display: 'K7QM-2XPA-9DHT'."""
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def _code_digest(code: str) -> str:
-    return hashlib.sha256(normalize_participant_code(code).encode()).hexdigest()
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ClipStore:
@@ -203,10 +68,10 @@ class ClipStore:
         if not isinstance(settings, Settings):
             raise TypeError(f"settings must be a Settings, got {settings!r}")
         self.settings = settings
-        if not create:
-            _require_database_file(settings)
+        if not create and not sqlite_file_exists(settings.database_url):
+            raise StoreError(f"no speechrec store in {store_place(settings)}: {NO_STORE_HINT}")
         try:
-            self._engine = _create_engine(settings.database_url)
+            self._engine = create_engine(settings.database_url)
         except (SQLAlchemyError, ImportError, OSError) as error:
             # The message names the problem (dialect, driver, folder), never the URL's password.
             raise StoreError(
@@ -232,9 +97,9 @@ class ClipStore:
                     # Concurrent CREATE TABLEs clash in PostgreSQL's catalog: one process at a time.
                     connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
                 metadata.create_all(connection)
-                stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
+                stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == SCHEMA_VERSION_KEY))
                 if stored is None:
-                    connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
+                    connection.execute(insert(meta_table).values(key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)))
         except ConflictError:
             stored = None  # another process made the new store at the same moment (SQLite)
         except StoreError as error:
@@ -255,7 +120,7 @@ class ClipStore:
             raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
         if not found:
             self._engine.dispose()
-            raise StoreError(f"no speechrec store in {_store_place(self.settings)}: {NO_STORE_HINT}")
+            raise StoreError(f"no speechrec store in {store_place(self.settings)}: {NO_STORE_HINT}")
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
@@ -310,14 +175,14 @@ class ClipStore:
             raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
         for _ in range(5):
             speaker_id = secrets.token_hex(4)
-            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-            now = _utc_now()
+            code = new_participant_code()
+            now = datetime.now(UTC)
             try:
                 with self._write() as connection:
                     connection.execute(
                         insert(speakers_table).values(
                             speaker_id=speaker_id,
-                            code_sha256=_code_digest(code),
+                            code_sha256=code_digest(code),
                             origin="volunteer",
                             consent_version=consent_version,
                             consented_at=now,
@@ -331,7 +196,7 @@ class ClipStore:
 
     def ensure_speaker(self, speaker_id: str, origin: str = "import") -> None:
         """Make sure a speaker row exists for an imported speaker id (8 lower-case hex digits)."""
-        _check_speaker_id(speaker_id)
+        check_speaker_id(speaker_id)
         try:
             with self._write() as connection:
                 exists = connection.scalar(
@@ -339,7 +204,9 @@ class ClipStore:
                 )
                 if exists is None:
                     connection.execute(
-                        insert(speakers_table).values(speaker_id=speaker_id, origin=origin, created_at=_utc_now())
+                        insert(speakers_table).values(
+                            speaker_id=speaker_id, origin=origin, created_at=datetime.now(UTC)
+                        )
                     )
         except ConflictError:
             pass  # another process created the same speaker a moment ago
@@ -349,7 +216,7 @@ class ClipStore:
 
         Raises ValueError for a malformed code (see ``normalize_participant_code``).
         """
-        digest = _code_digest(participant_code)
+        digest = code_digest(participant_code)
         return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
 
     def record_consent(self, speaker_id: str, consent_version: int) -> None:
@@ -358,7 +225,7 @@ class ClipStore:
             result = connection.execute(
                 update(speakers_table)
                 .where(speakers_table.c.speaker_id == speaker_id)
-                .values(consent_version=consent_version, consented_at=_utc_now())
+                .values(consent_version=consent_version, consented_at=datetime.now(UTC))
             )
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
@@ -380,13 +247,35 @@ class ClipStore:
 
     # ---- clips ------------------------------------------------------------------------------
 
-    def add_clip(self, samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> str:
-        """Store one take (mono float32 in [-1, 1]) with its quality report; return its clip id.
-
-        ``fields`` are NewClip's: keyword, speaker_id, session_id, source, and optionally
-        source_path, source_sha1, consent_version.
-        """
-        return self.add_clips([new_clip(samples, sample_rate, quality, **fields)])[0]
+    def add_clip(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        quality: QualityReport,
+        *,
+        keyword: str,
+        speaker_id: str,
+        session_id: str,
+        source: str,
+        source_path: str | None = None,
+        source_sha1: str | None = None,
+        consent_version: int | None = None,
+    ) -> str:
+        """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
+        return its clip id. Raises as ``add_clips``."""
+        clip = new_clip(
+            samples,
+            sample_rate,
+            quality,
+            keyword=keyword,
+            speaker_id=speaker_id,
+            session_id=session_id,
+            source=source,
+            source_path=source_path,
+            source_sha1=source_sha1,
+            consent_version=consent_version,
+        )
+        return self.add_clips([clip])[0]
 
     def add_clips(self, new_clips: Sequence[NewClip]) -> list[str]:
         """Store several takes: all audio first, then all rows in one transaction; return clip ids.
@@ -395,7 +284,7 @@ class ClipStore:
         (then nothing of this batch is visible).
         """
         for clip in new_clips:
-            _check_new_clip(clip)
+            check_new_clip(clip)
         if not new_clips:
             return []
         clip_ids = [clip.clip_id or uuid.uuid4().hex for clip in new_clips]
@@ -407,7 +296,7 @@ class ClipStore:
                 if clip.flac_bytes is not None:
                     self.audio.put(key, clip.flac_bytes)
                     written.append(key)
-            rows = [_clip_row(*entry) for entry in zip(clip_ids, keys, new_clips, strict=True)]
+            rows = [clip_row(*entry, datetime.now(UTC)) for entry in zip(new_clips, clip_ids, keys, strict=True)]
             with self._write() as connection:
                 connection.execute(insert(clips_table), rows)
         except (OSError, StoreError) as error:
@@ -441,13 +330,13 @@ class ClipStore:
                 query = query.where(clips_table.c[column] == value)
         return self._frame(query.order_by(clips_table.c.created_at, clips_table.c.clip_id))
 
-    def clip(self, clip_id: str) -> dict[str, object]:
-        """One clip's row as a dict; StoreError if there is no such clip."""
+    def clip(self, clip_id: str) -> Clip:
+        """One clip; StoreError if there is no such clip."""
         with self._read() as connection:
             row = connection.execute(select(clips_table).where(clips_table.c.clip_id == clip_id)).mappings().first()
         if row is None:
             raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-        return {name: _as_utc(value) for name, value in row.items()}
+        return clip_record(row)
 
     def status_counts(self) -> pd.DataFrame:
         """Clip counts per keyword, status and whether the clip has a quality flag.
@@ -520,12 +409,12 @@ class ClipStore:
         that someone else decided meanwhile). StoreError if the clip does not exist."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
     def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
         """File a clip under another word (the volunteer said a different one); return the state before."""
-        check_word(keyword)
-        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=_utc_now())
+        check_keyword(keyword)
+        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
         """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""
@@ -543,24 +432,34 @@ class ClipStore:
             result = connection.execute(
                 update(clips_table)
                 .where(clips_table.c.speaker_id == speaker_id)
-                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
             )
         return result.rowcount
 
     def review_state(self, clip_id: str) -> ReviewState:
         """A clip's review columns now; StoreError if there is no such clip."""
         with self._read() as connection:
-            return _review_state(connection, clip_id)
+            return self._review_state(connection, clip_id)
 
     def _review(self, clip_id: str, **values: object) -> ReviewState:
         with self._write() as connection:
-            before = _review_state(connection, clip_id, for_update=True)
+            before = self._review_state(connection, clip_id, for_update=True)
             connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
         return before
 
+    def _review_state(self, connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
+        """The review columns of a clip; ``for_update`` locks the row until the transaction ends
+        (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
+        columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
+        query = select(*columns).where(clips_table.c.clip_id == clip_id)
+        row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
+        if row is None:
+            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+        return review_state_record(row)
+
     def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
         """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""
-        return read_audio_bytes(self.read_flac(self.clip(clip_id)["audio_key"]))
+        return read_audio_bytes(self.read_flac(self.clip(clip_id).audio_key))
 
     def read_flac(self, key: str) -> bytes:
         """The stored FLAC bytes under ``key`` (a value of the clips' audio_key column)."""
@@ -568,7 +467,7 @@ class ClipStore:
 
     def delete_clip(self, clip_id: str) -> None:
         """Delete one clip: its row first (so nothing points at missing audio), then its audio."""
-        key = self.clip(clip_id)["audio_key"]
+        key = self.clip(clip_id).audio_key
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.clip_id == clip_id))
         self.audio.remove(key)
@@ -591,7 +490,7 @@ class ClipStore:
         with self._read() as connection:
             for table in metadata.sorted_tables:  # speakers before the clips that name them
                 rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
-                dumped[table.name] = [{name: _as_utc(value) for name, value in row.items()} for row in rows]
+                dumped[table.name] = [{name: as_utc(value) for name, value in row.items()} for row in rows]
         return dumped
 
     def load_rows(self, rows: dict[str, list[dict[str, object]]]) -> None:
@@ -607,7 +506,7 @@ class ClipStore:
             for table in metadata.sorted_tables:
                 table_rows = rows.get(table.name, [])
                 if table is meta_table:
-                    table_rows = [row for row in table_rows if row["key"] != "schema_version"]
+                    table_rows = [row for row in table_rows if row["key"] != SCHEMA_VERSION_KEY]
                 if table_rows:
                     connection.execute(insert(table), table_rows)
 
@@ -656,104 +555,3 @@ class ClipStore:
         with self._read() as connection:
             return connection.scalars(query).all()
 
-
-def _review_state(connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
-    """The review columns of a clip; ``for_update`` locks the row until the transaction ends
-    (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
-    columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
-    query = select(*columns).where(clips_table.c.clip_id == clip_id)
-    row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
-    if row is None:
-        raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-    return ReviewState(**{**row, "reviewed_at": _as_utc(row["reviewed_at"])})
-
-
-def _require_database_file(settings: Settings) -> None:
-    """StoreError if the store's SQLite database file does not exist (checked before SQLite makes one)."""
-    url = make_url(settings.database_url)
-    is_file = url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
-    if is_file and not Path(url.database).is_file():
-        raise StoreError(f"no speechrec store in {_store_place(settings)}: {NO_STORE_HINT}")
-
-
-def _store_place(settings: Settings) -> str:
-    """The data folder when the database is a SQLite file in it, else the database URL without its password."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and Path(url.database).parent == settings.data_dir:
-        return str(settings.data_dir)
-    return url.render_as_string(hide_password=True)
-
-
-def _as_utc(value: object) -> object:
-    """A datetime read back from SQLite, which keeps no time zone, as UTC (every stored time is)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _check_speaker_id(speaker_id: object) -> None:
-    if not (isinstance(speaker_id, str) and len(speaker_id) == 8 and all(c in "0123456789abcdef" for c in speaker_id)):
-        raise ValueError(f"speaker_id must be 8 lower-case hex digits, got {speaker_id!r}")
-
-
-def _check_new_clip(clip: NewClip) -> None:
-    if not isinstance(clip, NewClip):
-        raise TypeError(f"expected a NewClip, got {clip!r:.80}")
-    if clip.keyword != NOISE_KEYWORD:
-        check_word(clip.keyword)
-    # The speaker id is part of the audio key (a path): check it before anything is written.
-    _check_speaker_id(clip.speaker_id)
-    if clip.source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
-    if not isinstance(clip.quality, QualityReport):
-        raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
-    if clip.flac_bytes is None:
-        if not (isinstance(clip.clip_id, str) and CLIP_ID.fullmatch(clip.clip_id)):
-            raise ValueError(
-                f"a clip whose audio is already stored needs its clip_id (32 hex digits), got {clip.clip_id!r}"
-            )
-    elif not clip.flac_bytes:
-        raise ValueError("flac_bytes is empty; encode the take with speechrec.decode.encode_flac")
-
-
-def _clip_row(clip_id: str, audio_key: str, clip: NewClip) -> dict[str, object]:
-    quality = clip.quality.to_row()
-    return {
-        "clip_id": clip_id,
-        "keyword": clip.keyword,
-        "speaker_id": clip.speaker_id,
-        "session_id": clip.session_id,
-        "created_at": _utc_now(),
-        "source": clip.source,
-        "source_path": clip.source_path,
-        "source_sha1": clip.source_sha1,
-        "sample_rate": clip.sample_rate,
-        "audio_key": audio_key,
-        "status": "pending",
-        "consent_version": clip.consent_version,
-        **quality,
-    }
-
-
-def _create_engine(database_url: str) -> Engine:
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        # Times are stored as timestamptz; UTC sessions make SQL's date() count UTC days.
-        # pool_pre_ping: a connection the server dropped (restart, failover) is replaced unseen.
-        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _configure_sqlite(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine

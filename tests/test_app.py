@@ -16,10 +16,12 @@ import streamlit_webrtc.component
 from signals import load_word, scale_to_dbfs, steady_noise
 from streamlit.testing.v1 import AppTest
 
-from speechrec.config import load_campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, load_campaign
+from speechrec.config import load_settings
 from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore, clips_table
+from speechrec.schema import clips_table
+from speechrec.store import ClipStore
 from speechrec.ui import state
 
 REPO = Path(__file__).resolve().parent.parent
@@ -405,7 +407,7 @@ def test_review_accepts_and_shows_the_next_clip():
     assert shown(at.markdown[0].value) == "## no"  # newest first
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[1])["status"] == "accepted" and store.clip(ids[1])["reviewer"] == "organizer"
+    assert store.clip(ids[1]).status == "accepted" and store.clip(ids[1]).reviewer == "organizer"
     assert "Accepted." in shown(at.success[0].value)
     assert shown(at.markdown[0].value) == "## yes"
 
@@ -415,10 +417,10 @@ def test_review_reject_with_a_reason_then_undo():
     at = review_app()
     next(item for item in at.selectbox if item.label == "Reason").set_value("too quiet").run()
     button(at, "Reject").click().run()
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("rejected", "too quiet")
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("rejected", "too quiet")
     button(at, "Undo the last decision").click().run()
     assert not at.exception
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("pending", None)
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("pending", None)
     assert shown(at.markdown[0].value) == "## yes"  # back in the queue
 
 
@@ -428,7 +430,7 @@ def test_review_relabels_a_clip():
     next(item for item in at.selectbox if item.label == "The volunteer actually said").set_value("tum").run()
     button(at, "Re-label").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["keyword"] == "tum"
+    assert store.clip(ids[0]).keyword == "tum"
 
 
 def test_review_notices_another_organizers_decision():
@@ -437,7 +439,7 @@ def test_review_notices_another_organizers_decision():
     store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
     button(at, "Accept").click().run()
     assert "ben had changed this clip while you listened" in shown(at.warning[0].value)
-    assert store.clip(ids[0])["status"] == "accepted"  # the last decision wins
+    assert store.clip(ids[0]).status == "accepted"  # the last decision wins
 
 
 def test_review_filters_and_empty_queue():
@@ -623,7 +625,7 @@ def test_oidc_organizers_sign_their_review_decisions_with_their_email():
     at.switch_page("pages/review.py").run()
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["reviewer"] == "ada@example.org"
+    assert store.clip(ids[0]).reviewer == "ada@example.org"
 
 
 def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_environment, monkeypatch, caplog):
@@ -688,7 +690,7 @@ def test_a_typed_reject_reason_is_shown_as_text(typed):
     next(item for item in at.text_input if item.label == "Reason").input(typed).run()
     button(at, "Reject").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["reason"] == typed
+    assert store.clip(ids[0]).reason == typed
     assert_shown_as_text(at.success[0].value, typed)
 
 

@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy
 from signals import encode_with_pyav, load_word, make_take
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import Campaign
+from speechrec.config import load_settings
 from speechrec.quality import assess_take
 from speechrec.store import ClipStore
 

@@ -7,21 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from speechrec.config import (
+from speechrec.campaign import (
     CAMPAIGN_ENV,
-    DATABASE_FILE_NAME,
-    MAX_WORD_LENGTH,
+    MAX_KEYWORD_LENGTH,
     Campaign,
-    Settings,
     campaign_from_dict,
     campaign_path,
     campaign_to_dict,
-    check_word,
+    check_keyword,
     load_campaign,
-    load_settings,
     parse_word_list,
     revise_campaign,
 )
+from speechrec.config import DATABASE_FILE_NAME, Settings, load_settings
 from speechrec.errors import CampaignError
 
 SHIPPED_CAMPAIGN = Path(__file__).resolve().parent.parent / "campaign.toml"
@@ -73,11 +71,11 @@ def test_minimal_campaign_gets_defaults(tmp_path):
     assert campaign.filler_words == ()
 
 
-@pytest.mark.parametrize("word", ["hey robot", "okay-computer", "très", "ja.nein", "x" * MAX_WORD_LENGTH])
+@pytest.mark.parametrize("word", ["hey robot", "okay-computer", "très", "ja.nein", "x" * MAX_KEYWORD_LENGTH])
 def test_plain_words_are_accepted(tmp_path, word):
     campaign = load_campaign(write_campaign(tmp_path, campaign_toml(keywords=f'["{word}", "no"]')))
     assert campaign.keywords == (word, "no")
-    assert check_word(word) == word
+    assert check_keyword(word) == word
 
 
 def test_campaign_given_lists_stores_tuples():
@@ -134,7 +132,7 @@ UNSAFE_WORDS = [
     ("bell\x07", "contains a control character"),
     ("tab\there", "contains a control character"),
     ("zero\u200bwidth", "contains a control character"),
-    ("x" * (MAX_WORD_LENGTH + 1), f"is longer than {MAX_WORD_LENGTH} characters"),
+    ("x" * (MAX_KEYWORD_LENGTH + 1), f"is longer than {MAX_KEYWORD_LENGTH} characters"),
     ("", "is empty"),
     ("   ", "is empty"),
     (" yes", "starts or ends with white space"),
@@ -148,7 +146,7 @@ def test_unsafe_keywords(word, message):
     with pytest.raises(CampaignError, match=message):
         campaign_from_dict(base(keywords=["no", word]))
     with pytest.raises(CampaignError, match=message):
-        check_word(word)
+        check_keyword(word)
 
 
 @pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS[:3])
@@ -161,7 +159,7 @@ def test_unsafe_keyword_in_file_names_the_file(tmp_path, word, message):
 
 def test_check_word_refuses_non_strings():
     with pytest.raises(TypeError, match="keyword must be a string, got 5"):
-        check_word(5)
+        check_keyword(5)
 
 
 @pytest.mark.parametrize(
@@ -271,7 +269,7 @@ def test_a_campaign_saved_with_nan_is_refused_when_read(value):
 def test_a_nan_campaign_in_the_database_gives_a_plain_error(store):
     import json
 
-    from speechrec.store import CAMPAIGN_KEY, meta_table
+    from speechrec.schema import CAMPAIGN_KEY, meta_table
 
     with store._write() as connection:
         connection.execute(

@@ -51,3 +51,10 @@ def test_a_short_password_is_removed_from_urls_without_garbling_the_text():
 def test_redact_url():
     assert redact_url(f"s3://AKIAEXAMPLE:{SECRET}@bucket/prefix") == f"s3://{REDACTED}@bucket/prefix"
     assert redact_url("s3://bucket/prefix") == "s3://bucket/prefix"
+
+
+def test_a_password_that_is_part_of_a_word_leaves_the_word_alone():
+    url = "postgresql+psycopg://postgres:postgres@127.0.0.1:5432/speech"
+    cleaned = redact(f"no speechrec store in postgresql+psycopg://postgres:***@127.0.0.1:5432/speech; {url}", url)
+    assert cleaned.startswith("no speechrec store in postgresql+psycopg://***@127.0.0.1")
+    assert "postgres:postgres" not in cleaned

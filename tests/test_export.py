@@ -24,9 +24,11 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
+    ExportPathError,
     ExportSummary,
     download_name,
     export_dataset,
@@ -37,7 +39,7 @@ from speechrec.export import (
 )
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
     title="Export test campaign: yes, no, up, down, tum",
@@ -202,7 +204,7 @@ def wav_names(archive: zipfile.ZipFile) -> list[str]:
 
 
 def stored_flac_path(store: ClipStore, clip_id: str) -> Path:
-    return Path(store.settings.storage_url) / str(store.clip(clip_id)["audio_key"])
+    return Path(store.settings.storage_url) / str(store.clip(clip_id).audio_key)
 
 
 def sha256(path: Path) -> str:
@@ -447,7 +449,7 @@ def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_p
     by_id = {clip.clip_id: clip for clip in stored}
     for row in rows:
         clip = by_id[row["clip_id"]]
-        store_row = store.clip(clip.clip_id)
+        store_row = store.clip(clip.clip_id).to_row()
         assert row["keyword"] == clip.keyword
         assert row["speaker"] == clip.speaker
         assert row["source"] == "webrtc"
@@ -582,7 +584,7 @@ def test_progress_counts_every_file(store, stored, tmp_path):
 @pytest.mark.parametrize("damage", ["delete", "garbage"])
 def test_unreadable_audio_is_skipped_with_a_reason(store, stored, tmp_path, damage, backend):
     victim = stored[0]  # an accepted "yes"
-    key = str(store.clip(victim.clip_id)["audio_key"])
+    key = str(store.clip(victim.clip_id).audio_key)
     if damage == "delete":
         store.audio.remove(key)
     else:
@@ -612,7 +614,7 @@ def test_export_into_a_missing_folder_fails_and_leaves_nothing(store, stored, tm
 def test_export_onto_a_folder_fails_and_leaves_no_partial_file(store, stored, tmp_path):
     (tmp_path / "ds.zip").mkdir()
     before = sorted(tmp_path.iterdir())
-    with pytest.raises(OSError):
+    with pytest.raises(ExportPathError, match="is a folder"):
         export_dataset(store, CAMPAIGN, tmp_path / "ds.zip")
     assert sorted(tmp_path.iterdir()) == before
     assert list((tmp_path / "ds.zip").iterdir()) == []
@@ -620,7 +622,8 @@ def test_export_onto_a_folder_fails_and_leaves_no_partial_file(store, stored, tm
 
 def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
     target = tmp_path / "ds.zip"
-    target.write_bytes(b"the previous release")
+    export_dataset(store, CAMPAIGN, target, ExportOptions(selection="accepted"))
+    previous_release = target.read_bytes()
 
     def stop(done: int, total: int) -> None:
         if done == 3:
@@ -628,7 +631,7 @@ def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         export_dataset(store, CAMPAIGN, target, progress=stop)
-    assert target.read_bytes() == b"the previous release"
+    assert target.read_bytes() == previous_release
     assert sorted(path.name for path in tmp_path.iterdir()) == ["data", "ds.zip"]
     # A successful export replaces it.
     export_dataset(store, CAMPAIGN, target)

@@ -14,11 +14,12 @@ import pandas as pd
 import pytest
 from signals import encode_with_pyav, load_word, make_take, steady_noise
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.config import load_settings
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
 from speechrec.quality import QualityReport
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
     title="import test",

@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from speechrec.config import Campaign
+from speechrec.campaign import Campaign
 from speechrec.prompts import MAX_TAKES_FACTOR, build_schedule, progress, session_limit
 
 CAMPAIGN = Campaign(

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from signals import make_take
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.quality import assess_take
 from speechrec.review import ANY, next_clip, review_queue, word_label
-from speechrec.store import NOISE_KEYWORD
 
 
 def add(store, speaker_id, keyword, *, quiet=False, seed=0):

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from signals import make_take, steady_noise
 
-from speechrec.config import Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.quality import assess_take
 from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s, speaker_table, totals
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 RATE = 16000
 COLUMNS = ["keyword", "kind", "total", "accepted", "pending", "flagged", "rejected", "target", "progress"]

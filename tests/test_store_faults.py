@@ -64,7 +64,7 @@ def test_s3_stopped_in_the_middle_of_a_take(postgres_server, own_s3_server, tmp_
         second = add(store, speaker_id, "up")
         assert store.clips()["clip_id"].tolist() == [first, second]
         np.testing.assert_allclose(store.read_audio(second)[0], load_word("up")[0], atol=QUANTUM)
-        assert [key for key, _ in store.audio.audio_files()] == [store.clip(second)["audio_key"]]
+        assert [key for key, _ in store.audio.audio_files()] == [store.clip(second).audio_key]
     finally:
         store.close()
         postgres_server.drop_database(database_url)

@@ -8,15 +8,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from speechrec.config import (
-    DATABASE_URL_ENV,
-    STORAGE_URL_ENV,
-    Campaign,
-    Settings,
-    campaign_path,
-    load_campaign,
-    load_settings,
-)
+from speechrec.campaign import Campaign, campaign_path, load_campaign
+from speechrec.config import DATABASE_URL_ENV, STORAGE_URL_ENV, Settings, load_settings
 from speechrec.errors import SpeechrecError, redact
 from speechrec.store import ClipStore
 from speechrec.ui.text import plain

@@ -10,10 +10,9 @@ import pytest
 import soundfile as sf
 from signals import load_word, scale_to_dbfs, steady_noise
 
+from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.config import Campaign
-from speechrec.recording import TAKE_NOT_SAVED, keep_recording, keep_take, mic_check_passed, take_from_recording
-from speechrec.store import NOISE_KEYWORD
+from speechrec.takes import TAKE_NOT_SAVED, keep_take, keep_upload, mic_check_passed, take_from_upload
 
 RATE = 48000
 CAMPAIGN = Campaign(
@@ -48,9 +47,9 @@ def fields(store, speaker_id):
 
 def test_a_good_take_is_stored_with_its_session_and_consent(store, fields):
     take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
-    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    verdict = keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields)
     assert verdict.stored and verdict.problems == ()
-    row = store.clip(verdict.clip_id)
+    row = store.clip(verdict.clip_id).to_row()
     assert (row["keyword"], row["session_id"], row["source"], row["consent_version"]) == (
         "yes",
         "session-1",
@@ -69,15 +68,15 @@ def test_a_good_take_is_stored_with_its_session_and_consent(store, fields):
     ],
 )
 def test_an_unusable_take_is_not_stored_and_says_why(store, fields, take, problem):
-    verdict = keep_take(store, CAMPAIGN, take.astype(np.float32), RATE, word="yes", **fields)
+    verdict = keep_take(store, CAMPAIGN, take.astype(np.float32), RATE, keyword="yes", **fields)
     assert not verdict.stored
     assert any(problem in text for text in verdict.problems)
     assert store.clips().empty
 
 
 def test_background_noise_is_judged_by_length_not_speech(store, fields):
-    assert keep_take(store, CAMPAIGN, room(2.0), RATE, word=NOISE_KEYWORD, **fields).stored
-    short = keep_take(store, CAMPAIGN, room(1.0), RATE, word=NOISE_KEYWORD, **fields)
+    assert keep_take(store, CAMPAIGN, room(2.0), RATE, keyword=NOISE_KEYWORD, **fields).stored
+    short = keep_take(store, CAMPAIGN, room(1.0), RATE, keyword=NOISE_KEYWORD, **fields)
     assert short.problems == ("too short: record at least 2 seconds of your room",)
 
 
@@ -85,22 +84,22 @@ def test_a_session_stores_no_more_than_its_limit(store, fields):
     take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
     limit = 3 * 3  # MAX_TAKES_FACTOR x (2 keywords x 1 take + 1 filler)
     for _ in range(limit):
-        assert keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields).stored
-    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+        assert keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields).stored
+    verdict = keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields)
     assert not verdict.stored and "the most one session may keep" in verdict.problems[0]
     assert len(store.clips()) == limit
 
 
 def test_a_word_outside_the_campaign_is_refused(store, fields):
     with pytest.raises(ValueError, match="word 'maybe' is not one of the campaign's words"):
-        keep_take(store, CAMPAIGN, room(1.0), RATE, word="maybe", **fields)
+        keep_take(store, CAMPAIGN, room(1.0), RATE, keyword="maybe", **fields)
 
 
 def test_an_upload_is_cut_to_its_take_like_live_capture(store, fields):
     recording = np.concatenate([room(1.5), spoken(), room(1.5, seed=1)])
-    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    verdict = keep_upload(store, CAMPAIGN, wav_bytes(recording), keyword="yes", **fields)
     assert verdict.stored
-    duration_s = store.clip(verdict.clip_id)["duration_s"]
+    duration_s = store.clip(verdict.clip_id).duration_s
     assert 0.9 < duration_s < 1.6  # pre-roll + word + post-roll, not the whole 3.4 s
 
 
@@ -115,32 +114,32 @@ def test_an_upload_is_cut_to_its_take_like_live_capture(store, fields):
     ],
 )
 def test_uploads_without_exactly_one_word(store, fields, recording, problem):
-    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    verdict = keep_upload(store, CAMPAIGN, wav_bytes(recording), keyword="yes", **fields)
     assert not verdict.stored and problem in verdict.problems[0]
 
 
 def test_an_upload_that_stops_mid_word_is_flagged_cut_off(store, fields):
     word = spoken()
     recording = np.concatenate([room(1.0), word[: len(word) // 2]])
-    verdict = keep_recording(store, CAMPAIGN, wav_bytes(recording), word="yes", **fields)
+    verdict = keep_upload(store, CAMPAIGN, wav_bytes(recording), keyword="yes", **fields)
     assert not verdict.stored and any("cut off" in text for text in verdict.problems)
 
 
 def test_an_unreadable_upload_asks_to_record_again(store, fields):
-    verdict = keep_recording(store, CAMPAIGN, b"not audio at all", word="yes", **fields)
+    verdict = keep_upload(store, CAMPAIGN, b"not audio at all", keyword="yes", **fields)
     assert not verdict.stored and "cannot be decoded" in verdict.problems[0]
     assert verdict.problems[0].endswith("please record again")
 
 
 def test_background_noise_upload_is_kept_whole(store, fields):
-    verdict = keep_recording(store, CAMPAIGN, wav_bytes(room(2.5)), word=NOISE_KEYWORD, **fields)
+    verdict = keep_upload(store, CAMPAIGN, wav_bytes(room(2.5)), keyword=NOISE_KEYWORD, **fields)
     assert verdict.stored
-    assert store.clip(verdict.clip_id)["duration_s"] == pytest.approx(2.5, abs=0.01)
+    assert store.clip(verdict.clip_id).duration_s == pytest.approx(2.5, abs=0.01)
 
 
 def test_take_from_recording_returns_the_exact_samples():
     recording = np.concatenate([room(1.0), spoken(), room(1.0, seed=1)])
-    take, problem = take_from_recording(recording, RATE, CAMPAIGN)
+    take, problem = take_from_upload(recording, RATE, CAMPAIGN)
     assert problem == ""
     start = next(i for i in range(len(recording)) if np.array_equal(recording[i : i + 64], take[:64]))
     np.testing.assert_array_equal(recording[start : start + len(take)], take)
@@ -165,8 +164,8 @@ def test_a_take_the_store_cannot_keep_is_refused_and_the_next_one_works(store, f
     blocker = Path(store.settings.storage_url) / "clips" / fields["speaker_id"]
     blocker.parent.mkdir(parents=True, exist_ok=True)
     blocker.write_bytes(b"")
-    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    verdict = keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields)
     assert not verdict.stored and verdict.problems == (TAKE_NOT_SAVED,)
     assert store.clips().empty  # nothing half-stored is visible
     blocker.unlink()
-    assert keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields).stored
+    assert keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields).stored

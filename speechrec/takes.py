@@ -1,4 +1,4 @@
-"""Judge and keep a volunteer's take: one set of rules for live capture and the fallback recorder."""
+"""Judge and keep a volunteer's take: one set of rules for live capture and the simple recorder's uploads."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
-from speechrec.config import Campaign
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError, StoreError
 from speechrec.prompts import Progress, build_schedule, progress, session_limit
 from speechrec.quality import assess_take, describe_flags
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 # Background noise may come out a little shorter than asked (the volunteer stops early): this
 # much of the campaign's noise length is enough.
@@ -78,8 +78,8 @@ def new_capture(campaign: Campaign, sample_rate: int, timeout_s: float | None = 
     return SpeechCapture(sample_rate, max_take_s=max_take_s, timeout_s=timeout_s)
 
 
-def take_from_recording(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
-    """Cut a whole recording (mono float32) to its take by the live capture's rules.
+def take_from_upload(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
+    """Cut a whole uploaded recording (mono float32, shape ``(frames,)``) to its take by the live capture's rules.
 
     Returns ``(take, "")``, or ``(None, reason)`` when no word or more than one was heard.
     """
@@ -99,7 +99,7 @@ def keep_take(
     samples: np.ndarray,
     sample_rate: int,
     *,
-    word: str,
+    keyword: str,
     speaker_id: str,
     session_id: str,
     source: str,
@@ -107,17 +107,17 @@ def keep_take(
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
-    ``word`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
+    ``keyword`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
     length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
-    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a word the
+    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the
     campaign does not ask for.
     """
-    if word != NOISE_KEYWORD and word not in campaign.words:
-        raise ValueError(f"word {word!r} is not one of the campaign's words {campaign.words!r}")
+    if keyword != NOISE_KEYWORD and keyword not in campaign.words:
+        raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
     limit = session_limit(campaign)
     if len(store.clips(session_id=session_id)) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
-    is_noise = word == NOISE_KEYWORD
+    is_noise = keyword == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
     problems = describe_flags(quality.flags)
     if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
@@ -129,7 +129,7 @@ def keep_take(
             samples,
             sample_rate,
             quality,
-            keyword=word,
+            keyword=keyword,
             speaker_id=speaker_id,
             session_id=session_id,
             source=source,
@@ -142,24 +142,63 @@ def keep_take(
 
 
 def keep_capture(
-    store: ClipStore, campaign: Campaign, result: CaptureResult, *, word: str, **fields: object
+    store: ClipStore,
+    campaign: Campaign,
+    result: CaptureResult,
+    *,
+    keyword: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    consent_version: int,
 ) -> TakeVerdict:
     """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
-    verdict = keep_take(store, campaign, result.samples, result.sample_rate, word=word, **fields)
+    verdict = keep_take(
+        store,
+        campaign,
+        result.samples,
+        result.sample_rate,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        consent_version=consent_version,
+    )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
     return verdict
 
 
-def keep_recording(store: ClipStore, campaign: Campaign, data: bytes, *, word: str, **fields: object) -> TakeVerdict:
-    """The fallback recorder's path: decode an uploaded recording (any format), cut it to its take
+def keep_upload(
+    store: ClipStore,
+    campaign: Campaign,
+    data: bytes,
+    *,
+    keyword: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    consent_version: int,
+) -> TakeVerdict:
+    """The simple recorder's path: decode an uploaded recording (any format), cut it to its take
     like live capture (background noise is kept whole), then ``keep_take`` it."""
     try:
-        samples, sample_rate = decode_audio(data, name="the recording")
+        decoded, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:
         return TakeVerdict(None, (f"{error}; please record again",))
-    if word != NOISE_KEYWORD:
-        samples, problem = take_from_recording(samples, sample_rate, campaign)
+    samples: np.ndarray | None = decoded
+    if keyword != NOISE_KEYWORD:
+        samples, problem = take_from_upload(decoded, sample_rate, campaign)
         if samples is None:
             return TakeVerdict(None, (problem,))
-    return keep_take(store, campaign, samples, sample_rate, word=word, **fields)
+    return keep_take(
+        store,
+        campaign,
+        samples,
+        sample_rate,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        consent_version=consent_version,
+    )
