@@ -554,4 +554,3 @@ class ClipStore:
     def _scalars(self, query) -> Iterable[object]:
         with self._read() as connection:
             return connection.scalars(query).all()
-
