@@ -28,14 +28,13 @@ from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StoreError, redact
+from speechrec.migrations import upgrade_schema
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
 from speechrec.schema import (
     CAMPAIGN_KEY,
     NO_STORE_HINT,
-    SCHEMA_LOCK_ID,
-    SCHEMA_VERSION,
     SCHEMA_VERSION_KEY,
     as_utc,
     clip_record,
@@ -84,31 +83,18 @@ class ClipStore:
             self._require_tables()
         self.audio = AudioStorage(settings.storage_url)
         self.audio.check()
-        self._create_schema()
+        self._upgrade_schema()
         self.clean_leftovers()
 
     # ---- schema and housekeeping -------------------------------------------------------------
 
-    def _create_schema(self) -> None:
-        """Create the tables and the schema version once, however many processes start at once."""
+    def _upgrade_schema(self) -> None:
+        """Create the tables, or bring them to this speechrec's revision, however many processes
+        start at once (speechrec.migrations)."""
         try:
-            with self._write() as connection:
-                if self._engine.dialect.name == "postgresql":
-                    # Concurrent CREATE TABLEs clash in PostgreSQL's catalog: one process at a time.
-                    connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
-                metadata.create_all(connection)
-                stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == SCHEMA_VERSION_KEY))
-                if stored is None:
-                    connection.execute(insert(meta_table).values(key=SCHEMA_VERSION_KEY, value=str(SCHEMA_VERSION)))
-        except ConflictError:
-            stored = None  # another process made the new store at the same moment (SQLite)
-        except StoreError as error:
-            raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
-        if stored is not None and int(stored) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store's schema version {stored} is newer than this speechrec "
-                f"(version {SCHEMA_VERSION}); upgrade speechrec"
-            )
+            upgrade_schema(self._engine)
+        except SQLAlchemyError as error:  # the first connection: the server, the database, the file
+            raise StoreError(f"cannot open the database: {self._reason(error.orig or error)}") from None
 
     def _require_tables(self) -> None:
         """StoreError unless the database holds speechrec's tables (an existing store)."""

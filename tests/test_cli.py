@@ -470,7 +470,9 @@ def test_export_replaces_an_earlier_export(cli, tmp_path):
     assert zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv").count(b"\n") == 2
 
 
-@pytest.mark.parametrize("command", [["stats"], ["export", "--out", "ds.zip"]], ids=["stats", "export"])
+@pytest.mark.parametrize(
+    "command", [["stats"], ["export", "--out", "ds.zip"], ["upgrade"]], ids=["stats", "export", "upgrade"]
+)
 @pytest.mark.parametrize("how", ["option", "environment", "empty-folder"])
 def test_commands_that_read_refuse_a_folder_without_a_store(cli, tmp_path, command, how):
     add_one_clip(tmp_path / "data")  # the real store, next to the mistyped one

@@ -114,7 +114,8 @@ def test_streamlit_only_in_ui(name):
 def test_importing_the_library_loads_no_streamlit():
     """Also through third-party packages: import every module outside ui/ in a fresh interpreter."""
     names = [f"speechrec.{name}" if name != "speechrec" else name for name in MODULES if not name.startswith("ui")]
-    names = [name for name in names if name != "speechrec.__main__"]  # runs the CLI
+    # __main__ runs the CLI; Alembic runs env.py and the revisions inside a migration.
+    names = [name for name in names if name != "speechrec.__main__" and not name.startswith("speechrec.migrations.")]
     code = f"import sys\nfor name in {names!r}:\n    __import__(name)\nprint('streamlit' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
