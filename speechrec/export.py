@@ -49,6 +49,8 @@ TASKS_PER_WORKER = 3
 # metadata.csv's quality columns: the report's, but the take's length, which is original_duration_s there.
 METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "duration_s"]
 
+# First characters that make a spreadsheet cell a formula (OWASP, "CSV Injection"), with their full-width forms.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # Every export holds these; an existing file without them is not overwritten by an export.
 EXPORT_MARKER_FILES = frozenset({"README.md", "metadata.csv", "validation_list.txt", "testing_list.txt"})
 # The SQLite database file and the journal files SQLite keeps beside it.
@@ -342,9 +344,22 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
     for column in METADATA_QUALITY_COLUMNS:
         values = files[column]
         table[column] = values.round(4) if values.dtype.kind == "f" else values
+    for column in table.columns:
+        if not pd.api.types.is_numeric_dtype(table[column]):  # text: numbers (a negative dBFS) stay numbers
+            table[column] = table[column].map(neutralize_formula)
     buffer = io.StringIO()
     table.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue().encode("utf-8")
+
+
+def neutralize_formula(cell: object) -> object:
+    """A text cell that a spreadsheet would run as a formula, made inert as OWASP recommends
+    ("CSV Injection"): a cell starting with = + - @, a tab or a carriage return gets a leading
+    apostrophe, which spreadsheets show as text. The full-width forms (＝ ＋ － ＠) count too, as
+    some spreadsheets read them as formulas. Other values are returned unchanged."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+        return "'" + cell
+    return cell
 
 
 def _readme(

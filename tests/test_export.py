@@ -765,3 +765,30 @@ def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
 )
 def test_download_name(title, name):
     assert download_name(replace(CAMPAIGN, title=title), date(2026, 11, 24)) == name
+
+
+# ---- metadata.csv never runs in a spreadsheet ----------------------------------------------------------
+
+FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(1 1)", "\tx", "\uff1d1+2"]
+
+
+@pytest.mark.parametrize("formula", FORMULAS, ids=["equals", "plus", "minus", "at", "tab", "fullwidth"])
+def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path, formula):
+    speaker = store.create_speaker(1).speaker_id
+    samples, rate = load_word("yes")
+    keyword = formula.replace("\t", "x")  # a keyword cannot hold a tab; the source path can
+    campaign = Campaign(title="t", keywords=(keyword,), consent_text="ok")
+    store.add_clip(
+        samples, rate, assess_take(samples, rate), keyword=keyword, speaker_id=speaker, session_id="s",
+        source="import", source_path=f"{formula}.wav",
+    )  # fmt: skip
+    export_dataset(store, campaign, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    for text in (zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv"), metadata_csv(store, ExportOptions("all"))):
+        rows = list(csv.DictReader(io.StringIO(text.decode("utf-8"))))
+        assert len(rows) == 1
+        cells = [cell for row in rows for name, cell in row.items() if not name.endswith(("_dbfs", "_db", "_s"))]
+        assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d"))]
+        assert rows[0]["source"] == f"'{formula}.wav"
+        if keyword[0] in "=+-@\uff1d":
+            assert rows[0]["keyword"] == f"'{keyword}"
+        assert float(rows[0]["peak_dbfs"]) < 0  # numbers stay numbers, negative ones included
