@@ -19,12 +19,14 @@ from typing import BinaryIO
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict
+from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, check_keyword
 from speechrec.config import Settings
 from speechrec.errors import SpeechrecError
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.quality import QUALITY_COLUMNS
+from speechrec.records import check_speaker_id
+from speechrec.storage import check_audio_key
 from speechrec.store import ClipStore
 
 # TensorFlow's speech_commands/input_data.py: the split of a file depends only on the part of
@@ -136,9 +138,11 @@ def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
     """One row per file of the zip, in zip order: the clip columns plus ``path`` and ``split``.
 
     Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``);
-    background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''.
+    background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''. Rows whose
+    keyword or speaker id cannot be part of a path (see ``unusable_rows``) are left out.
     """
-    chosen = select_clips(clips, selection).sort_values(
+    chosen = select_clips(clips, selection)
+    chosen = chosen[~chosen["clip_id"].isin(unusable_rows(chosen))].sort_values(
         ["keyword", "speaker_id", "created_at", "clip_id"], kind="stable"
     )
     number = chosen.groupby(["keyword", "speaker_id"], sort=False).cumcount().astype(str)
@@ -156,6 +160,25 @@ def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
         .drop(columns="noise_last")
         .reset_index(drop=True)
     )
+
+
+def unusable_rows(clips: pd.DataFrame) -> dict[str, str]:
+    """Clip id -> why the row cannot go into a zip: its keyword is not a usable folder name, its
+    speaker id is not 8 hex digits, or its audio key is not a clip's. Checked where the export
+    uses them (zip entry names, audio reads): a row written straight into the database must not
+    make a ``../`` entry or read a file outside the store."""
+    problems = {}
+    for clip_id, keyword, speaker_id, key in zip(
+        clips["clip_id"], clips["keyword"], clips["speaker_id"], clips["audio_key"], strict=True
+    ):
+        try:
+            if keyword != NOISE_KEYWORD:
+                check_keyword(keyword)
+            check_speaker_id(speaker_id)
+            check_audio_key(key)
+        except (ValueError, TypeError, SpeechrecError) as error:
+            problems[clip_id] = f"unusable row: {error}"
+    return problems
 
 
 def export_dataset(
@@ -177,7 +200,9 @@ def export_dataset(
         return _export_to_file(store, campaign, check_destination(store.settings, destination), options, progress)
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
-    plan = plan_export(store.clips(), options.selection)
+    clips = store.clips()
+    plan = plan_export(clips, options.selection)
+    skipped = sorted(unusable_rows(select_clips(clips, options.selection)).items())
 
     jobs = (
         RenderJob(store.settings.storage_url, key, sample_rate, None if keyword == NOISE_KEYWORD else duration_s)
@@ -185,7 +210,6 @@ def export_dataset(
     )
     paths, clip_ids = plan["path"].tolist(), plan["clip_id"].tolist()
     written = [False] * len(plan)
-    skipped: list[tuple[str, str]] = []
     workers = os.cpu_count() or 1
     parallel = len(plan) >= PARALLEL_MIN_CLIPS and store.audio.shared_between_processes
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as archive, worker_pool(workers, parallel) as pool:

@@ -16,7 +16,7 @@ from speechrec import audio
 from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
 from speechrec.quality import QualityReport, assess_take
-from speechrec.storage import audio_key, open_storage
+from speechrec.storage import audio_key, check_audio_key, open_storage
 
 # Threads per worker that write and fsync takes while the next file is decoded: fsync mostly waits
 # for the disk (0.4-3 ms per file on the benchmark machine), and that wait need not idle a core.
@@ -96,7 +96,7 @@ def render_clip(job: RenderJob) -> bytes | str:
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.
     """
     try:
-        samples, rate = read_pcm16(open_storage(job.storage_url).get(job.audio_key))
+        samples, rate = read_pcm16(open_storage(job.storage_url).get(check_audio_key(job.audio_key)))
     except (StoreError, AudioError) as error:
         return f"audio unreadable: {error}"
     samples = audio.resample(samples, rate, job.sample_rate)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -30,6 +31,8 @@ AUDIO_PREFIX = "clips"
 TEMP_FOLDER = ".tmp"
 # The startup check writes and deletes one small file here (outside clips/, so never taken for a clip).
 PROBE_FOLDER = ".speechrec-check"
+# Keys as audio_key makes them: 8 hex digits of speaker, 32 of clip.
+CLIP_AUDIO_KEY = re.compile(rf"{AUDIO_PREFIX}/[0-9a-f]{{8}}/[0-9a-f]{{32}}\.flac")
 # Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
 MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
 
@@ -37,6 +40,17 @@ MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
 def audio_key(speaker_id: str, clip_id: str) -> str:
     """Where a clip's FLAC lives, relative to the storage root: ``clips/<speaker>/<clip>.flac``."""
     return f"{AUDIO_PREFIX}/{speaker_id}/{clip_id}.flac"
+
+
+def check_audio_key(key: object) -> str:
+    """``key`` if it is a clip's audio key as ``audio_key`` makes them, else StoreError.
+
+    Checked where a key from the database is used (read, delete, export), not only where it is
+    written: a row written straight into the database must not name a file outside ``clips/``.
+    """
+    if not (isinstance(key, str) and CLIP_AUDIO_KEY.fullmatch(key)):
+        raise StoreError(f"audio key {key!r} is not a clip's key (clips/<speaker>/<clip>.flac); the row was altered")
+    return key
 
 
 class AudioStorage:
@@ -144,6 +158,10 @@ class AudioStorage:
             yield path[len(root) :].lstrip("/"), float(modified)
 
     def _path(self, key: str) -> str:
+        """The back-end path of ``key``; StoreError for a key that could leave the storage root."""
+        parts = key.split("/") if isinstance(key, str) else [""]
+        if any(part in {"", ".", ".."} or "\\" in part or "\0" in part or ":" in part for part in parts):
+            raise StoreError(f"audio key {key!r} is not a plain relative path; nothing outside the storage is read")
         return f"{self._root}/{key}"
 
     @contextmanager

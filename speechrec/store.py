@@ -48,7 +48,7 @@ from speechrec.schema import (
     sqlite_file_exists,
     store_place,
 )
-from speechrec.storage import AudioStorage, audio_key
+from speechrec.storage import CLIP_AUDIO_KEY, AudioStorage, audio_key, check_audio_key
 
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
@@ -448,15 +448,17 @@ class ClipStore:
         return read_audio_bytes(self.read_flac(self.clip(clip_id).audio_key))
 
     def read_flac(self, key: str) -> bytes:
-        """The stored FLAC bytes under ``key`` (a value of the clips' audio_key column)."""
-        return self.audio.get(key)
+        """The stored FLAC bytes under ``key`` (a value of the clips' audio_key column).
+
+        StoreError for a key that is not a clip's (``storage.check_audio_key``) or unreadable audio."""
+        return self.audio.get(check_audio_key(key))
 
     def delete_clip(self, clip_id: str) -> None:
         """Delete one clip: its row first (so nothing points at missing audio), then its audio."""
         key = self.clip(clip_id).audio_key
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.clip_id == clip_id))
-        self.audio.remove(key)
+        self._remove_audio([key])
 
     def delete_speaker(self, speaker_id: str) -> int:
         """Withdraw a speaker: delete every clip (rows and audio) and the speaker; return the clip count."""
@@ -464,9 +466,15 @@ class ClipStore:
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.speaker_id == speaker_id))
             connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
-        for key in keys:
-            self.audio.remove(key)
+        self._remove_audio(keys)
         return len(keys)
+
+    def _remove_audio(self, keys: Iterable[object]) -> None:
+        """Delete the audio of rows already deleted; a key that is not a clip's (an altered row) names
+        no file of the store, so nothing is deleted for it."""
+        for key in keys:
+            if isinstance(key, str) and CLIP_AUDIO_KEY.fullmatch(key):
+                self.audio.remove(key)
 
     # ---- whole-store copies (speechrec.migrate) ------------------------------------------------
 

@@ -14,7 +14,7 @@ import time
 import wave
 import zipfile
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ from speechrec.export import (
 )
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
+from speechrec.schema import clips_table, speakers_table
 from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
@@ -792,3 +793,34 @@ def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path,
         if keyword[0] in "=+-@\uff1d":
             assert rows[0]["keyword"] == f"'{keyword}"
         assert float(rows[0]["peak_dbfs"]) < 0  # numbers stay numbers, negative ones included
+
+
+# ---- rows are checked where the export uses them -------------------------------------------------------
+
+NOW = datetime.now(UTC)
+ALTERED_ROWS = {
+    "keyword": {"keyword": "../../evil"},
+    "absolute_keyword": {"keyword": "/etc"},
+    "speaker": {"speaker_id": "../../x"},
+    "audio_key_up": {"audio_key": "../../../outside.flac"},
+    "audio_key_absolute": {"audio_key": "/etc/passwd"},
+    "audio_key_database": {"audio_key": "../speechrec.sqlite3"},
+}
+
+
+@pytest.mark.parametrize("altered", list(ALTERED_ROWS), ids=list(ALTERED_ROWS))
+def test_a_row_altered_in_the_database_never_leaves_the_zip_or_the_store(store, stored, tmp_path, altered, backend):
+    victim = stored[0].clip_id
+    with store._write() as connection:
+        if altered == "speaker":  # the speaker row the altered clip row points to
+            connection.execute(speakers_table.insert().values(speaker_id="../../x", origin="x", created_at=NOW))
+        connection.execute(clips_table.update().where(clips_table.c.clip_id == victim).values(**ALTERED_ROWS[altered]))
+    archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    for name in archive.namelist():
+        assert not name.startswith("/") and ".." not in name.split("/") and "\\" not in name, name
+    assert [clip_id for clip_id, _ in summary.skipped] == [victim]
+    assert summary.skipped[0][1].startswith("unusable row: ")
+    exported = {row["clip_id"] for row in metadata_rows(archive)}
+    assert victim not in exported
+    assert len(exported) == len([item for item in stored if item.status != "rejected"]) - 1  # the others all went in
+    assert victim not in metadata_csv(store, ExportOptions(selection="all")).decode()

@@ -444,7 +444,10 @@ def test_unknown_clip(store):
         store.read_audio("nope")
     with pytest.raises(StoreError, match="no clip 'nope'"):
         store.delete_clip("nope")
-    with pytest.raises(StoreError, match=r"audio 'clips/nope.flac' cannot be read"):
+    missing = f"clips/0000abcd/{'0' * 32}.flac"
+    with pytest.raises(StoreError, match=rf"audio '{missing}' cannot be read"):
+        store.read_flac(missing)
+    with pytest.raises(StoreError, match=r"audio key 'clips/nope.flac' is not a clip's key"):
         store.read_flac("clips/nope.flac")
 
 
