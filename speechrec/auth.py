@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from speechrec.private import make_private_folder, open_private_file
+
 PASSWORD_FILE_NAME = "organizer-password.txt"
 HASH_PREFIX = "scrypt$"
 # scrypt cost: 16 MiB (128 * n * r bytes) and, measured on the development machine, 29 ms per check.
@@ -65,10 +67,10 @@ def generated_password(data_dir: Path) -> tuple[str, bool]:
         return path.read_text(encoding="utf-8").strip(), False
     except FileNotFoundError:
         pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)
     password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = open_private_file(path, exclusive=True)
     except FileExistsError:  # another process made it a moment ago
         return path.read_text(encoding="utf-8").strip(), False
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:

@@ -24,6 +24,7 @@ from speechrec.config import Settings
 from speechrec.errors import SpeechrecError
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
+from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QUALITY_COLUMNS
 from speechrec.records import check_speaker_id
 from speechrec.storage import check_audio_key
@@ -287,13 +288,21 @@ def _is_earlier_export(path: Path) -> bool:
 
 
 def _export_to_file(
-    store: ClipStore, campaign: Campaign, path: Path, options: ExportOptions, progress: ProgressCallback | None
+    store: ClipStore,
+    campaign: Campaign,
+    path: Path,
+    options: ExportOptions,
+    progress: ProgressCallback | None,
+    *,
+    private: bool = False,
 ) -> ExportSummary:
-    """Write the zip next to ``path`` under a name of its own, then rename it into place (atomic)."""
+    """Write the zip next to ``path`` under a name of its own, then rename it into place (atomic).
+    ``private``: readable by the owner only (a zip kept in the store)."""
     # A name of its own per export: two exports to one path never write into the same file.
     partial_path = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        with open(partial_path, "wb") as file:
+        opener = (lambda name, _flags: open_private_file(name, exclusive=True)) if private else None
+        with open(partial_path, "wb", opener=opener) as file:
             summary = export_dataset(store, campaign, file, options, progress)
         os.replace(partial_path, path)
     finally:
@@ -315,8 +324,7 @@ def prepare_export(
     organizer's, is served at once. Zips in ``folder`` unused for an hour are removed. Raises as
     ``export_dataset``.
     """
-    folder = Path(folder)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    folder = make_private_folder(folder)
     plan = plan_export(store.clips(), options.selection)
     digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
     digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
@@ -324,7 +332,7 @@ def prepare_export(
     if path.exists():
         path.touch()
     else:
-        _export_to_file(store, campaign, path, options, progress)
+        _export_to_file(store, campaign, path, options, progress, private=True)
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:

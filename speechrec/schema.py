@@ -3,6 +3,7 @@ between records and rows. Changing a table here needs a migration too (speechrec
 
 from __future__ import annotations
 
+import os
 import types
 import typing
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, MetaData, S
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.config import Settings
+from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
@@ -149,7 +151,10 @@ def create_engine(database_url: str) -> Engine:
     if url.get_backend_name() != "sqlite":
         return sqlalchemy.create_engine(url, pool_pre_ping=True)
     if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        # The data folder and the database readable by the owner only (SQLite gives its -wal and
+        # -shm files the database file's mode).
+        make_private_folder(Path(url.database).parent)
+        os.close(open_private_file(url.database))
     engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

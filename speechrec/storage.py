@@ -26,6 +26,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from speechrec.errors import StoreError, redact, redact_url
+from speechrec.private import make_private_folder, open_private_file
 
 AUDIO_PREFIX = "clips"
 TEMP_FOLDER = ".tmp"
@@ -71,7 +72,7 @@ class AudioStorage:
         self._root = self._root.rstrip("/")
         self.is_local = isinstance(self._fs, LocalFileSystem)
         if self.is_local:
-            os.makedirs(self._path(TEMP_FOLDER), exist_ok=True)
+            make_private_folder(self._path(TEMP_FOLDER))
 
     @property
     def shared_between_processes(self) -> bool:
@@ -113,9 +114,9 @@ class AudioStorage:
             with self._remote(f"audio {key!r} cannot be stored"):
                 self._fs.pipe_file(path, data)
             return
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        make_private_folder(os.path.dirname(path))
         temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
-        with open(temp_path, "wb") as file:
+        with os.fdopen(open_private_file(temp_path, exclusive=True), "wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())

@@ -15,6 +15,7 @@ PACKAGE = ROOT / "speechrec"
 # Lowest first. A module may import modules of lower layers only: never its own layer, never a
 # higher one. A new module gets a place here on purpose.
 LAYERS = [
+    ["private"],
     ["errors", "config", "parallel", "participant_codes", "auth"],
     ["speechrec", "audio", "campaign", "storage"],
     ["decode", "quality", "capture", "prompts", "review"],

@@ -1,0 +1,85 @@
+"""Owner-only data: the data folder and everything speechrec writes in it (database, audio, exports,
+the generated organizer password) can be read by the user running speechrec only."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from signals import load_word
+
+from speechrec.auth import generated_password
+from speechrec.campaign import Campaign
+from speechrec.config import load_settings
+from speechrec.export import prepare_export
+from speechrec.importer import import_folder
+from speechrec.quality import assess_take
+from speechrec.store import ClipStore
+
+CAMPAIGN = Campaign(title="t", keywords=("yes",), consent_text="ok")
+
+
+@pytest.fixture(autouse=True)
+def usual_umask() -> Iterator[None]:
+    """The umask most systems start programs with (022): files would be world-readable by default."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+def fill_store(data: Path, tmp_path: Path) -> ClipStore:
+    store = ClipStore(load_settings(data, environ={}))
+    samples, rate = load_word("yes")
+    speaker = store.create_speaker(1).speaker_id
+    store.add_clip(samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
+                   source="webrtc")  # fmt: skip
+    (tmp_path / "upload" / "yes").mkdir(parents=True)
+    (tmp_path / "upload" / "yes" / "0123abcd_nohash_0.flac").write_bytes(store.read_flac(store.clips()["audio_key"][0]))
+    assert import_folder(store, tmp_path / "upload", CAMPAIGN, workers=1).imported == 1
+    prepare_export(store, CAMPAIGN, data / "exports")
+    generated_password(data)
+    return store
+
+
+def modes(folder: Path) -> dict[str, str]:
+    found = {}
+    for path in [folder, *folder.rglob("*")]:
+        found[str(path.relative_to(folder.parent))] = oct(stat.S_IMODE(path.stat().st_mode))
+    return found
+
+
+def test_a_new_data_folder_and_everything_in_it_are_owner_only(tmp_path):
+    data = tmp_path / "new" / "data"
+    store = fill_store(data, tmp_path)
+    try:
+        found = modes(data)
+        assert {"data/speechrec.sqlite3", "data/speechrec.sqlite3-wal", "data/organizer-password.txt"} <= set(found)
+        assert any(name.startswith("data/exports/dataset-") for name in found)
+        assert len([name for name in found if name.endswith(".flac")]) == 2
+        wrong = {
+            name: mode
+            for name, mode in found.items()
+            if mode != ("0o700" if (tmp_path / "new" / name).is_dir() else "0o600")
+        }
+        assert wrong == {}
+        assert oct(stat.S_IMODE((tmp_path / "new").stat().st_mode)) == "0o700"  # a missing parent too
+    finally:
+        store.close()
+
+
+def test_in_an_existing_folder_new_files_and_folders_are_owner_only(tmp_path):
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    store = fill_store(data, tmp_path)
+    try:
+        found = modes(data)
+        assert found.pop("data") == "0o755"  # a folder the user made keeps the mode they chose
+        wrong = {
+            name: mode for name, mode in found.items() if mode != ("0o700" if (tmp_path / name).is_dir() else "0o600")
+        }
+        assert wrong == {}
+    finally:
+        store.close()
