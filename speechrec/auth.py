@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 from speechrec.private import make_private_folder, open_private_file
@@ -95,6 +96,17 @@ def organizer_emails(configured: object) -> frozenset[str]:
     if not isinstance(configured, list | tuple) or not all(isinstance(email, str) for email in configured):
         raise TypeError(f"[organizer] emails must be a list of e-mail addresses, got {configured!r}")
     return frozenset(email.strip().casefold() for email in configured if email.strip())
+
+
+def is_verified_email(claims: Mapping[str, object]) -> bool:
+    """True if an OIDC login's claims mark its e-mail as verified: ``email_verified`` is true
+    (OpenID Connect Core 1.0, 5.1 Standard Claims; some providers send the string "true").
+
+    An address the provider has not verified may belong to anyone who typed it at sign-up, so
+    it never makes someone an organizer; a missing claim counts as not verified.
+    """
+    verified = claims.get("email_verified")
+    return verified is True or (isinstance(verified, str) and verified.strip().lower() == "true")
 
 
 def is_organizer_email(email: object, allowed: frozenset[str]) -> bool:

@@ -562,24 +562,54 @@ def oidc_app(user: dict[str, object], secrets: dict[str, object] = OIDC_SECRETS)
 
 
 def test_oidc_login_of_an_organizer_email_opens_the_organizer_pages():
-    at = oidc_app({"is_logged_in": True, "email": "Ada@Example.org"})
+    at = oidc_app({"is_logged_in": True, "email": "Ada@Example.org", "email_verified": True})
     assert not at.exception
     at.switch_page("pages/stats.py").run()
     assert not at.exception and shown(at.title[0].value) == "Stats"
 
 
 def test_oidc_login_of_another_email_is_refused():
-    at = oidc_app({"is_logged_in": True, "email": "eve@example.org"})
+    at = oidc_app({"is_logged_in": True, "email": "eve@example.org", "email_verified": True})
     assert not at.exception
     assert "eve@example.org is not one of this campaign's organizers" in shown(at.error[0].value)
     with pytest.raises(ValueError, match="Could not find a navigation page"):
         at.switch_page("pages/stats.py")
 
 
+@pytest.mark.parametrize("verified", [False, "false", None, "", 1, "yes"], ids=repr)
+def test_oidc_login_with_an_unverified_email_is_refused(verified):
+    user = {"is_logged_in": True, "email": "ada@example.org"}
+    if verified is not None:
+        user["email_verified"] = verified
+    at = oidc_app(user)
+    assert not at.exception
+    assert "Your identity provider has not verified ada@example.org" in shown(at.error[0].value)
+    assert "Log out" in [item.label for item in at.button]
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/review.py")
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    for section, values in OIDC_SECRETS.items():
+        at.secrets[section] = values
+    at.user = user
+    at.session_state[state.ORGANIZER] = False
+    at.run()
+    with pytest.raises(ValueError, match="Could not find a navigation page"):
+        at.switch_page("pages/stats.py")  # not through any page either
+
+
+@pytest.mark.parametrize("verified", [True, "true", "True"], ids=repr)
+def test_oidc_login_with_a_verified_email_is_let_in(verified):
+    at = oidc_app({"is_logged_in": True, "email": "ada@example.org", "email_verified": verified})
+    assert not at.exception and not at.error
+    at.switch_page("pages/review.py").run()
+    assert not at.exception and shown(at.title[0].value) == "Review"
+
+
 def test_oidc_offers_its_sign_in_button_only_when_configured():
     assert "Sign in with your organization account" in [item.label for item in oidc_app({}).button]
     without_auth = oidc_app(
-        {"is_logged_in": True, "email": "ada@example.org"}, {"organizer": OIDC_SECRETS["organizer"]}
+        {"is_logged_in": True, "email": "ada@example.org", "email_verified": True},
+        {"organizer": OIDC_SECRETS["organizer"]},
     )
     assert "Sign in with your organization account" not in [item.label for item in without_auth.button]
     with pytest.raises(ValueError, match="Could not find a navigation page"):
@@ -621,7 +651,7 @@ def test_organizers_are_warned_when_hosting_would_wipe_the_data(monkeypatch):
 
 def test_oidc_organizers_sign_their_review_decisions_with_their_email():
     store, ids = reviewed_store(["yes"])
-    at = oidc_app({"is_logged_in": True, "email": "ada@example.org"})
+    at = oidc_app({"is_logged_in": True, "email": "ada@example.org", "email_verified": True})
     at.switch_page("pages/review.py").run()
     button(at, "Accept").click().run()
     assert not at.exception
@@ -703,7 +733,7 @@ def test_an_invalid_campaign_edit_quoting_markdown_is_shown_as_text():
 
 
 def test_an_identity_providers_email_is_shown_as_text():
-    at = oidc_app({"is_logged_in": True, "email": "[eve](https://example.org/x)@example.org"})
+    at = oidc_app({"is_logged_in": True, "email": "[eve](https://example.org/x)@example.org", "email_verified": True})
     assert not at.exception
     assert_shown_as_text(at.error[0].value, "[eve](https://example.org/x)@example.org")
 

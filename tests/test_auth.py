@@ -92,3 +92,22 @@ def test_organizer_emails_are_case_folded_and_checked():
 def test_organizer_emails_must_be_a_list_of_addresses(configured):
     with pytest.raises(TypeError, match=r"\[organizer\] emails must be a list of e-mail addresses"):
         organizer_emails(configured)
+
+
+@pytest.mark.parametrize(
+    "claims, verified",
+    [
+        ({"email_verified": True}, True),
+        ({"email_verified": "true"}, True),
+        ({"email_verified": " TRUE "}, True),
+        ({"email_verified": False}, False),
+        ({"email_verified": "false"}, False),
+        ({"email_verified": 1}, False),
+        ({"email_verified": "yes"}, False),
+        ({}, False),
+    ],
+)
+def test_only_an_email_the_provider_verified_counts(claims, verified):
+    from speechrec.auth import is_verified_email
+
+    assert is_verified_email({"email": "ada@example.org", **claims}) is verified

@@ -9,7 +9,14 @@ import time
 
 import streamlit as st
 
-from speechrec.auth import check_password, failure_delay_s, generated_password, is_organizer_email, organizer_emails
+from speechrec.auth import (
+    check_password,
+    failure_delay_s,
+    generated_password,
+    is_organizer_email,
+    is_verified_email,
+    organizer_emails,
+)
 from speechrec.ui import state
 from speechrec.ui.resources import app_settings, secret
 from speechrec.ui.text import plain
@@ -51,7 +58,12 @@ def signed_in() -> bool:
     if st.session_state.get(state.ORGANIZER):
         return True
     allowed = oidc_organizers()
-    return bool(allowed and st.user.get("is_logged_in") and is_organizer_email(st.user.get("email"), allowed))
+    return bool(
+        allowed
+        and st.user.get("is_logged_in")
+        and is_verified_email(st.user)
+        and is_organizer_email(st.user.get("email"), allowed)
+    )
 
 
 def reviewer_name() -> str:
@@ -65,7 +77,15 @@ def sign_in_ui() -> None:
     """The organizer sign-in: OIDC login when configured, and the password form; wrong passwords
     get a plain message and a growing delay."""
     if oidc_organizers():
-        if st.user.get("is_logged_in"):
+        if st.user.get("is_logged_in") and not is_verified_email(st.user):
+            st.error(
+                plain(
+                    f"Your identity provider has not verified {st.user.get('email')}; organizers sign in "
+                    "with a verified e-mail address. Verify it with your provider, then log in again."
+                )
+            )
+            st.button("Log out", on_click=st.logout)
+        elif st.user.get("is_logged_in"):
             st.error(plain(f"{st.user.get('email')} is not one of this campaign's organizers."))
             st.button("Log out", on_click=st.logout)
         else:
