@@ -4,6 +4,7 @@ import logging
 
 import streamlit as st
 
+from speechrec.errors import SpeechrecError, cannot_write
 from speechrec.ui import state
 from speechrec.ui.auth import organizer_password, sign_out_ui, signed_in
 from speechrec.ui.resources import setup_logging, storage_notice_ui
@@ -13,8 +14,10 @@ setup_logging()
 state.ensure_defaults()
 try:
     organizer_password()  # made (and logged) at first start, not at the first sign-in attempt
-except OSError as error:  # the volunteers' pages still work; the store reports the data folder itself
-    logging.getLogger("speechrec").error("cannot keep the organizer password: %s", error)
+except OSError as error:  # the volunteers' pages still work; the sign-in form says why it cannot check
+    logging.getLogger("speechrec").error("cannot keep the organizer password: %s", cannot_write(error))
+except (SpeechrecError, ValueError):
+    pass  # a setting that cannot be read (e.g. a malformed database URL): every page says "speechrec cannot start"
 volunteer_pages = [
     st.Page("pages/welcome.py", title="Welcome", icon="👋", default=True),
     st.Page("pages/record.py", title="Record", icon="🎙️"),

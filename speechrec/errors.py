@@ -1,6 +1,9 @@
 """The one family of errors speechrec raises for bad input and failed operations, and the redaction
 of credentials from any message before it is shown or logged."""
 
+import errno
+import getpass
+import os
 import re
 from urllib.parse import unquote
 
@@ -23,6 +26,30 @@ class StoreError(SpeechrecError):
 
 class ConflictError(StoreError):
     """A write clashed with stored data (a duplicate import, an id taken by another process)."""
+
+
+def cannot_write(error: OSError) -> str:
+    """A local file system error in plain words with what to do: the path, the reason, the fix.
+
+    Permission problems name the user running speechrec, as the fix is theirs to make.
+    """
+    where = f"{str(error.filename)!r}" if error.filename else "a file of the store"
+    reason = (error.strerror or type(error).__name__).lower()
+    fix = "make it writable for the user running speechrec"
+    if error.errno in (errno.EEXIST, errno.ENOTDIR):
+        reason, fix = "a file is where a folder should be", "move the file away"
+    elif error.errno == errno.ENOSPC:
+        fix = "free some space"
+    elif isinstance(error, PermissionError) or error.errno == errno.EROFS:
+        fix += f" ({_user_name()})"
+    return f"{where} cannot be written ({reason}); {fix}, or choose another data folder (--store DIR or SPEECHREC_DATA)"
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this user id (a container)
+        return f"user id {os.getuid()}" if hasattr(os, "getuid") else "this user"
 
 
 # The user-info part of a URL ("scheme://user:password@"): everything after "://" up to the last "@"

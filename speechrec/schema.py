@@ -7,6 +7,7 @@ import os
 import types
 import typing
 from collections.abc import Mapping
+from contextlib import suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,9 @@ def create_engine(database_url: str) -> Engine:
         # The data folder and the database readable by the owner only (SQLite gives its -wal and
         # -shm files the database file's mode).
         make_private_folder(Path(url.database).parent)
-        os.close(open_private_file(url.database))
+        if not os.path.exists(url.database):
+            with suppress(FileExistsError):  # another process made it a moment ago
+                os.close(open_private_file(url.database, exclusive=True))
     engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
     @event.listens_for(engine, "connect")

@@ -25,7 +25,7 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from speechrec.errors import StoreError, redact, redact_url
+from speechrec.errors import StoreError, cannot_write, redact, redact_url
 from speechrec.private import make_private_folder, open_private_file
 
 AUDIO_PREFIX = "clips"
@@ -72,7 +72,10 @@ class AudioStorage:
         self._root = self._root.rstrip("/")
         self.is_local = isinstance(self._fs, LocalFileSystem)
         if self.is_local:
-            make_private_folder(self._path(TEMP_FOLDER))
+            try:
+                make_private_folder(self._path(TEMP_FOLDER))
+            except OSError as error:
+                raise StoreError(f"the audio folder cannot be made: {cannot_write(error)}") from None
 
     @property
     def shared_between_processes(self) -> bool:
@@ -92,16 +95,18 @@ class AudioStorage:
                     self._fs.ls(self._root.split("/", 1)[0], refresh=True)
             self.put(probe_key, b"speechrec write check")
             self.remove(probe_key)
-        except FileNotFoundError:
-            raise StoreError(
-                f"audio storage {self.display_url!r}: the bucket does not exist; create it or fix the storage URL"
-            ) from None
-        except PermissionError:
-            raise StoreError(
-                f"audio storage {self.display_url!r}: access denied; check the credentials "
-                "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
-            ) from None
-        except OSError as error:  # a local folder that cannot be written
+        except OSError as error:
+            if self.is_local:  # a folder on this machine: its own path and reason, never credentials
+                raise StoreError(f"the audio folder cannot be written: {cannot_write(error)}") from None
+            if isinstance(error, FileNotFoundError):
+                raise StoreError(
+                    f"audio storage {self.display_url!r}: the bucket does not exist; create it or fix the storage URL"
+                ) from None
+            if isinstance(error, PermissionError):
+                raise StoreError(
+                    f"audio storage {self.display_url!r}: access denied; check the credentials "
+                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
+                ) from None
             raise StoreError(f"audio storage {self.display_url!r} cannot be written: {self._reason(error)}") from None
 
     def put(self, key: str, data: bytes) -> None:

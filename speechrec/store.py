@@ -21,13 +21,13 @@ from datetime import UTC, datetime
 import numpy as np
 import pandas as pd
 from sqlalchemy import case, delete, func, insert, inspect, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
-from speechrec.errors import ConflictError, StoreError, redact
+from speechrec.errors import ConflictError, StoreError, cannot_write, redact
 from speechrec.migrations import upgrade_schema
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
@@ -71,8 +71,10 @@ class ClipStore:
             raise StoreError(f"no speechrec store in {store_place(settings)}: {NO_STORE_HINT}")
         try:
             self._engine = create_engine(settings.database_url)
-        except (SQLAlchemyError, ImportError, OSError) as error:
-            # The message names the problem (dialect, driver, folder), never the URL's password.
+        except OSError as error:  # the SQLite file or its folder cannot be made
+            raise StoreError(f"cannot open the database: {cannot_write(error)}") from None
+        except (SQLAlchemyError, ImportError) as error:
+            # The message names the problem (dialect, driver), never the URL's password.
             raise StoreError(
                 f"cannot open the database: {self._reason(error)}; check the database URL and that its driver "
                 "is installed"
@@ -530,8 +532,14 @@ class ClipStore:
             raise StoreError(f"database error: {reason}") from None
 
     def _reason(self, error: BaseException) -> str:
-        """A database error as text without the URL's credentials (a driver may quote its connection string)."""
-        return redact(str(error), self.settings.database_url, self.settings.storage_url)
+        """A database error as text without the URL's credentials (a driver may quote its connection
+        string); SQLite's "readonly database" names its file and the fix, which SQLite does not."""
+        reason = redact(str(error), self.settings.database_url, self.settings.storage_url)
+        sqlite = make_url(self.settings.database_url).get_backend_name() == "sqlite"
+        if sqlite and ("readonly database" in reason or "unable to open database" in reason):
+            database = make_url(self.settings.database_url).database
+            reason += f" ({database!r}: make it and its folder writable for the user running speechrec)"
+        return reason
 
     def _frame(self, query) -> pd.DataFrame:
         with self._read() as connection:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import subprocess
+import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -753,3 +757,71 @@ def test_the_campaign_title_is_shown_as_text(monkeypatch, tmp_path):
     monkeypatch.setenv("SPEECHREC_CAMPAIGN", str(tmp_path / "campaign.toml"))
     at = run_app()
     assert_shown_as_text(at.title[0].value, "[x](https://e.org)")
+
+
+# ---- one "speechrec cannot start" message naming the real cause ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://user:hunter22@host:port/speech", "not a url", "postgresql+psycopg://user:hunter22@[::1/speech"],
+)
+def test_a_malformed_database_url_without_an_organizer_password_stops_every_page_with_one_message(
+    monkeypatch, caplog, url
+):
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", url)
+    for query in ({}, {"organizer": ""}):
+        at = AppTest.from_file(str(APP), default_timeout=60)
+        for name, value in query.items():
+            at.query_params[name] = value
+        at.run()
+        assert not at.exception
+        assert len(at.error) == 1
+        assert shown(at.error[0].value).startswith("speechrec cannot start: database URL starting ")
+        assert "hunter22" not in at.error[0].value
+    assert caplog.text.count("speechrec cannot start") == 2 and "hunter22" not in caplog.text
+
+
+APP_IN_A_CHILD = """
+import json, sys
+import streamlit_webrtc.component
+from streamlit.testing.v1 import AppTest
+streamlit_webrtc.component.get_this_session_info = lambda: None
+at = AppTest.from_file(sys.argv[1], default_timeout=60).run()
+print(json.dumps({"exception": [item.value for item in at.exception], "error": [item.value for item in at.error]}))
+"""
+
+
+def test_a_data_folder_that_cannot_be_written_is_named_not_blamed_on_credentials(tmp_path):
+    from unprivileged import respect_file_modes
+
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    script = tmp_path / "app_in_a_child.py"
+    script.write_text(APP_IN_A_CHILD)
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("SPEECHREC_")}
+    environment |= {"SPEECHREC_DATA": str(locked / "data"), "PYTHONPATH": str(REPO)}
+    try:
+        result = subprocess.run(
+            [sys.executable, str(script), str(APP)], cwd=REPO, env=environment, capture_output=True, text=True,
+            timeout=120, preexec_fn=respect_file_modes,
+        )  # fmt: skip
+    finally:
+        locked.chmod(0o755)
+    page = json.loads(result.stdout.splitlines()[-1])
+    assert page["exception"] == []
+    assert len(page["error"]) == 1
+    message = shown(page["error"][0])
+    assert message.startswith(
+        f"speechrec cannot start: cannot open the database: '{locked / 'data'}' cannot be written"
+    )
+    assert "credentials" not in message and "S3" not in message and "driver" not in message
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("speechrec cannot start") == 1
+
+
+def test_a_malformed_password_hash_is_a_plain_message_at_sign_in():
+    at = sign_in(organizer_app(password="scrypt$16384$8$1$not-base64!$x"), "anything")
+    assert not at.exception
+    assert shown(at.error[0].value).startswith("Organizer sign-in is not possible: the organizer password hash")
+    assert "python -m speechrec hash-password" in shown(at.error[0].value)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import sqlalchemy
 from signals import encode_with_pyav, load_word, make_take
+from unprivileged import respect_file_modes
 
 from speechrec.campaign import Campaign
 from speechrec.config import load_settings
@@ -37,7 +38,10 @@ class Cli:
         self.env = {name: value for name, value in os.environ.items() if not name.startswith("SPEECHREC_")}
         self.env["PYTHONPATH"] = str(REPO)
 
-    def __call__(self, *args: str, python_options: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    def __call__(
+        self, *args: str, python_options: tuple[str, ...] = (), respect_modes: bool = False
+    ) -> subprocess.CompletedProcess:
+        """``respect_modes``: file modes apply to the command even when the tests run as root."""
         return subprocess.run(
             [sys.executable, *python_options, "-m", "speechrec", *args],
             cwd=self.cwd,
@@ -45,6 +49,7 @@ class Cli:
             capture_output=True,
             text=True,
             timeout=120,
+            preexec_fn=respect_file_modes if respect_modes else None,
         )
 
 
@@ -564,3 +569,39 @@ def test_credentials_in_storage_urls_are_never_printed(cli, tmp_path):
         "migrate", "--from-store", "data", "--to-store", "copy", "--to-storage", "s3://AKIA:hunter22-Secret@b/x"
     )
     assert result.returncode == 1 and "hunter22" not in result.stderr
+
+
+# ---- a store that cannot be written says so, once, with the real cause -----------------------------
+
+
+def read_only(*folders: Path) -> None:
+    for folder in folders:
+        for path in [folder, *folder.rglob("*")]:
+            if path.is_dir():
+                path.chmod(0o555)
+
+
+@pytest.mark.parametrize("where", ["parent", "data", "audio", "database"])
+def test_a_folder_that_cannot_be_written_is_named_with_the_real_cause(cli, tmp_path, where):
+    tum_folder(tmp_path / "upload")
+    if where == "parent":
+        (tmp_path / "locked").mkdir()
+        store = "locked/data"
+        read_only(tmp_path / "locked")
+    else:
+        add_one_clip(tmp_path / "locked" / "data")
+        store = "locked/data"
+        if where != "database":
+            read_only(tmp_path / "locked" / "data" / ("audio" if where == "audio" else ""))
+        if where in ("data", "database"):
+            (tmp_path / "locked" / "data" / "speechrec.sqlite3").chmod(0o444)
+    try:
+        result = cli("import", "upload", "--store", store, "--workers", "1", respect_modes=True)
+    finally:
+        for path in [tmp_path / "locked", *(tmp_path / "locked").rglob("*")]:
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "credentials" not in lines[0] and "S3" not in lines[0] and "driver" not in lines[0], lines[0]
+    assert "locked" in lines[0] and re.search(r"(permission denied|readonly|read-only)", lines[0], re.I), lines[0]

@@ -748,7 +748,7 @@ def test_audio_folder_that_cannot_be_written_is_one_clear_error(tmp_path):
     settings = load_settings(tmp_path, environ={})
     Path(settings.storage_url).mkdir(parents=True)
     (Path(settings.storage_url) / ".speechrec-check").write_text("a file where the check writes")
-    with pytest.raises(StoreError, match=r"audio storage '.*audio' cannot be written: .*speechrec-check"):
+    with pytest.raises(StoreError, match=r"the audio folder cannot be written: '.*speechrec-check' .*a file is where"):
         ClipStore(settings)
 
 

@@ -17,6 +17,7 @@ from speechrec.auth import (
     is_verified_email,
     organizer_emails,
 )
+from speechrec.errors import cannot_write
 from speechrec.ui import state
 from speechrec.ui.resources import app_settings, secret
 from speechrec.ui.text import plain
@@ -97,7 +98,14 @@ def sign_in_ui() -> None:
     if not submitted:
         return
     time.sleep(failure_delay_s(st.session_state[state.SIGN_IN_FAILURES]))
-    if candidate and check_password(candidate, organizer_password()):
+    try:
+        accepted = bool(candidate) and check_password(candidate, organizer_password())
+    except (OSError, ValueError) as error:  # the password file cannot be kept, or the hash is malformed
+        message = f"Organizer sign-in is not possible: {cannot_write(error) if isinstance(error, OSError) else error}"
+        LOGGER.error("%s", message)
+        st.error(plain(message))
+        return
+    if accepted:
         st.session_state[state.ORGANIZER] = True
         st.session_state[state.SIGN_IN_FAILURES] = 0
         st.rerun()
