@@ -12,12 +12,13 @@ import hashlib
 import itertools
 import os
 import re
+import stat
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword
-from speechrec.errors import CampaignError, SpeechrecError
+from speechrec.errors import CampaignError, ConflictError, SpeechrecError
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
 from speechrec.records import NewClip
@@ -38,6 +39,10 @@ BATCH_SIZE = 100
 # few enough to keep memory bounded (one recording's bytes per file, ~10-100 kB).
 FILES_PER_TASK = 16
 TASKS_PER_WORKER = 3
+# The largest file an import reads. 600 s (decode.MAX_DECODED_S, the longest recording the decoder
+# accepts) of 48 kHz 16-bit stereo WAV is 110 MiB; anything larger is not a recording of ours (or an
+# attack on memory), and is refused by its size before a byte is read.
+MAX_IMPORT_BYTES = 128 * 2**20
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -118,16 +123,11 @@ def import_folder(
         raise SpeechrecError(f"{str(folder)!r} is not a folder; give the folder that holds the recordings")
     summary = ImportSummary()
     found: list[FoundFile] = []
-    for path in sorted(folder.rglob("*")):
-        if not path.is_file() or path.name.startswith("."):
-            continue
-        if path.suffix.lower() not in AUDIO_EXTENSIONS:
-            summary.ignored += 1
-            continue
+    for path in find_audio_files(folder, summary):
         try:
-            found.append(identify_file(path, folder))
+            found.append(replace(identify_file(path, folder), relative=_shown_path(path, folder)))
         except ValueError as error:
-            summary.skipped.append((path.relative_to(folder).as_posix(), str(error)))
+            summary.skipped.append((_shown_path(path, folder), str(error)))
     total = len(found) + len(summary.skipped)
     done = len(summary.skipped)
     known = store.known_source_sha1s()
@@ -138,9 +138,11 @@ def import_folder(
         nonlocal done
         for file in found:
             try:
-                data = file.path.read_bytes()
+                data = read_inside(file.path, folder)
             except OSError as error:
-                summary.skipped.append((file.relative, f"cannot be read: {error.strerror}"))
+                summary.skipped.append((file.relative, f"cannot be read: {(error.strerror or str(error)).lower()}"))
+            except SpeechrecError as error:
+                summary.skipped.append((file.relative, str(error)))
             else:
                 sha1 = hashlib.sha1(data).hexdigest()
                 if not data:
@@ -185,6 +187,101 @@ def import_folder(
     return summary
 
 
+def find_audio_files(folder: Path, summary: ImportSummary) -> list[Path]:
+    """Every regular file with an audio extension under ``folder``, sorted, and nothing outside it.
+
+    Links are not followed out of the folder: a link to a file outside it, a broken link and a
+    link to a folder outside it are listed in ``summary.skipped`` (a link to a file inside is
+    read like that file; a link to a folder inside is not walked twice). A sub-folder that cannot
+    be read, and an audio name that is not a regular file (a pipe, a device), are listed too.
+    Other files count as ``summary.ignored``; hidden files are passed over.
+    """
+    root = folder.resolve()
+    found = []
+
+    def unreadable(error: OSError) -> None:
+        where = _shown_path(Path(error.filename), folder) if error.filename else "a folder"
+        reason = (error.strerror or str(error)).lower()
+        summary.skipped.append((f"{where}/", f"folder cannot be read ({reason}); nothing in it was imported"))
+
+    for directory, folders, files in os.walk(folder, onerror=unreadable, followlinks=False):
+        here = Path(directory)
+        for name in folders:
+            if (here / name).is_symlink() and not _inside((here / name).resolve(), root):
+                summary.skipped.append(
+                    (f"{_shown_path(here / name, folder)}/", "link to a folder outside the import folder: not followed")
+                )
+        for name in sorted(files):
+            path = here / name
+            if name.startswith("."):
+                continue
+            if path.suffix.lower() not in AUDIO_EXTENSIONS:
+                summary.ignored += 1
+                continue
+            problem = _file_problem(path, root)
+            if problem:
+                summary.skipped.append((_shown_path(path, folder), problem))
+            else:
+                found.append(path)
+    return sorted(found)
+
+
+def read_inside(path: Path, folder: Path) -> bytes:
+    """The bytes of ``path`` (a file or a link to a file inside ``folder``), at most MAX_IMPORT_BYTES.
+
+    Checked again at reading, as a link may have changed since the folder was listed. Raises
+    SpeechrecError saying why for a file that is outside, not regular or too large, OSError when
+    it cannot be read.
+    """
+    root = folder.resolve()
+    problem = _file_problem(path, root)
+    if problem:
+        raise SpeechrecError(problem)
+    descriptor = os.open(path.resolve(), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        data = file.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        raise SpeechrecError(_too_large(len(data)))
+    return data
+
+
+def _file_problem(path: Path, root: Path) -> str | None:
+    """Why ``path`` is not imported (a link out of the folder, not a regular file, too large), or None."""
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.exists():
+            return "broken link: not followed"
+        if not _inside(target, root):
+            return "link to a file outside the import folder: not followed"
+    try:
+        status = path.stat()
+    except OSError as error:
+        return f"cannot be read: {(error.strerror or str(error)).lower()}"
+    if not stat.S_ISREG(status.st_mode):
+        return "not a regular file (a pipe, a device or a socket)"
+    if status.st_size > MAX_IMPORT_BYTES:
+        return _too_large(status.st_size)
+    return None
+
+
+def _too_large(size: int) -> str:
+    return (
+        f"{size / 2**20:.1f} MiB, above the limit of {MAX_IMPORT_BYTES / 2**20:.0f} MiB for one recording; "
+        "split it into takes first"
+    )
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def _shown_path(path: Path, folder: Path) -> str:
+    """``path`` relative to the import folder, as text that can be printed and stored (a name that is
+    not valid UTF-8 shows its undecodable bytes as U+FFFD)."""
+    relative = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
+    return os.fsencode(relative).decode("utf-8", errors="replace")
+
+
 def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
     return NewClip(
         keyword=file.keyword,
@@ -205,7 +302,13 @@ def _store_batch(store: ClipStore, batch: list[NewClip], speakers: set[str], sum
         if clip.speaker_id not in speakers:
             store.ensure_speaker(clip.speaker_id)
             speakers.add(clip.speaker_id)
-    store.add_clips(batch)
+    try:
+        store.add_clips(batch)
+    except ConflictError as error:  # another import stored some of the same files a moment ago
+        for clip in batch:
+            summary.skipped.append((str(clip.source_path), f"{error}; import the folder again to add what is missing"))
+        batch.clear()
+        return
     summary.imported += len(batch)
     summary.flagged += sum(1 for clip in batch if clip.quality.flags)
     for clip in batch:

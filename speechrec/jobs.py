@@ -58,13 +58,16 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
         for job in jobs:
             try:
                 samples, sample_rate = decode_audio(job.data, name=job.name)
+                quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
+                flac = encode_flac(samples, sample_rate)
             except AudioError as error:
                 results.append(str(error).removeprefix(f"{job.name}: "))
                 continue
-            quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
+            except Exception as error:  # whatever one file does to a decoder, the other files go on
+                results.append(f"cannot be imported ({type(error).__name__}: {' '.join(str(error).split())})")
+                continue
             take = IngestedTake(uuid.uuid4().hex, sample_rate, quality)
             storage = open_storage(job.storage_url)
-            flac = encode_flac(samples, sample_rate)
             writes.append(_writers().submit(storage.put, audio_key(job.speaker_id, take.clip_id), flac))
             results.append(take)
     finally:

@@ -605,3 +605,19 @@ def test_a_folder_that_cannot_be_written_is_named_with_the_real_cause(cli, tmp_p
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert "credentials" not in lines[0] and "S3" not in lines[0] and "driver" not in lines[0], lines[0]
     assert "locked" in lines[0] and re.search(r"(permission denied|readonly|read-only)", lines[0], re.I), lines[0]
+
+
+def test_an_unreadable_sub_folder_is_listed_as_skipped_and_the_rest_imported(cli, tmp_path):
+    tum_folder(tmp_path / "upload")
+    locked = tmp_path / "upload" / "recordings" / "tree-raw"
+    encode_opus(locked / "abcd0009.ogg", *load_word("yes"))
+    locked.chmod(0o000)
+    try:
+        result = cli("import", "upload", "--workers", "1", respect_modes=True)
+    finally:
+        locked.chmod(0o755)
+    assert_ok(result)
+    assert result.stdout.startswith("imported 4 clips (1 with a quality flag), 0 already in the store, 1 skipped")
+    assert "  skipped recordings/tree-raw/: folder cannot be read (permission denied); nothing in it was imported" in (
+        result.stdout
+    )

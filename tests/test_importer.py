@@ -3,9 +3,12 @@ files encoded with PyAV (Ogg/Opus, WebM/Opus, WAV, FLAC, MP3), bad files, duplic
 
 from __future__ import annotations
 
+import hashlib
 import multiprocessing
+import os
 import re
 import shutil
+import struct
 import uuid
 from pathlib import Path
 
@@ -18,7 +21,7 @@ from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.config import load_settings
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
-from speechrec.quality import QualityReport
+from speechrec.quality import QualityReport, assess_take
 from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
@@ -427,3 +430,106 @@ def test_a_failing_audio_write_stops_the_import_and_adds_no_rows(store, tmp_path
     with pytest.raises(OSError):
         import_(store, folder)
     assert len(store.clips()) == 0
+
+
+# ---- nothing outside the folder, nothing too large, no file that stops the rest -------------------------
+
+
+def wav_claiming(sample_rate: int, frames: int = 16000) -> bytes:
+    """A 16-bit mono WAV whose header claims ``sample_rate`` (a rate no encoder accepts, for some)."""
+    data = np.zeros(frames, np.int16).tobytes()
+    fmt = struct.pack("<IHHIIHH", 16, 1, 1, sample_rate, (sample_rate * 2) & 0xFFFFFFFF, 2, 16)
+    return (
+        b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt " + fmt + b"data" + struct.pack("<I", len(data)) + data
+    )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_no_single_file_stops_an_import(store, tmp_path, workers, monkeypatch):
+    folder = tmp_path / "upload"
+    monkeypatch.setattr("speechrec.importer.PARALLEL_MIN_FILES", 1)  # the worker processes' path too
+    word_file(folder / GOOD, "no")
+    for number, rate in enumerate([700_000, 2**31 - 1, 0, 1]):
+        (folder / "yes-raw" / f"abcd000{number}.wav").parent.mkdir(parents=True, exist_ok=True)
+        (folder / "yes-raw" / f"abcd000{number}.wav").write_bytes(wav_claiming(rate))
+    word_file(folder / "zz-raw" / "ffff0001.ogg", "yes")
+    summary = import_(store, folder, workers=workers)
+    assert summary.imported == 2
+    assert sorted(path for path, _ in summary.skipped) == [f"yes-raw/abcd000{number}.wav" for number in range(4)]
+    assert sorted(store.clips()["source_path"]) == [GOOD, "zz-raw/ffff0001.ogg"]
+
+
+def test_a_name_that_is_not_utf8_is_imported_under_a_readable_name(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / GOOD, "no")
+    odd = Path(os.fsdecode(bytes(folder) + b"/caf\xe9/yes-raw/abcd0001.ogg"))
+    word_file(odd, "yes")
+    summary = import_(store, folder)
+    assert (summary.imported, summary.skipped) == (2, [])
+    assert sorted(store.clips()["source_path"]) == ["caf\ufffd/yes-raw/abcd0001.ogg", GOOD]
+
+
+def test_links_out_of_the_folder_are_not_followed(store, tmp_path):
+    folder, outside = tmp_path / "upload", tmp_path / "private"
+    word_file(folder / GOOD, "no")
+    word_file(outside / "yes-raw" / "abcd0001.ogg", "yes", seed=1)
+    word_file(outside / "secret.ogg", "up", seed=2)
+    (folder / "yes-raw").mkdir()
+    (folder / "yes-raw" / "abcd0002.ogg").symlink_to(outside / "secret.ogg")  # a file outside
+    (folder / "yes-raw" / "abcd0003.ogg").symlink_to(folder / "no-raw" / "0f0f0001.ogg")  # a file inside
+    (folder / "yes-raw" / "abcd0004.ogg").symlink_to(folder / "yes-raw" / "abcd0002.ogg")  # a link to the link
+    (folder / "yes-raw" / "abcd0005.ogg").symlink_to(tmp_path / "nowhere.ogg")  # broken
+    (folder / "up-raw").symlink_to(outside / "yes-raw")  # a folder outside
+    (folder / "again").symlink_to(folder / "no-raw")  # a folder inside: walked once, where it is
+    summary = import_(store, folder)
+    assert summary.imported == 1 and summary.duplicates == 1  # the link inside reads the same bytes
+    assert dict(summary.skipped) == {
+        "yes-raw/abcd0002.ogg": "link to a file outside the import folder: not followed",
+        "yes-raw/abcd0004.ogg": "link to a file outside the import folder: not followed",
+        "yes-raw/abcd0005.ogg": "broken link: not followed",
+        "up-raw/": "link to a folder outside the import folder: not followed",
+    }
+    assert list(store.clips()["source_path"]) == [GOOD]
+
+
+def test_a_file_above_the_size_limit_is_refused_by_its_size(store, tmp_path, monkeypatch):
+    from speechrec import importer
+
+    folder = tmp_path / "upload"
+    word_file(folder / GOOD, "no")
+    huge = folder / "yes-raw" / "abcd0001.wav"
+    huge.parent.mkdir()
+    with huge.open("wb") as file:  # 512 MiB, sparse: no disk space, and never read
+        file.truncate(512 * 2**20)
+    opened = []
+    real_open = os.open
+    monkeypatch.setattr(importer.os, "open", lambda path, *args: opened.append(Path(path)) or real_open(path, *args))
+    summary = import_(store, folder)
+    assert summary.imported == 1
+    assert summary.skipped == [
+        ("yes-raw/abcd0001.wav", "512.0 MiB, above the limit of 128 MiB for one recording; split it into takes first")
+    ]
+    assert huge not in opened
+
+
+def test_a_batch_another_import_stored_meanwhile_is_listed_and_the_import_goes_on(store, tmp_path):
+    folder = tmp_path / "upload"
+    word_file(folder / GOOD, "no")
+    word_file(folder / "yes-raw" / "abcd0001.ogg", "yes")
+    sha1 = hashlib.sha1((folder / GOOD).read_bytes()).hexdigest()
+    raced = []
+
+    def another_import_stores_the_same_file(done: int, total: int) -> None:
+        if not raced:  # after the folder was read, before this import's rows go in
+            raced.append(done)
+            samples, rate = load_word("no")
+            store.ensure_speaker("0000aaaa")
+            store.add_clip(samples, rate, assess_take(samples, rate), keyword="no", speaker_id="0000aaaa",
+                           session_id="other", source="import", source_path=GOOD, source_sha1=sha1)  # fmt: skip
+
+    summary = import_(store, folder, progress=another_import_stores_the_same_file)
+    assert raced and summary.imported == 0
+    assert sorted(path for path, _ in summary.skipped) == [GOOD, "yes-raw/abcd0001.ogg"]
+    assert all("import the folder again" in reason for _, reason in summary.skipped)
+    assert import_(store, folder).imported == 1  # the next run adds what is missing
+    assert len(store.clips()) == 2 and len(list(store.audio.audio_files())) == 2
