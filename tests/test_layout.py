@@ -17,10 +17,10 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["errors", "config", "parallel", "participant_codes", "auth"],
     ["speechrec", "audio", "campaign", "storage"],
-    ["decode", "quality", "capture", "prompts", "review"],
-    ["records", "jobs"],
+    ["decode", "quality", "capture", "prompts"],
+    ["records", "jobs", "review"],
     ["schema"],
-    ["migrations"],
+    ["migrations", "queries"],
     ["store"],
     ["takes", "stats", "export", "importer", "migrate"],
     ["cli"],
