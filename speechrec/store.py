@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StoreError
 from speechrec.migrations import upgrade_schema
+from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
 from speechrec.queries import equal_conditions, review_conditions, review_count
@@ -52,6 +54,8 @@ from speechrec.storage import AudioStorage, audio_key
 
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
+# Audio files checked against the rows per query when a store opens.
+LEFTOVER_BATCH = 500
 # Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
 DAYS_PER_QUERY = 200
 
@@ -88,15 +92,33 @@ class ClipStore:
             raise StoreError(f"cannot open the database: {error.orig or error}") from None
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
-        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
+        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count.
+
+        The rows are looked up per file, by the clip id in its name (``clips/<speaker>/<clip>.flac``),
+        so opening a store reads as many rows as there are files to check, not the whole table.
+        """
         cutoff = time.time() - min_age_s
         removed = self.audio.clean_temporary_files(older_than=cutoff)
-        known = set(self._scalars(select(clips_table.c.audio_key)))
-        for key, modified in self.audio.audio_files():
-            if key not in known and modified < cutoff:
+        old = (key for key, modified in self.audio.audio_files() if modified < cutoff)
+        for keys in batched(old, LEFTOVER_BATCH):
+            for key in self._unreferenced(keys):
                 self.audio.remove(key)
                 removed += 1
         return removed
+
+    def _unreferenced(self, keys: Sequence[str]) -> list[str]:
+        """The audio keys no clip row names: looked up by primary key (the clip id in the key's
+        name), then, for the few not found so, by audio_key itself (a full scan, but only when
+        there are leftovers)."""
+        clip_ids = [PurePosixPath(key).stem for key in keys]
+        found = self._scalars(select(clips_table.c.audio_key).where(clips_table.c.clip_id.in_(clip_ids)))
+        unknown = sorted(set(keys) - set(found))
+        if unknown:
+            unknown = sorted(
+                set(unknown)
+                - set(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.audio_key.in_(unknown))))
+            )
+        return unknown
 
     def close(self) -> None:
         """Release database connections."""
