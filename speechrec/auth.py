@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from speechrec.errors import SettingsError
 from speechrec.private import make_private_folder, open_private_file
 
 PASSWORD_FILE_NAME = "organizer-password.txt"
@@ -50,10 +51,10 @@ def check_password(candidate: str, configured: str) -> bool:
         )
         digest = hashlib.scrypt(candidate.encode(), salt=salt_bytes, n=int(n), r=int(r), p=int(p))
     except (ValueError, TypeError) as error:
-        raise ValueError(
+        raise SettingsError(
             f"the organizer password hash in secrets.toml is malformed ({error}); "
             "make a new one with: python -m speechrec hash-password"
-        ) from None
+        ) from error
     return hmac.compare_digest(digest, expected_bytes)
 
 

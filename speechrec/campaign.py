@@ -162,7 +162,7 @@ def campaign_from_dict(data: Mapping[str, Any], source: str = "campaign") -> Cam
     try:
         return Campaign(**values)
     except (CampaignError, TypeError) as error:
-        raise CampaignError(f"{source}: {error}") from None
+        raise CampaignError(f"{source}: {error}") from error
 
 
 def campaign_to_dict(campaign: Campaign) -> dict[str, Any]:
@@ -192,7 +192,7 @@ def revise_campaign(current: Campaign, changes: Mapping[str, Any]) -> Campaign:
     try:
         return replace(current, **values)
     except TypeError as error:
-        raise CampaignError(str(error)) from None
+        raise CampaignError(str(error)) from error
 
 
 def load_campaign(path: str | os.PathLike[str]) -> Campaign:
@@ -201,19 +201,19 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
     try:
         # utf-8-sig: editors on Windows start UTF-8 files with a byte order mark, which TOML refuses.
         text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise CampaignError(f"campaign file {str(path)!r} does not exist; pass --campaign PATH") from None
+    except FileNotFoundError as error:
+        raise CampaignError(f"campaign file {str(path)!r} does not exist; pass --campaign PATH") from error
     except UnicodeDecodeError as error:
         raise CampaignError(
             f"cannot read campaign file {str(path)!r}: it is not UTF-8 text (byte {error.start}: {error.reason}); "
             "save it as UTF-8 in your editor"
-        ) from None
+        ) from error
     except OSError as error:
-        raise CampaignError(f"cannot read campaign file {str(path)!r}: {error}") from None
+        raise CampaignError(f"cannot read campaign file {str(path)!r}: {error}") from error
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CampaignError(f"{path}: not valid TOML: {error}") from None
+        raise CampaignError(f"{path}: not valid TOML: {error}") from error
     return campaign_from_dict(data, source=str(path))
 
 

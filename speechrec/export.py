@@ -54,6 +54,8 @@ METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "d
 
 # First characters that make a spreadsheet cell a formula (OWASP, "CSV Injection"), with their full-width forms.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# plan.attrs key: the rows plan_export left out, with the reason.
+LEFT_OUT = "left_out"
 # Every export holds these; an existing file without them is not overwritten by an export.
 EXPORT_MARKER_FILES = frozenset({"README.md", "metadata.csv", "validation_list.txt", "testing_list.txt"})
 # The SQLite database file and the journal files SQLite keeps beside it.
@@ -140,10 +142,12 @@ def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
 
     Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``);
     background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''. Rows whose
-    keyword or speaker id cannot be part of a path (see ``unusable_rows``) are left out.
+    keyword, speaker id or audio key cannot be used (``unusable_rows``) are left out, and listed
+    with the reason in ``plan.attrs["left_out"]``.
     """
     chosen = select_clips(clips, selection)
-    chosen = chosen[~chosen["clip_id"].isin(unusable_rows(chosen))].sort_values(
+    left_out = unusable_rows(chosen)
+    chosen = chosen[~chosen["clip_id"].isin(left_out)].sort_values(
         ["keyword", "speaker_id", "created_at", "clip_id"], kind="stable"
     )
     number = chosen.groupby(["keyword", "speaker_id"], sort=False).cumcount().astype(str)
@@ -155,12 +159,14 @@ def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
     )
     plan["split"] = [("" if noise else which_set(path)) for path, noise in zip(plan["path"], is_noise, strict=True)]
     order = is_noise.astype(int).rename("noise_last")
-    return (
+    plan = (
         plan.assign(noise_last=order)
         .sort_values(["noise_last", "path"], kind="stable")
         .drop(columns="noise_last")
         .reset_index(drop=True)
     )
+    plan.attrs[LEFT_OUT] = sorted(left_out.items())  # (clip id, reason): write_dataset lists them as skipped
+    return plan
 
 
 def unusable_rows(clips: pd.DataFrame) -> dict[str, str]:
@@ -189,7 +195,31 @@ def export_dataset(
     options: ExportOptions = ExportOptions(),
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
-    """Write the dataset zip to a path (atomically: a failed export leaves no file) or a binary stream.
+    """Write the dataset zip of the store as it is now to a path (atomically: a failed export
+    leaves no file) or a binary stream: ``plan_export`` of one read of the clips, then ``write_dataset``.
+
+    A path must pass ``check_destination`` (never inside the store, never over another file): else
+    ExportPathError. Raises StoreError when the store cannot be read and OSError when the
+    destination cannot be written.
+    """
+    if not isinstance(options, ExportOptions):
+        raise TypeError(f"options must be ExportOptions, got {options!r}")
+    if isinstance(destination, str | os.PathLike):
+        destination = check_destination(store.settings, destination)
+    return write_dataset(store, campaign, destination, plan_export(store.clips(), options.selection), options, progress)
+
+
+def write_dataset(
+    store: ClipStore,
+    campaign: Campaign,
+    destination: str | os.PathLike[str] | BinaryIO,
+    plan: pd.DataFrame,
+    options: ExportOptions = ExportOptions(),
+    progress: ProgressCallback | None = None,
+) -> ExportSummary:
+    """Write the zip of ``plan`` (``plan_export``'s rows, in zip order) to a path (atomically; it
+    must pass ``check_destination``) or a binary stream. Only the audio is read from the store:
+    the rows are the plan's; rows the plan left out are listed as skipped.
 
     Memory stays flat: clips are read, cut and written one at a time. ``progress(done, total)``
     is called after each file. Raises StoreError when the store cannot be read and OSError when
@@ -198,12 +228,11 @@ def export_dataset(
     if not isinstance(options, ExportOptions):
         raise TypeError(f"options must be ExportOptions, got {options!r}")
     if isinstance(destination, str | os.PathLike):
-        return _export_to_file(store, campaign, check_destination(store.settings, destination), options, progress)
+        path = check_destination(store.settings, destination)
+        return _write_to_file(store, campaign, path=path, plan=plan, options=options, progress=progress)
+
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
-    clips = store.clips()
-    plan = plan_export(clips, options.selection)
-    skipped = sorted(unusable_rows(select_clips(clips, options.selection)).items())
 
     jobs = (
         RenderJob(store.settings.storage_url, key, sample_rate, None if keyword == NOISE_KEYWORD else duration_s)
@@ -211,6 +240,7 @@ def export_dataset(
     )
     paths, clip_ids = plan["path"].tolist(), plan["clip_id"].tolist()
     written = [False] * len(plan)
+    skipped: list[tuple[str, str]] = list(plan.attrs.get(LEFT_OUT, []))
     workers = os.cpu_count() or 1
     parallel = len(plan) >= PARALLEL_MIN_CLIPS and store.audio.shared_between_processes
     with zipfile.ZipFile(destination, "w", zipfile.ZIP_STORED) as archive, worker_pool(workers, parallel) as pool:
@@ -287,13 +317,14 @@ def _is_earlier_export(path: Path) -> bool:
         return False
 
 
-def _export_to_file(
+def _write_to_file(
     store: ClipStore,
     campaign: Campaign,
+    *,
     path: Path,
+    plan: pd.DataFrame,
     options: ExportOptions,
     progress: ProgressCallback | None,
-    *,
     private: bool = False,
 ) -> ExportSummary:
     """Write the zip next to ``path`` under a name of its own, then rename it into place (atomic).
@@ -303,7 +334,7 @@ def _export_to_file(
     try:
         opener = (lambda name, _flags: open_private_file(name, exclusive=True)) if private else None
         with open(partial_path, "wb", opener=opener) as file:
-            summary = export_dataset(store, campaign, file, options, progress)
+            summary = write_dataset(store, campaign, file, plan, options, progress)
         os.replace(partial_path, path)
     finally:
         partial_path.unlink(missing_ok=True)
@@ -321,8 +352,8 @@ def prepare_export(
 
     The file is named by a fingerprint of everything that decides its bytes (the chosen clips with
     their review state and quality, the campaign, the options), so a repeated request, or another
-    organizer's, is served at once. Zips in ``folder`` unused for an hour are removed. Raises as
-    ``export_dataset``.
+    organizer's, is served at once. The clips are read once: the same plan names the file and
+    fills it. Zips in ``folder`` unused for an hour are removed. Raises as ``export_dataset``.
     """
     folder = make_private_folder(folder)
     plan = plan_export(store.clips(), options.selection)
@@ -332,7 +363,7 @@ def prepare_export(
     if path.exists():
         path.touch()
     else:
-        _export_to_file(store, campaign, path, options, progress, private=True)
+        _write_to_file(store, campaign, path=path, plan=plan, options=options, progress=progress, private=True)
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.config import Settings
@@ -21,7 +21,7 @@ from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -70,10 +70,10 @@ clips_table = Table(
     "clips",
     metadata,
     Column("clip_id", String(32), primary_key=True),
-    Column("keyword", String(64), nullable=False, index=True),
-    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False, index=True),
+    Column("keyword", String(64), nullable=False),
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False),
     Column("session_id", String(64), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
     Column("source", String(16), nullable=False),
     Column("source_path", Text, nullable=True),
     Column("source_sha1", String(40), nullable=True, unique=True),
@@ -85,6 +85,13 @@ clips_table = Table(
     Column("reviewer", String(128), nullable=True),
     Column("reviewed_at", DateTime(timezone=True), nullable=True),
     Column("consent_version", Integer, nullable=True),
+    # The review queue, newest first: the next clip is one seek, its count reads one index alone.
+    Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
+    # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
+    Index("ix_clips_keyword_review", "keyword", "status", "created_at", "clip_id", "flags", "duration_s"),
+    # The Stats page per speaker (and a volunteer's takes per keyword); per day, and any status newest first.
+    Index("ix_clips_speaker_counts", "speaker_id", "keyword", "status", "created_at"),
+    Index("ix_clips_created", "created_at", "clip_id", "keyword"),
 )
 
 
@@ -107,12 +114,12 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
     }
 
 
-def clip_record(row: Mapping[str, Any]) -> Clip:
+def clip_record(row: Mapping[Any, Any]) -> Clip:
     """A Clip from a clips row as read (times made UTC)."""
     return Clip.from_row({name: as_utc(value) for name, value in row.items()})
 
 
-def review_state_record(row: Mapping[str, Any]) -> ReviewState:
+def review_state_record(row: Mapping[Any, Any]) -> ReviewState:
     """A ReviewState from the review columns of a clips row."""
     return ReviewState(**{name: as_utc(row[name]) for name in ReviewState.__dataclass_fields__})
 
@@ -127,8 +134,9 @@ def as_utc(value: object) -> Any:
 def sqlite_file_exists(database_url: str) -> bool:
     """False only for a SQLite database file that does not exist (yet): SQLite would make it on connect."""
     url = make_url(database_url)
-    is_file = url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:"
-    return not is_file or Path(url.database).is_file()
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return True
+    return Path(url.database).is_file()
 
 
 def store_place(settings: Settings) -> str:

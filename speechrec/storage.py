@@ -1,8 +1,9 @@
 """AudioStorage: the clips' FLAC files under one fsspec URL (a local folder, s3://, gs://, ...).
 
 Writes are all-or-nothing: on a local disk a temporary file is written, fsynced and renamed into
-place; on object storage the finished file goes up in one PUT. Imports only fsspec, so worker
-processes that read and write audio start fast.
+place; on object storage the finished file goes up in one PUT. Any failure, of the disk or of
+the object store, is a StorageError (a StoreError, and an OSError) with the back-end's reason.
+Imports only fsspec, so worker processes that read and write audio start fast.
 
 Object storage is configured the standard way of its library: for ``s3://`` the ``AWS_*``
 variables (``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, and
@@ -25,15 +26,16 @@ import fsspec
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
-from speechrec.errors import StoreError, cannot_write, redact, redact_url
+from speechrec.errors import StorageError, StoreError, cannot_write, redact, redact_url
 from speechrec.private import make_private_folder, open_private_file
 
 AUDIO_PREFIX = "clips"
 TEMP_FOLDER = ".tmp"
 # The startup check writes and deletes one small file here (outside clips/, so never taken for a clip).
 PROBE_FOLDER = ".speechrec-check"
-# Keys as audio_key makes them: 8 hex digits of speaker, 32 of clip.
-CLIP_AUDIO_KEY = re.compile(rf"{AUDIO_PREFIX}/[0-9a-f]{{8}}/[0-9a-f]{{32}}\.flac")
+# A clip's audio key: a .flac file under clips/, every part of the path a plain name (audio_key
+# makes clips/<speaker>/<clip>.flac; a row may name its file otherwise, never outside clips/).
+CLIP_AUDIO_KEY = re.compile(rf"{AUDIO_PREFIX}(/[A-Za-z0-9][A-Za-z0-9._-]*)+\.flac")
 # Where fsspec back-ends report a file's modification time (local, S3, GCS, Azure).
 MODIFIED_TIME_FIELDS = ("mtime", "LastModified", "updated", "last_modified")
 
@@ -50,7 +52,7 @@ def check_audio_key(key: object) -> str:
     written: a row written straight into the database must not name a file outside ``clips/``.
     """
     if not (isinstance(key, str) and CLIP_AUDIO_KEY.fullmatch(key)):
-        raise StoreError(f"audio key {key!r} is not a clip's key (clips/<speaker>/<clip>.flac); the row was altered")
+        raise StoreError(f"audio key {key!r} is not a clip's key (a .flac file under clips/); the row was altered")
     return key
 
 
@@ -68,14 +70,15 @@ class AudioStorage:
             # process, with the endpoint and credentials the AWS_* variables had then.
             self._fs, self._root = fsspec.core.url_to_fs(storage_url, skip_instance_cache=True)
         except Exception as error:  # unknown protocol, missing package, or a back-end that connects at once
-            raise StoreError(f"cannot open audio storage {self.display_url!r}: {self._reason(error)}") from None
+            # No cause kept: a back-end's error may quote the URL with its credentials.
+            raise StorageError(f"cannot open audio storage {self.display_url!r}: {self._reason(error)}") from None
         self._root = self._root.rstrip("/")
         self.is_local = isinstance(self._fs, LocalFileSystem)
         if self.is_local:
             try:
                 make_private_folder(self._path(TEMP_FOLDER))
             except OSError as error:
-                raise StoreError(f"the audio folder cannot be made: {cannot_write(error)}") from None
+                raise StorageError(f"the audio folder cannot be made: {cannot_write(error)}") from error
 
     @property
     def shared_between_processes(self) -> bool:
@@ -86,55 +89,55 @@ class AudioStorage:
         """Make sure a take can be kept: list the storage, write a small probe and delete it.
 
         The startup check: a missing bucket, wrong or read-only credentials, an unreachable
-        endpoint or a read-only folder each give one StoreError saying what is wrong.
+        endpoint or a read-only folder each give one StorageError saying what is wrong.
         """
         probe_key = f"{PROBE_FOLDER}/{uuid.uuid4().hex}"
         try:
             if not self.is_local:
-                with self._remote(f"audio storage {self.display_url!r}", FileNotFoundError, PermissionError):
+                with self._failures(f"audio storage {self.display_url!r}", FileNotFoundError, PermissionError):
                     self._fs.ls(self._root.split("/", 1)[0], refresh=True)
             self.put(probe_key, b"speechrec write check")
             self.remove(probe_key)
-        except OSError as error:
-            if self.is_local:  # a folder on this machine: its own path and reason, never credentials
-                raise StoreError(f"the audio folder cannot be written: {cannot_write(error)}") from None
-            if isinstance(error, FileNotFoundError):
-                raise StoreError(
-                    f"audio storage {self.display_url!r}: the bucket does not exist; create it or fix the storage URL"
-                ) from None
-            if isinstance(error, PermissionError):
-                raise StoreError(
-                    f"audio storage {self.display_url!r}: access denied; check the credentials "
-                    "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
-                ) from None
-            raise StoreError(f"audio storage {self.display_url!r} cannot be written: {self._reason(error)}") from None
+        except FileNotFoundError:
+            raise StorageError(
+                f"audio storage {self.display_url!r}: the bucket does not exist; create it or fix the storage URL"
+            ) from None
+        except PermissionError:
+            raise StorageError(
+                f"audio storage {self.display_url!r}: access denied; check the credentials "
+                "(for S3: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) and that they may write"
+            ) from None
+        except StorageError as error:
+            if self.is_local and isinstance(error.__cause__, OSError):  # its own path and reason, never credentials
+                raise StorageError(f"the audio folder cannot be written: {cannot_write(error.__cause__)}") from error
+            raise StorageError(f"audio storage {self.display_url!r} cannot be written: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:
         """Store ``data`` under ``key`` so that it appears complete or not at all.
 
-        Raises OSError (local disk) or StoreError (object storage).
+        Raises StorageError, on a local disk (a full disk, a read-only folder) as on object storage.
         """
         path = self._path(key)
-        if not self.is_local:
-            with self._remote(f"audio {key!r} cannot be stored"):
+        with self._failures(f"audio {key!r} cannot be stored"):
+            if not self.is_local:
                 self._fs.pipe_file(path, data)
-            return
-        make_private_folder(os.path.dirname(path))
-        temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
-        with os.fdopen(open_private_file(temp_path, exclusive=True), "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temp_path, path)
+                return
+            make_private_folder(os.path.dirname(path))
+            temp_path = self._path(f"{TEMP_FOLDER}/{uuid.uuid4().hex}.tmp")
+            with os.fdopen(open_private_file(temp_path, exclusive=True), "wb") as file:
+                file.write(data)
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temp_path, path)
 
     def get(self, key: str) -> bytes:
-        """The bytes stored under ``key``; StoreError if they cannot be read."""
-        with self._remote(f"audio {key!r} cannot be read"):
+        """The bytes stored under ``key``; StorageError if they cannot be read."""
+        with self._failures(f"audio {key!r} cannot be read"):
             return self._fs.cat_file(self._path(key))
 
     def remove(self, key: str) -> None:
-        """Delete ``key``; a key that is already gone is fine. StoreError if the storage fails."""
-        with suppress(FileNotFoundError), self._remote(f"audio {key!r} cannot be deleted", FileNotFoundError):
+        """Delete ``key``; a key that is already gone is fine. StorageError if the storage fails."""
+        with suppress(FileNotFoundError), self._failures(f"audio {key!r} cannot be deleted", FileNotFoundError):
             self._fs.rm_file(self._path(key))
 
     def clean_temporary_files(self, older_than: float) -> int:
@@ -142,16 +145,17 @@ class AudioStorage:
         if not self.is_local:
             return 0
         removed = 0
-        for path in Path(self._path(TEMP_FOLDER)).iterdir():
-            if path.stat().st_mtime < older_than:
-                path.unlink(missing_ok=True)
-                removed += 1
+        with self._failures("temporary audio files cannot be cleaned"):
+            for path in Path(self._path(TEMP_FOLDER)).iterdir():
+                if path.stat().st_mtime < older_than:
+                    path.unlink(missing_ok=True)
+                    removed += 1
         return removed
 
     def audio_files(self) -> Iterator[tuple[str, float]]:
         """``(key, modified Unix time)`` of every clip file whose age the back-end reports."""
         prefix = self._path(AUDIO_PREFIX)
-        with self._remote("audio files cannot be listed"):
+        with self._failures("audio files cannot be listed"):
             self._fs.invalidate_cache()  # object storage listings are cached; other processes write too
             found = self._fs.find(prefix, detail=True) if self._fs.exists(prefix) else {}
         root = self._fs._strip_protocol(self._root)
@@ -171,15 +175,19 @@ class AudioStorage:
         return f"{self._root}/{key}"
 
     @contextmanager
-    def _remote(self, what: str, *passed: type[BaseException]) -> Iterator[None]:
-        """Turn any failure of the storage back-end (OSError, botocore, aiohttp, google-auth, ...)
-        into StoreError(``what``: reason); StoreError and the ``passed`` exceptions pass unchanged."""
+    def _failures(self, what: str, *passed: type[BaseException]) -> Iterator[None]:
+        """Turn any failure of the disk or the storage back-end (OSError, botocore, aiohttp,
+        google-auth, ...) into StorageError(``what``: reason), the cause kept; StoreError and the
+        ``passed`` exceptions pass unchanged."""
         try:
             yield
-        except (StoreError, *passed):
+        except StoreError:
+            raise
+        except passed:
             raise
         except Exception as error:  # each fsspec back-end has its own error family
-            raise StoreError(f"{what}: {self._reason(error)}") from None
+            # The cause is kept unless the URL holds credentials, which a back-end's error may quote.
+            raise StorageError(f"{what}: {self._reason(error)}") from (None if self.display_url != self.url else error)
 
     def _reason(self, error: BaseException) -> str:
         """A back-end's error as one line without credentials (boto quotes a bucket name with them)."""

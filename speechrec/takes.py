@@ -7,7 +7,6 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
@@ -29,23 +28,23 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VolunteerProgress:
-    """Where a volunteer stands: their clips, their place in the schedule, and whether the room's
-    background noise is still to record."""
+    """Where a volunteer stands: how many clips they have (all sessions, background noise
+    included), their place in the schedule, and whether the room's background noise is still to
+    record."""
 
-    clips: pd.DataFrame
+    clips: int
     progress: Progress
     needs_noise: bool
 
 
 def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
-    """The speaker's stored clips (all sessions) against their schedule."""
-    clips = store.clips(speaker_id=speaker_id)
-    is_noise = clips["keyword"] == NOISE_KEYWORD
-    stored_words = clips.loc[~is_noise, "keyword"].value_counts().to_dict()
+    """The speaker's stored clips (all sessions), counted per keyword in SQL, against their schedule."""
+    takes = store.takes_per_keyword(speaker_id)
+    stored_words = {keyword: count for keyword, count in takes.items() if keyword != NOISE_KEYWORD}
     return VolunteerProgress(
-        clips=clips,
+        clips=sum(takes.values()),
         progress=progress(build_schedule(campaign, speaker_id), stored_words),
-        needs_noise=campaign.background_noise_s > 0 and not is_noise.any(),
+        needs_noise=campaign.background_noise_s > 0 and NOISE_KEYWORD not in takes,
     )
 
 
@@ -115,7 +114,7 @@ def keep_take(
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
         raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
     limit = session_limit(campaign)
-    if len(store.clips(session_id=session_id)) >= limit:
+    if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
     is_noise = keyword == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
@@ -186,11 +185,12 @@ def keep_upload(
         decoded, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:
         return TakeVerdict(None, (f"{error}; please record again",))
-    samples: np.ndarray | None = decoded
+    samples = decoded
     if keyword != NOISE_KEYWORD:
-        samples, problem = take_from_upload(decoded, sample_rate, campaign)
-        if samples is None:
+        take, problem = take_from_upload(decoded, sample_rate, campaign)
+        if take is None:
             return TakeVerdict(None, (problem,))
+        samples = take
     return keep_take(
         store,
         campaign,

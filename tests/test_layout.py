@@ -16,12 +16,12 @@ PACKAGE = ROOT / "speechrec"
 # higher one. A new module gets a place here on purpose.
 LAYERS = [
     ["private"],
-    ["errors", "config", "parallel", "participant_codes", "auth"],
-    ["speechrec", "audio", "campaign", "storage"],
-    ["decode", "quality", "capture", "prompts", "review"],
-    ["records", "jobs"],
+    ["errors", "parallel", "participant_codes"],
+    ["speechrec", "audio", "auth", "campaign", "config", "storage"],
+    ["decode", "quality", "capture", "prompts"],
+    ["records", "jobs", "review"],
     ["schema"],
-    ["migrations"],
+    ["migrations", "queries"],
     ["store"],
     ["takes", "stats", "export", "importer", "migrate"],
     ["cli"],

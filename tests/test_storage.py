@@ -79,7 +79,7 @@ def altered_clip(store: ClipStore, key: str) -> str:
     return clip_id
 
 
-@pytest.mark.parametrize("key", ["../../secret.flac", "../speechrec.sqlite3", "clips/x.flac"])
+@pytest.mark.parametrize("key", ["../../secret.flac", "../speechrec.sqlite3", "clips/../x.flac", "clips/x.wav"])
 def test_a_row_altered_by_hand_reads_and_deletes_nothing_outside_the_clips(store, tmp_path, key):
     (tmp_path / "secret.flac").write_bytes(b"not yours")
     database = store.settings.data_dir / "speechrec.sqlite3"

@@ -447,8 +447,8 @@ def test_unknown_clip(store):
     missing = f"clips/0000abcd/{'0' * 32}.flac"
     with pytest.raises(StoreError, match=rf"audio '{missing}' cannot be read"):
         store.read_flac(missing)
-    with pytest.raises(StoreError, match=r"audio key 'clips/nope.flac' is not a clip's key"):
-        store.read_flac("clips/nope.flac")
+    with pytest.raises(StoreError, match=r"audio key 'clips/../nope.flac' is not a clip's key"):
+        store.read_flac("clips/../nope.flac")
 
 
 def test_status_counts(store, speaker_id):
@@ -662,6 +662,27 @@ def test_clean_leftovers_counts_and_respects_age(store, speaker_id):
     assert not stored(store, orphan) and temp_files(store) == []
     assert len(audio_files(store)) == 1
     assert len(store.clips()) == 1
+
+
+def test_clean_leftovers_keeps_audio_a_row_names_under_any_name(store, speaker_id, settings):
+    """Rows are found by the clip id in a file's name; a row naming its audio otherwise (no such
+    row is written today) still keeps its file."""
+    clip_id = add(store, speaker_id)
+    odd_key = f"clips/{speaker_id}/kept-under-another-name.flac"
+    store.audio.put(odd_key, encode_flac(a_take(), 16000))
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE clips SET audio_key = :key WHERE clip_id = :id"), {"key": odd_key, "id": clip_id}
+        )
+    engine.dispose()
+    orphans = [f"clips/{speaker_id}/{number:032x}.flac" for number in range(3)]
+    for key in orphans:
+        store.audio.put(key, encode_flac(a_take(), 16000))
+    stale = f"clips/{speaker_id}/{clip_id}.flac"  # the clip's own name, no longer its audio_key
+    assert store.clean_leftovers(min_age_s=-1.0) == len(orphans) + 1
+    assert audio_files(store) == [odd_key] and not stored(store, stale)
+    np.testing.assert_allclose(store.read_audio(clip_id)[0], a_take(), atol=QUANTUM)
 
 
 def test_reopened_store_keeps_its_data(settings):
