@@ -28,6 +28,11 @@ SPEECH_ABOVE_FLOOR_DB = 10.0
 SPEECH_MIN_DBFS = -70.0
 # A speech run must last at least this long; shorter blips (a click, a key press) are ignored.
 MIN_SPEECH_RUN_S = 0.04
+# Sample rates a recording can have: 384 kHz is the highest rate of audio converters and of the
+# WAV files they write; below 1 kHz nothing of a spoken word is left (speech needs 300-3400 Hz,
+# the telephone band of ITU-T G.712). A header outside this range is damaged or mislabelled.
+MIN_SAMPLE_RATE = 1000
+MAX_SAMPLE_RATE = 384_000
 
 
 def to_mono(samples: np.ndarray) -> np.ndarray:
@@ -199,8 +204,10 @@ def check_rate(sample_rate: int) -> None:
     """Raise TypeError for a sample rate that is not an int and ValueError for one out of range."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | np.integer):
         raise TypeError(f"sample_rate must be an int, got {sample_rate!r}")
-    if not 1000 <= sample_rate <= 384_000:
-        raise ValueError(f"sample_rate must be between 1000 and 384000 Hz, got {sample_rate!r}")
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ValueError(
+            f"sample_rate must be between {MIN_SAMPLE_RATE} and {MAX_SAMPLE_RATE} Hz, got {sample_rate!r}"
+        )
 
 
 def envelope(samples: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import av
 import numpy as np
 import soundfile as sf
 
-from speechrec.audio import to_mono
+from speechrec.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, to_mono
 from speechrec.errors import AudioError
 
 # Nothing a volunteer or the old web app recorded is longer than this; a longer file is a
@@ -25,14 +25,18 @@ SAMPLE_DTYPES = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": n
 DIRECT_FORMATS = frozenset(SAMPLE_DTYPES) | {f"{name}p" for name in SAMPLE_DTYPES}
 # Each thread's last Opus decoder and the stream settings it was opened for (see stream_decoder).
 _KEPT = threading.local()
+# What a file that FFmpeg cannot read is, in plain words (never FFmpeg's error number or '<none>').
+CUT_SHORT = "cannot be decoded: the file ends too early (it was cut short or is damaged)"
+NOT_AUDIO = "cannot be decoded: it is damaged or not a sound file"
 
 
 def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | None = None) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of a file or bytes (Ogg/Opus, WebM, WAV, FLAC, MP3, ...).
 
     Returns ``(samples, sample_rate)``: mono float32 in [-1, 1], shape ``(frames,)``. Raises
-    AudioError naming ``name`` (or the path) when the data cannot be decoded, has no audio
-    stream, has no samples, or is longer than MAX_DECODED_S.
+    AudioError naming ``name`` (or the path), with one plain sentence, when the data cannot be
+    decoded, has no audio stream, claims a sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE
+    (a damaged or mislabelled header), has no samples, or is longer than MAX_DECODED_S.
     """
     label = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "the audio")
     stream_source = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
@@ -43,6 +47,11 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                 raise AudioError(f"{label}: has no audio stream")
             stream = container.streams.audio[0]
             sample_rate = stream.rate or stream.codec_context.sample_rate
+            if not MIN_SAMPLE_RATE <= (sample_rate or 0) <= MAX_SAMPLE_RATE:
+                raise AudioError(
+                    f"{label}: its header gives a sample rate of {sample_rate or 0} Hz, which no recording has "
+                    f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz are possible); the file is damaged or mislabelled"
+                )
             read = None
             total = 0
             with stream_decoder(stream) as decoder:
@@ -57,8 +66,10 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                 chunks.extend(read(None))
     except AudioError:
         raise
-    except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as error:
-        raise AudioError(f"{label}: cannot be decoded ({error})") from None
+    except EOFError:  # av.error.EOFError too: the container or a packet stops early
+        raise AudioError(f"{label}: {CUT_SHORT}") from None
+    except (av.FFmpegError, ValueError, IndexError, OSError):
+        raise AudioError(f"{label}: {NOT_AUDIO}") from None
     if sum(len(chunk) for chunk in chunks) == 0:
         raise AudioError(f"{label}: contains no audio samples")
     return to_mono(np.concatenate(chunks)), int(sample_rate)

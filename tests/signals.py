@@ -8,6 +8,7 @@ Randomness is always seeded: every call with the same arguments gives the same s
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import av
@@ -172,3 +173,12 @@ def webrtc_frame(block: np.ndarray, pts: int, sample_rate: int = 48000) -> av.Au
     frame = av.AudioFrame.from_ndarray(np.repeat(block, 2)[np.newaxis], format="s16", layout="stereo")
     frame.sample_rate, frame.pts = sample_rate, pts
     return frame
+
+
+def wav_with_header_rate(samples: np.ndarray, header_rate: int) -> bytes:
+    """16-bit mono WAV bytes of float ``samples`` whose header claims ``header_rate`` Hz, whatever
+    it is (soundfile refuses impossible rates, so the header is written here by hand)."""
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, header_rate % 2**32, (2 * header_rate) % 2**32, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks

@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import streamlit as st
 import streamlit_webrtc.component
-from signals import load_word, scale_to_dbfs, steady_noise
+from signals import load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
 from streamlit.testing.v1 import AppTest
 
 from speechrec.config import load_campaign, load_settings
@@ -142,6 +142,36 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
     assert "no word was heard" in at.error[0].value
     assert open_store().clips().empty
     assert prompted_word(at) == word
+
+
+def broken_upload(kind: str) -> tuple[str, bytes, str]:
+    if kind.startswith("rate-"):
+        return "take.wav", wav_with_header_rate(spoken_take(), int(kind.removeprefix("rate-"))), "audio/wav"
+    return "take.wav", wav(spoken_take())[1][:30], "audio/wav"  # the upload stopped inside the header
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("rate-1", "sample rate of 1 Hz"),
+        ("rate-999", "sample rate of 999 Hz"),
+        ("rate-500000", "sample rate of 500000 Hz"),
+        ("rate-4000000", "sample rate of 4000000 Hz"),
+        ("cut-short", "cannot be decoded"),
+    ],
+)
+def test_a_broken_recording_gets_one_plain_sentence_and_the_word_stays(kind, reason):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value(broken_upload(kind)).run()
+    assert not at.exception
+    message = at.error[0].value
+    assert reason in message and message.endswith("please record again. Please try again.")
+    assert not re.search(r"Errno|<none>|Traceback|longer than", message)
+    assert open_store().clips().empty
+    assert prompted_word(at) == word
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()  # and the next good take is kept
+    assert not at.exception and len(open_store().clips()) == 1
 
 
 def test_own_takes_can_be_replayed_and_deleted():

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from signals import encode_with_pyav, load_word, speech_path, webrtc_frame
+from signals import encode_with_pyav, load_word, speech_path, wav_with_header_rate, webrtc_frame
 
 from speechrec import decode
 from speechrec.decode import decode_audio, encode_flac, encode_wav, frames_to_mono, read_audio_bytes
@@ -249,6 +249,54 @@ def test_too_long_file_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(decode, "MAX_DECODED_S", 1.0)
     with pytest.raises(AudioError, match=r"^long.flac: longer than 1 s"):
         decode_audio(speech_path("yes").read_bytes(), name="long.flac")
+
+
+# What FFmpeg says (an error number, its own wording, the file name '<none>') is not for people.
+DEVELOPER_WORDING = re.compile(r"Errno|<none>|\[|FFmpeg|Invalid data found|AVERROR", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("header_rate", [1, 8, 999, 384_001, 500_000, 2**31 - 1])
+@pytest.mark.parametrize("length_s", [0.5, 2.0])
+def test_an_impossible_sample_rate_is_one_plain_sentence(word, header_rate, length_s):
+    samples = np.resize(word[0], round(length_s * word[1]))
+    with pytest.raises(AudioError) as caught:
+        decode_audio(wav_with_header_rate(samples, header_rate), name="take.wav")
+    message = str(caught.value)
+    assert message.startswith(f"take.wav: its header gives a sample rate of {header_rate} Hz")
+    assert "damaged or mislabelled" in message and "longer than" not in message
+    assert not DEVELOPER_WORDING.search(message)
+
+
+@pytest.mark.parametrize("header_rate", [1000, 8000, 384_000])
+def test_the_edges_of_the_possible_sample_rates_decode(word, header_rate):
+    samples, rate = decode_audio(wav_with_header_rate(word[0][:4000], header_rate))
+    assert rate == header_rate and len(samples) == 4000
+
+
+def opus_bytes(tmp_path: Path, word: tuple[np.ndarray, int]) -> bytes:
+    return encode_with_pyav(tmp_path / "take.ogg", word[0], word[1], "ogg", "libopus", 48000).read_bytes()
+
+
+@pytest.mark.parametrize("keep", [28, 60, 200, 1000, 0.5], ids=["28-bytes", "60-bytes", "200-bytes", "1000-bytes", "half"])
+def test_a_file_cut_short_is_said_so_in_plain_words(tmp_path, word, keep):
+    data = opus_bytes(tmp_path, word)
+    data = data[: int(len(data) * keep) if isinstance(keep, float) else keep]
+    with pytest.raises(AudioError) as caught:
+        decode_audio(data, name="take.ogg")
+    assert str(caught.value) == f"take.ogg: {decode.CUT_SHORT}"
+    assert not DEVELOPER_WORDING.search(str(caught.value))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello world" * 10, b"OggS" + bytes(3000), b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(40), b"fLaC" + bytes(100)],
+    ids=["text", "ogg-header-then-zeros", "wav-header-zero-rate", "flac-magic-then-zeros"],
+)
+def test_a_file_that_is_not_audio_is_said_so_in_plain_words(content):
+    with pytest.raises(AudioError) as caught:
+        decode_audio(content, name="take")
+    assert str(caught.value) in (f"take: {decode.NOT_AUDIO}", f"take: {decode.CUT_SHORT}")
+    assert not DEVELOPER_WORDING.search(str(caught.value))
 
 
 # ---- encoding ------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from signals import encode_with_pyav, load_word, make_take, steady_noise
+from signals import encode_with_pyav, load_word, make_take, steady_noise, wav_with_header_rate
 
 from speechrec.config import Campaign, load_settings
 from speechrec.errors import SpeechrecError
@@ -215,6 +215,11 @@ def bad_content(kind: str, path: Path) -> None:
         path.write_bytes(b"")
     elif kind == "text":
         path.write_text("This is a text file, not a recording.\n" * 30)
+    elif kind.startswith("rate-"):  # a header that claims an impossible sample rate
+        path.write_bytes(wav_with_header_rate(load_word("yes")[0], int(kind.removeprefix("rate-"))))
+    elif kind == "cut_short":
+        word_file(path, "up", seed=6)
+        path.write_bytes(path.read_bytes()[:300])
     else:
         word_file(path, "up", seed=5)
 
@@ -224,6 +229,9 @@ BAD_FILES = [
     ("yes-raw/abcd0002.ogg", "garbled_ogg", r"cannot be decoded"),
     ("yes-raw/abcd0003.ogg", "empty", r"^empty file$"),
     ("yes-raw/abcd0004.wav", "text", r"cannot be decoded"),
+    ("yes-raw/abcd000c.wav", "rate-1", r"^its header gives a sample rate of 1 Hz, which no recording has"),
+    ("yes-raw/abcd000d.wav", "rate-500000", r"^its header gives a sample rate of 500000 Hz"),
+    ("yes-raw/abcd000e.ogg", "cut_short", r"^cannot be decoded: the file ends too early"),
     ("yes-raw/hello.ogg", "speech", r"^unknown layout"),
     ("hello.ogg", "speech", r"^unknown layout"),
     ("yes/c0ffee_nohash_0.wav", "speech", r"^unknown layout"),
@@ -246,6 +254,7 @@ def test_a_bad_file_is_skipped_with_its_reason(store, tmp_path, relative, conten
     assert summary.imported == 1
     assert [path for path, _ in summary.skipped] == [relative]
     assert re.search(reason, summary.skipped[0][1]), summary.skipped[0][1]
+    assert not re.search(r"Errno|<none>|\[", summary.skipped[0][1])  # plain words, not FFmpeg's
     assert list(store.clips()["source_path"]) == [GOOD]
 
 
