@@ -17,6 +17,8 @@ import soundfile as sf
 import soxr
 
 SPEECH_DIR = Path(__file__).parent / "data" / "speech"
+# Inputs rebuilt from public bug reports (issue 11); data/audio-quirks/README.md says what each is.
+QUIRKS_DIR = Path(__file__).parent / "data" / "audio-quirks"
 # Made by data/make_speech.sh: espeak-ng, 16 kHz mono 16-bit FLAC, 0.3 s of silence around the word.
 WORDS = ("yes", "no", "up", "down", "tum")
 SPEECH_SAMPLE_RATE = 16000

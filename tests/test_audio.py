@@ -42,16 +42,52 @@ def test_to_mono_keeps_float_and_clips_to_range(dtype):
     np.testing.assert_array_equal(mono, np.array([0.25, -0.5, 1.0, -1.0], dtype=np.float32))
 
 
-def test_to_mono_averages_channels():
-    stereo = np.array([[0.5, -0.5], [1.0, 0.0], [0.2, 0.4]], dtype=np.float32)
+def test_to_mono_averages_equal_channels():
+    stereo = np.array([[0.5, 0.5], [1.0, 1.0], [0.2, 0.2], [-0.4, -0.4]], dtype=np.float32)
     mono = audio.to_mono(stereo)
-    assert mono.shape == (3,)
-    np.testing.assert_allclose(mono, [0.0, 0.5, 0.3], atol=1e-7)
+    assert mono.shape == (4,)
+    np.testing.assert_allclose(mono, stereo[:, 0], atol=1e-7)
 
 
-def test_to_mono_averages_integer_channels():
-    stereo = np.array([[16384, 16384], [32767, -32768]], dtype=np.int16)
-    np.testing.assert_allclose(audio.to_mono(stereo), [0.5, -0.5 / 32768], atol=1e-7)
+def test_to_mono_scales_integer_channels():
+    stereo = np.array([[16384, 16384], [32767, 32767], [-32768, -32768]], dtype=np.int16)
+    np.testing.assert_allclose(audio.to_mono(stereo), [0.5, 32767 / 32768, -1.0], atol=1e-7)
+
+
+def spoken_and_room(level_dbfs: float, seed: int, rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
+    """A take of a shipped word and, sample for sample, its room noise alone (the other mic)."""
+    word = ("yes", "no", "up", "down", "tum")[seed % 5]
+    take = make_take(sample_rate=rate, word=word, level_dbfs=level_dbfs, noise_dbfs=-65.0, seed=seed)
+    return take, steady_noise(len(take) / rate, rate, -65.0, seed=seed + 100)[: len(take)]
+
+
+# Each layout: the channels built from (voice, other), where ``other`` is a channel without the voice.
+LAYOUTS = {
+    "left-only, right hissing": lambda v, o: [v, o * 10 ** (-30 / 20)],
+    "right-only, left dead": lambda v, o: [np.zeros_like(v), v],
+    "right inverted": lambda v, o: [v, -v],
+    "left inverted, right 1 dB down": lambda v, o: [-v, v * 10 ** (-1 / 20)],
+    "copied to both": lambda v, o: [v, v],
+    "4 channels, voice on the third": lambda v, o: [o, o * 0.1, v, np.zeros_like(v)],
+    "6 channels, voice on two in phase": lambda v, o: [o * 0.2, v, o * 0.1, v, o * 0.3, o * 0.05],
+    "two microphones, the other 10 dB down": lambda v, o: [v, o + 0.3 * np.roll(v, 37)],
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("level_dbfs", "seed"), [(-40.0, 0), (-25.0, 1), (-12.0, 2)])
+def test_downmix_keeps_the_voice_at_its_own_level(layout, level_dbfs, seed):
+    voice, other = spoken_and_room(level_dbfs, seed)
+    channels = np.stack(LAYOUTS[layout](voice, other), axis=1).astype(np.float32)
+    mono = audio.to_mono(channels)
+    assert mono.shape == voice.shape and mono.dtype == np.float32
+    level = audio.power_to_dbfs(np.mean(mono.astype(np.float64) ** 2))
+    assert level == pytest.approx(audio.power_to_dbfs(np.mean(voice.astype(np.float64) ** 2)), abs=1.0)
+    assert abs(np.corrcoef(mono, voice)[0, 1]) > 0.99  # the voice itself, not cancelled nor blended
+
+
+def test_downmix_of_silent_channels_is_silence():
+    assert not audio.to_mono(np.zeros((1600, 3), dtype=np.float32)).any()
 
 
 def test_to_mono_single_channel_column():

@@ -56,7 +56,7 @@ def test_wav_is_sample_exact(tmp_path, word, subtype):
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
-def test_stereo_wav_is_averaged_to_mono(tmp_path, word, subtype):
+def test_stereo_wav_keeps_the_louder_of_two_different_channels(tmp_path, word, subtype):
     samples, sample_rate = word
     stereo = np.stack([samples, 0.5 * samples[::-1]], axis=1)
     path = tmp_path / "stereo.wav"
@@ -64,7 +64,7 @@ def test_stereo_wav_is_averaged_to_mono(tmp_path, word, subtype):
     expected, _ = sf.read(path, dtype="float32")
     decoded, decoded_rate = decode_audio(path)
     assert decoded_rate == sample_rate
-    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+    np.testing.assert_allclose(decoded, expected[:, 0], atol=1e-7)
 
 
 @pytest.mark.parametrize("sample_rate", [8000, 22050, 44100, 48000])
@@ -84,14 +84,46 @@ def test_shipped_flac_is_sample_exact():
     np.testing.assert_array_equal(decoded, expected)
 
 
-def test_flac_24_bit_stereo(tmp_path, word):
+def test_flac_24_bit_stereo_in_opposite_phase_does_not_cancel(tmp_path, word):
     samples, sample_rate = word
     stereo = np.stack([samples, -samples], axis=1) * 0.5 + np.array([0.1, 0.1])
     path = tmp_path / "stereo.flac"
     sf.write(path, stereo, sample_rate, subtype="PCM_24")
     expected, _ = sf.read(path, dtype="float32")
     decoded, _ = decode_audio(path)
-    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+    difference = (expected[:, 0] - expected[:, 1]) / 2  # in the polarity of either channel
+    sign = np.sign(np.dot(decoded, difference))
+    np.testing.assert_allclose(decoded, sign * difference, atol=1e-7)
+    assert rms_db(decoded) == pytest.approx(rms_db(0.5 * samples), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("layout", "channels"),
+    [
+        ("left-only", lambda s, n: [s, n]),
+        ("right-only", lambda s, n: [n, s]),
+        ("inverted", lambda s, n: [s, -s]),
+        ("three-channels", lambda s, n: [n, s, n * 0.5]),
+    ],
+)
+@pytest.mark.parametrize("kind", [("wav", "pcm_s16le", 48000), ("ogg", "libopus", 48000), ("flac", "flac", 48000)])
+def test_multichannel_files_keep_the_voice_at_its_level(tmp_path, word, layout, channels, kind):
+    samples = soxr.resample(word[0], word[1], 48000).astype(np.float32) * np.float32(0.5)
+    noise = (np.random.default_rng(3).standard_normal(len(samples)) * 1e-4).astype(np.float32)
+    planes = np.stack(channels(samples, noise)).astype(np.float32)
+    path = tmp_path / f"take.{kind[0]}"
+    layout_name = {2: "stereo", 3: "3.0"}[len(planes)]
+    with av.open(str(path), "w", format=kind[0]) as output:
+        stream = output.add_stream(kind[1], rate=kind[2], layout=layout_name)
+        frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout_name)
+        frame.sample_rate = 48000
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    decoded, rate = decode_audio(path)
+    assert rate == 48000
+    assert rms_db(decoded) == pytest.approx(rms_db(samples), abs=1.0)
 
 
 @pytest.mark.parametrize("as_type", [bytes, bytearray, io.BytesIO, str, Path])

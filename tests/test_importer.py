@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from signals import encode_with_pyav, load_word, make_take, steady_noise, wav_with_header_rate
+import soundfile as sf
+from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take, steady_noise, wav_with_header_rate
 
-from speechrec.config import Campaign, load_settings
+from speechrec.config import Campaign, load_campaign, load_settings
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
 from speechrec.quality import QualityReport
@@ -345,6 +346,56 @@ def test_quality_flags_of_imported_takes(store, tmp_path):
 
 
 # ---- workers ---------------------------------------------------------------------------------------------
+
+
+def stored_peak_dbfs(store: ClipStore, clip_id: str) -> float:
+    samples, _ = store.read_audio(clip_id)
+    return float(20 * np.log10(np.max(np.abs(samples))))
+
+
+def test_case_10_a_voice_in_one_channel_is_judged_like_its_mono_copy(store, tmp_path):
+    shutil.copytree(QUIRKS_DIR / "10-stereo-left-only", tmp_path / "recordings")
+    summary = import_folder(store, tmp_path / "recordings", load_campaign(QUIRKS_DIR / "campaign.toml"), workers=1)
+    assert (summary.imported, summary.flagged) == (2, 0)
+    rows = rows_by_path(store)
+    mono, stereo = rows["yes-raw/e0e00001.wav"], rows["yes-raw/e0e00002.wav"]
+    assert mono["speech_level_dbfs"] == pytest.approx(-40.6, abs=1.0)
+    assert mono["noise_floor_dbfs"] == pytest.approx(-65.3, abs=1.0)
+    assert mono["snr_db"] == pytest.approx(24.7, abs=1.0)
+    assert (mono["speech_start_s"], mono["speech_end_s"]) == (pytest.approx(0.40, abs=0.04), pytest.approx(0.82, abs=0.04))
+    assert stored_peak_dbfs(store, mono["clip_id"]) == pytest.approx(-24.0, abs=0.1)
+    assert stereo["flags"] == ""
+    assert stereo["speech_level_dbfs"] == pytest.approx(-40.6, abs=1.0)
+    assert stereo["snr_db"] == pytest.approx(mono["snr_db"], abs=1.0)
+    assert stored_peak_dbfs(store, stereo["clip_id"]) == pytest.approx(-24.0, abs=1.0)
+
+
+MULTICHANNEL = {
+    "right only": lambda voice, hiss: [hiss, voice],
+    "left only, right dead": lambda voice, hiss: [voice, np.zeros_like(voice)],
+    "right in opposite phase": lambda voice, hiss: [voice, -voice],
+    "voice on the 2nd of 4 inputs": lambda voice, hiss: [hiss, voice, hiss * 3, np.zeros_like(voice)],
+    "copied to both": lambda voice, hiss: [voice, voice],
+}
+
+
+@pytest.mark.parametrize("layout", MULTICHANNEL)
+@pytest.mark.parametrize(("word", "level_dbfs", "extension"), [("no", -38.0, ".wav"), ("up", -28.0, ".flac")])
+def test_multichannel_takes_are_judged_like_their_mono_copy(store, tmp_path, layout, word, level_dbfs, extension):
+    voice = make_take(sample_rate=48000, word=word, level_dbfs=level_dbfs, noise_dbfs=-62.0, seed=4)
+    hiss = steady_noise(len(voice) / 48000, 48000, -95.0, seed=5)[: len(voice)]
+    folder = tmp_path / "upload"
+    (folder / f"{word}-raw").mkdir(parents=True)
+    sf.write(folder / f"{word}-raw" / f"abcd0001{extension}", voice, 48000, subtype="PCM_24")
+    channels = np.stack(MULTICHANNEL[layout](voice, hiss), axis=1)
+    sf.write(folder / f"{word}-raw" / f"abcd0002{extension}", channels, 48000, subtype="PCM_24")
+    assert import_(store, folder).imported == 2
+    rows = rows_by_path(store)
+    mono, multi = rows[f"{word}-raw/abcd0001{extension}"], rows[f"{word}-raw/abcd0002{extension}"]
+    assert mono["flags"] == multi["flags"] == ""
+    assert multi["speech_level_dbfs"] == pytest.approx(mono["speech_level_dbfs"], abs=1.0)
+    assert multi["noise_floor_dbfs"] == pytest.approx(mono["noise_floor_dbfs"], abs=1.0)
+    assert stored_peak_dbfs(store, multi["clip_id"]) == pytest.approx(stored_peak_dbfs(store, mono["clip_id"]), abs=1.0)
 
 
 def many_small_files(folder: Path) -> None:
