@@ -110,8 +110,12 @@ def resample(samples: np.ndarray, sample_rate: int, target_rate: int) -> np.ndar
 
 
 def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = FRAME_S) -> np.ndarray:
-    """RMS level of each whole non-overlapping frame in dBFS (SILENCE_DBFS for digital silence).
+    """RMS level of each whole non-overlapping frame in dBFS, its own mean removed first.
 
+    Removing each frame's mean keeps a microphone's DC offset (constant or drifting) out of every
+    level: a take plus an offset of 0.02 measures like the take without it, instead of the offset
+    becoming the noise floor. It costs speech nothing: a 20 ms frame holds at least one period of
+    any voice's fundamental (f0 >= 50 Hz). Digital silence and pure DC give SILENCE_DBFS.
     Returns float64 of shape ``(frames // frame_length,)``; a trailing partial frame is dropped,
     except that a take shorter than one frame is measured as one frame.
     """
@@ -121,8 +125,21 @@ def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = FR
     if len(head) < frame_length:
         head = np.pad(head, (0, frame_length - len(head)))
     frames = head.reshape(count, frame_length)
-    power = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / frame_length
+    sums = frames.sum(axis=1, dtype=np.float64)
+    squares = np.einsum("ij,ij->i", frames, frames, dtype=np.float64)
+    power = np.maximum(squares - sums * sums / frame_length, 0.0) / frame_length
     return power_to_dbfs(power)
+
+
+def remove_dc(samples: np.ndarray) -> np.ndarray:
+    """``samples`` minus their mean: a microphone's constant DC offset taken out of a take.
+
+    Mono float32 gives float32; int16 PCM gives int16 (rounded and saturated). A new array.
+    """
+    mean = float(np.mean(samples, dtype=np.float64))
+    if samples.dtype == np.int16:
+        return np.clip(np.round(samples - mean), -32768, 32767).astype(np.int16)
+    return (samples - np.float32(mean)).astype(samples.dtype, copy=False)
 
 
 def power_to_dbfs(power: np.ndarray | float) -> np.ndarray:

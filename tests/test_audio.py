@@ -183,10 +183,38 @@ def test_digital_silence_is_silence_dbfs():
 
 
 def test_frame_levels_drop_partial_frame_but_measure_a_short_take():
-    assert audio.frame_levels_dbfs(np.ones(330, dtype=np.float32), 16000).shape == (1,)
-    short = audio.frame_levels_dbfs(np.ones(160, dtype=np.float32), 16000)
-    # Half a frame of full scale, padded with silence to one frame: half the power.
-    np.testing.assert_allclose(short, [-3.0103], atol=0.01)
+    assert audio.frame_levels_dbfs(tone(1000.0, 330 / 16000, 16000), 16000).shape == (1,)
+    short = audio.frame_levels_dbfs(tone(1000.0, 0.01, 16000), 16000)
+    # Half a frame of a full-scale sine (-3 dBFS), padded with silence to one frame: half the power.
+    np.testing.assert_allclose(short, [-6.0206], atol=0.01)
+
+
+@pytest.mark.parametrize("offset", [0.005, 0.02, -0.1, 0.5])
+@pytest.mark.parametrize("sample_rate", [16000, 48000])
+def test_a_dc_offset_is_no_part_of_any_frame_level(offset, sample_rate):
+    take = make_take(sample_rate=sample_rate, word="down", level_dbfs=-30.0, noise_dbfs=-60.0, seed=2)
+    with_offset = take + np.float32(offset)
+    np.testing.assert_allclose(
+        audio.frame_levels_dbfs(with_offset, sample_rate), audio.frame_levels_dbfs(take, sample_rate), atol=0.01
+    )
+    assert np.all(audio.frame_levels_dbfs(np.full(4000, offset, np.float32), sample_rate) == audio.SILENCE_DBFS)
+
+
+def test_a_drifting_offset_is_not_taken_for_sound():
+    drift = np.linspace(-0.05, 0.05, 32000, dtype=np.float32)  # 0.1 full scale over 2 s
+    room = steady_noise(2.0, 16000, -60.0)
+    assert audio.noise_floor_dbfs(audio.frame_levels_dbfs(room + drift, 16000)) == pytest.approx(-60.0, abs=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_remove_dc_keeps_the_dtype_and_centres(dtype):
+    take = make_take(word="no", level_dbfs=-25.0) + np.float32(0.02)
+    samples = (take * 32768).astype(np.int16) if dtype == np.int16 else take
+    centred = audio.remove_dc(samples)
+    assert centred.dtype == dtype and centred.shape == samples.shape
+    scale = 32768 if dtype == np.int16 else 1
+    assert abs(np.mean(centred, dtype=np.float64)) / scale < 1e-4
+    np.testing.assert_allclose(centred / scale, (take - np.mean(take, dtype=np.float64)), atol=2 / 32768)
 
 
 def test_noise_floor_of_steady_noise():

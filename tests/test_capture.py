@@ -46,6 +46,17 @@ def test_one_word_gives_one_take_with_silence_around_it():
     assert assess_take(take.samples, RATE).flags == ()
 
 
+@pytest.mark.parametrize("offset", [0.01, 0.05, -0.2])
+@pytest.mark.parametrize("name", ["yes", "down"])
+def test_a_microphones_dc_offset_captures_the_same_take(offset, name):
+    stream = np.concatenate([room(1.0), word(name, level_dbfs=-35.0), room(1.5, seed=1)])
+    clean = feed_in_blocks(SpeechCapture(RATE), stream)
+    shifted = feed_in_blocks(SpeechCapture(RATE), stream + np.float32(offset))
+    assert [result.outcome for result in shifted] == [Outcome.TAKE]
+    assert (shifted[0].start_sample, len(shifted[0].samples)) == (clean[0].start_sample, len(clean[0].samples))
+    assert assess_take(shifted[0].samples, RATE).flags == ()
+
+
 @pytest.mark.parametrize("sizes", [(BLOCK,), (1,), (333, 1701, 17, 4800), (RATE * 5,)])
 def test_no_sample_is_lost_at_block_boundaries(sizes):
     stream = np.concatenate([room(0.8), word("no"), room(1.2, seed=2), word("up"), room(1.0, seed=3)])

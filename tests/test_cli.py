@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from signals import encode_with_pyav, load_word, make_take
+import soundfile as sf
+from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take
 
 from speechrec.config import Campaign, load_settings
 from speechrec.quality import assess_take
@@ -147,6 +149,30 @@ def test_import_stats_export(cli, tmp_path):
     result = cli("import", "upload")
     assert_ok(result)
     assert "imported 0 clips (0 with a quality flag), 4 already in the store" in result.stdout
+
+
+def test_case_11_a_dc_offset_is_measured_away_and_never_exported(cli, tmp_path):
+    shutil.copytree(QUIRKS_DIR / "11-dc-offset", tmp_path / "sc")
+    shutil.copy(QUIRKS_DIR / "campaign.toml", tmp_path / "quirks.toml")
+    assert_ok(cli("import", "sc", "--store", "store", "--campaign", "quirks.toml"))
+    assert_ok(cli("export", "--store", "store", "--campaign", "quirks.toml", "--out", "out.zip", "--select", "all"))
+    store = ClipStore(load_settings(tmp_path / "store", environ={}))
+    rows = {row["source_path"]: row for row in store.clips().to_dict(orient="records")}
+    store.close()
+    clean, offset = rows["no/4a4b4c4d_nohash_0.wav"], rows["no/4a4b4c4d_nohash_1.wav"]
+    assert clean["flags"] == offset["flags"] == ""
+    assert clean["speech_level_dbfs"] == pytest.approx(-25.7, abs=0.5)
+    for row, tolerance_db in ((clean, 0.5), (offset, 3.0)):
+        assert row["noise_floor_dbfs"] == pytest.approx(-60.5, abs=tolerance_db)
+        assert row["snr_db"] == pytest.approx(34.8, abs=tolerance_db)
+        assert row["speech_start_s"] == pytest.approx(0.40, abs=0.04)
+        assert row["speech_end_s"] == pytest.approx(0.82, abs=0.04)
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        clips = [name for name in archive.namelist() if WORD_PATH.match(name)]
+        assert len(clips) == 2
+        for name in clips:
+            samples, _ = sf.read(io.BytesIO(archive.read(name)), dtype="float64")
+            assert abs(samples.mean()) <= 0.005, name
 
 
 def test_store_and_campaign_options_and_skipped_files(cli, tmp_path):

@@ -48,6 +48,18 @@ def test_report_numbers_of_a_word_in_noise():
     assert report.peak_dbfs == pytest.approx(20 * np.log10(np.max(np.abs(take))), abs=1e-4)
 
 
+@pytest.mark.parametrize("offset", [0.005, 0.02, -0.05, 0.1, -0.3])
+@pytest.mark.parametrize(("word", "sample_rate", "level_dbfs"), [("no", 16000, -26.0), ("tum", 48000, -38.0), ("up", 16000, -20.0)])
+def test_a_dc_offset_changes_no_number_but_the_peak(offset, word, sample_rate, level_dbfs):
+    take = make_take(sample_rate=sample_rate, word=word, level_dbfs=level_dbfs, noise_dbfs=-60.0, seed=7)
+    clean, shifted = assess_take(take, sample_rate), assess_take(take + np.float32(offset), sample_rate)
+    assert clean.flags == shifted.flags == ()
+    assert shifted.noise_floor_dbfs == pytest.approx(clean.noise_floor_dbfs, abs=0.1)
+    assert shifted.snr_db == pytest.approx(clean.snr_db, abs=0.1)
+    assert shifted.speech_level_dbfs == pytest.approx(clean.speech_level_dbfs, abs=0.1)
+    assert (shifted.speech_start_s, shifted.speech_end_s) == (clean.speech_start_s, clean.speech_end_s)
+
+
 # ---- each flag -----------------------------------------------------------------------------------
 
 
