@@ -3,7 +3,9 @@
 A take starts when the volunteer starts speaking and ends once they have been quiet for a moment,
 with some silence kept on both sides, so nobody races a fixed recording window. Speech is told
 from the room by the same rule as the quality report (speechrec.audio): a frame is speech when it
-stands SPEECH_ABOVE_FLOOR_DB above the noise floor of the last few seconds.
+stands SPEECH_ABOVE_FLOOR_DB above the noise floor of the last few seconds. A take that holds no
+speech by the quality report's rule (only a click, a pop or a key press) is dropped, and the
+capture listens on.
 """
 
 from __future__ import annotations
@@ -51,8 +53,11 @@ class CaptureResult:
 @dataclass
 class _Take:
     frames: list[np.ndarray] = field(default_factory=list)
+    levels: list[float] = field(default_factory=list)
     start_sample: int = 0
     quiet_frames: int = 0
+    waited_frames: int = 0  # frames waited for speech before the take began (the timeout goes on if it was no speech)
+    onset_frames: int = 0  # frames the take began with (already counted as waited)
 
 
 class SpeechCapture:
@@ -85,7 +90,9 @@ class SpeechCapture:
         self._post_roll_frames = round(post_roll_s / audio.FRAME_S)
         self._max_frames = round(max_take_s / audio.FRAME_S)
         self._timeout_frames = round(timeout_s / audio.FRAME_S)
-        self._history: deque[np.ndarray] = deque(maxlen=round(pre_roll_s / audio.FRAME_S) + self._onset_frames)
+        self._history: deque[tuple[np.ndarray, float]] = deque(
+            maxlen=round(pre_roll_s / audio.FRAME_S) + self._onset_frames
+        )
         self._levels: deque[float] = deque(maxlen=round(FLOOR_WINDOW_S / audio.FRAME_S))
         self._pending = np.zeros(0, dtype=np.float32)
         self._position = 0  # samples of the stream turned into frames so far (the current one included)
@@ -124,6 +131,8 @@ class SpeechCapture:
         if take is None:
             return None
         self.restart()
+        if not self._holds_speech(take):
+            return None
         return CaptureResult(Outcome.TAKE, np.concatenate([*take.frames, tail]), self.sample_rate, take.start_sample)
 
     def feed(self, samples: np.ndarray) -> list[CaptureResult]:
@@ -151,19 +160,26 @@ class SpeechCapture:
             self._levels.append(level)  # the floor is measured while nobody speaks
         loud = level > audio.speech_threshold_dbfs(self.noise_floor_dbfs)
         if self._take is not None:
-            return self._continue_take(frame, loud)
+            return self._continue_take(frame, level, loud)
         if self._need_quiet:  # after a cut take, wait for the speaker to stop before listening again
             self._loud_frames = 0 if loud else self._loud_frames + 1
             self._need_quiet = self._loud_frames < self._post_roll_frames
             if not self._need_quiet:
                 self._loud_frames = 0
             return None
-        self._history.append(frame)
+        self._history.append((frame, level))
         self._loud_frames = self._loud_frames + 1 if loud else 0
         self._waited_frames += 1
         if self._loud_frames >= self._onset_frames:
             start = self._position - len(self._history) * self._frame_length
-            self._take = _Take(frames=list(self._history), start_sample=start)
+            frames, levels = zip(*self._history, strict=True)
+            self._take = _Take(
+                frames=list(frames),
+                levels=list(levels),
+                start_sample=start,
+                waited_frames=self._waited_frames,
+                onset_frames=len(frames),
+            )
             self._history.clear()
             return None
         if self._waited_frames >= self._timeout_frames:
@@ -171,9 +187,10 @@ class SpeechCapture:
             return CaptureResult(Outcome.NOTHING_HEARD, np.zeros(0, np.float32), self.sample_rate, self._position)
         return None
 
-    def _continue_take(self, frame: np.ndarray, loud: bool) -> CaptureResult | None:
+    def _continue_take(self, frame: np.ndarray, level: float, loud: bool) -> CaptureResult | None:
         take = self._take
         take.frames.append(frame)
+        take.levels.append(level)
         take.quiet_frames = 0 if loud else take.quiet_frames + 1
         if take.quiet_frames >= self._post_roll_frames:
             outcome = Outcome.TAKE
@@ -185,4 +202,14 @@ class SpeechCapture:
         self._take = None
         self._loud_frames = 0
         self._waited_frames = 0
+        if outcome is Outcome.TAKE and not self._holds_speech(take):  # a click or a pop: listen on
+            self._waited_frames = take.waited_frames + len(take.frames) - take.onset_frames
+            if self._waited_frames >= self._timeout_frames:
+                self._waited_frames = 0
+                return CaptureResult(Outcome.NOTHING_HEARD, np.zeros(0, np.float32), self.sample_rate, self._position)
+            return None
         return CaptureResult(outcome, np.concatenate(take.frames), self.sample_rate, take.start_sample)
+
+    def _holds_speech(self, take: _Take) -> bool:
+        """True when the take has speech by the quality report's rule, not just a transient."""
+        return bool(audio.speech_frame_mask(np.asarray(take.levels), self.noise_floor_dbfs).any())

@@ -311,7 +311,7 @@ def _readme(
 A keyword-spotting dataset in the layout of Google's Speech Commands v0.02, made with speechrec.
 
 - Clips: {summary.files} from {summary.speakers} speakers, background noise files: {summary.background_noise_files}
-- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (the loudest {duration_s:g} s of each take)
+- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (centred on the word; the loudest {duration_s:g} s where the speech is longer)
 - Included: {SELECTIONS[options.selection]}
 - Splits: `validation_list.txt` and `testing_list.txt` by TensorFlow's `which_set` (10 % / 10 %, by speaker);
   every other file is training data

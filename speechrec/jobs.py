@@ -91,7 +91,7 @@ class RenderJob:
 
 
 def render_clip(job: RenderJob) -> bytes | str:
-    """The exported WAV (16-bit mono at ``job.sample_rate``, cut to the loudest window), or why not.
+    """The exported WAV (16-bit mono at ``job.sample_rate``, cut around the word: ``audio.fit_to_window``), or why not.
 
     The take's DC offset is removed first (a cheap microphone's offset is no part of the voice).
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.

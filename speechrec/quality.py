@@ -77,6 +77,8 @@ def assess_take(
 ) -> QualityReport:
     """Measure a take and flag what makes it unusable.
 
+    The speech level is measured over speech frames, the span over the word (speech and its
+    release bursts); clicks and pops are neither (see ``audio.word_frame_masks``).
     ``samples``: mono float32 in [-1, 1], shape ``(frames,)``. ``clip_duration_s``: the length of
     the exported clip (speech longer than that is ``too_long``). With ``expect_speech=False``
     (background noise) only ``clipped`` is checked. Raises AudioError for an empty take.
@@ -84,7 +86,7 @@ def assess_take(
     audio.check_samples(samples, sample_rate)
     levels = audio.frame_levels_dbfs(samples, sample_rate)
     noise_floor = audio.noise_floor_dbfs(levels)
-    mask = audio.speech_frame_mask(levels, noise_floor)
+    mask, word = audio.word_frame_masks(levels, noise_floor)
     magnitude = np.abs(samples)
     clipped_fraction = float(np.count_nonzero(magnitude >= CLIP_LEVEL)) / len(samples)
     duration_s = len(samples) / sample_rate
@@ -93,7 +95,7 @@ def assess_take(
         frame_power = 10.0 ** (levels[mask] / 10.0)
         speech_level = float(audio.power_to_dbfs(float(np.mean(frame_power))))
         snr = speech_level - noise_floor
-        start_s, end_s = audio.mask_span_s(mask)
+        start_s, end_s = audio.mask_span_s(word)
         end_s = min(end_s, duration_s)
 
     flags = []

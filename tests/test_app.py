@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 import streamlit as st
 import streamlit_webrtc.component
-from signals import load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
+from signals import QUIRKS_DIR, load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
 from streamlit.testing.v1 import AppTest
 
 from speechrec.config import load_campaign, load_settings
@@ -142,6 +142,17 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
     assert "no word was heard" in at.error[0].value
     assert open_store().clips().empty
     assert prompted_word(at) == word
+
+
+@pytest.mark.parametrize("name", ["take.wav", "take-with-click.wav"])
+def test_case_17_a_take_with_a_mouse_click_is_kept(name):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value((name, (QUIRKS_DIR / "17-click" / name).read_bytes(), "audio/wav")).run()
+    assert not at.exception
+    assert at.success[0].value == "Got it, thank you!"
+    clips = open_store().clips()
+    assert clips["keyword"].tolist() == [word] and clips["flags"].tolist() == [""]
 
 
 def broken_upload(kind: str) -> tuple[str, bytes, str]:

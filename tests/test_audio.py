@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import SPEECH_PAD_S, load_word, make_take, speech_burst, steady_noise, tone
+from signals import SPEECH_PAD_S, TRANSIENTS, add_at, load_word, make_take, speech_burst, steady_noise, tone, transient
 
 from speechrec import audio
 from speechrec.errors import AudioError
@@ -337,15 +337,41 @@ def test_fit_to_window_pads_a_silent_short_take_evenly():
 
 
 @pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
-def test_fit_to_window_keeps_a_long_takes_word(sample_rate):
-    take = make_take(sample_rate=sample_rate, duration_s=3.0, offset_s=1.8, word="down", noise_dbfs=-50.0)
+@pytest.mark.parametrize(("offset_s", "word"), [(1.8, "down"), (0.05, "yes"), (2.6, "tum"), (1.0, "up")])
+def test_fit_to_window_keeps_a_long_takes_word_in_the_middle(sample_rate, offset_s, word):
+    take = make_take(sample_rate=sample_rate, duration_s=3.0, offset_s=offset_s, word=word, noise_dbfs=-50.0)
     fitted = audio.fit_to_window(take, sample_rate, 1.0)
-    word_samples = load_word("down", sample_rate, trim=True)[0]
-    word_start = round(1.8 * sample_rate)
-    start = audio.loudest_window_start(take, sample_rate)
+    word_samples = load_word(word, sample_rate, trim=True)[0]
+    word_start = round(offset_s * sample_rate)
+    word_end = min(len(take), word_start + len(word_samples))
+    start = audio.word_window_start(take, sample_rate, sample_rate)
     np.testing.assert_array_equal(fitted, take[start : start + sample_rate])
-    # The whole word is inside the kept second.
-    assert start <= word_start and word_start + len(word_samples) <= start + sample_rate
+    # The whole word is inside the kept second, in its middle as far as the take's edges allow.
+    assert start <= word_start and word_end <= start + sample_rate
+    span = audio.speech_span(take, sample_rate)
+    centred = np.clip((span[0] + span[1] - 1.0) / 2, 0.0, 2.0)
+    assert start / sample_rate == pytest.approx(centred, abs=0.001)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize(("word", "word_at_s", "click_at_s"), [("yes", 0.4, 2.1), ("tum", 1.6, 0.2), ("no", 0.3, 1.45)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_a_loud_click_never_pulls_the_cut_off_the_word(kind, word, word_at_s, click_at_s, dtype):
+    sample_rate = 16000
+    take = make_take(sample_rate=sample_rate, duration_s=2.5, offset_s=word_at_s, word=word, level_dbfs=-32.0)
+    take = add_at(take, transient(kind, sample_rate, -1.0), click_at_s, sample_rate)
+    samples = np.round(take * 32767).astype(np.int16) if dtype == np.int16 else take
+    start = audio.word_window_start(samples, sample_rate, sample_rate) / sample_rate
+    word_s = len(load_word(word, trim=True)[0]) / sample_rate
+    assert start <= word_at_s and word_at_s + word_s <= start + 1.0
+    fitted = audio.fit_to_window(samples, sample_rate, 1.0)
+    assert fitted.dtype == dtype
+    np.testing.assert_array_equal(fitted, samples[round(start * sample_rate) :][:sample_rate])
+
+
+def test_speech_longer_than_the_window_is_cut_to_its_loudest_window():
+    take = make_take(sample_rate=16000, duration_s=3.0, offset_s=0.5, burst_s=1.6, noise_dbfs=-50.0)
+    assert audio.word_window_start(take, 16000, 16000) == audio.loudest_window_start(take, 16000)
 
 
 @pytest.mark.parametrize("duration_s", [0.0, -1.0, 0.00001])

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from signals import WORDS, hum, load_word, make_take, steady_noise, tone_burst
+from signals import TRANSIENTS, WORDS, add_at, encode_with_pyav, hum, load_word, make_take, steady_noise, tone_burst, transient
 
-from speechrec import quality
+from speechrec import audio, quality
+from speechrec.decode import decode_audio
 from speechrec.errors import AudioError
 from speechrec.quality import FLAG_DESCRIPTIONS, FLAGS, QualityReport, assess_take, describe_flags
 
@@ -58,6 +59,50 @@ def test_a_dc_offset_changes_no_number_but_the_peak(offset, word, sample_rate, l
     assert shifted.snr_db == pytest.approx(clean.snr_db, abs=0.1)
     assert shifted.speech_level_dbfs == pytest.approx(clean.speech_level_dbfs, abs=0.1)
     assert (shifted.speech_start_s, shifted.speech_end_s) == (clean.speech_start_s, clean.speech_end_s)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize(
+    ("at_s", "peak_dbfs"), [(0.02, 0.0), (0.1, -6.0), (0.15, -20.0), (1.35, -6.0)], ids=["start", "0.1s", "quiet", "after"]
+)
+@pytest.mark.parametrize("word", ["yes", "down"])
+def test_a_pop_in_an_opus_take_is_not_speech(tmp_path, kind, at_s, peak_dbfs, word):
+    take = make_take(sample_rate=48000, duration_s=1.6, offset_s=0.5, word=word, level_dbfs=-24.0, seed=3)
+    with_pop = add_at(take, transient(kind, 48000, peak_dbfs), at_s, 48000)
+    reports = []
+    for name, samples in (("clean", take), ("pop", with_pop)):  # Opus smears a 10 ms pop over ~100 ms
+        path = encode_with_pyav(tmp_path / f"{name}.ogg", samples, 48000, "ogg", "libopus", 48000)
+        reports.append(assess_take(*decode_audio(path)))
+    clean, popped = reports
+    assert clean.flags == popped.flags == ()
+    assert popped.speech_start_s == pytest.approx(clean.speech_start_s, abs=0.02)
+    assert popped.speech_end_s == pytest.approx(clean.speech_end_s, abs=0.02)
+    assert popped.speech_level_dbfs == pytest.approx(clean.speech_level_dbfs, abs=0.5)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("peak_dbfs", [-30.0, -6.0, 0.0])
+def test_a_click_alone_is_no_speech(kind, peak_dbfs):
+    take = add_at(steady_noise(1.5, 16000, -60.0), transient(kind, 16000, peak_dbfs), 0.7, 16000)
+    assert assess_take(take, 16000).flags == ("no_speech",)
+
+
+def test_a_click_on_the_word_leaves_the_word():
+    take = make_take(word="no", level_dbfs=-30.0, offset_s=0.4)
+    span = audio.speech_span(take, 16000)
+    clicked = add_at(take, transient("mouse-click", 16000, -3.0), (span[0] + span[1]) / 2, 16000)
+    report = assess_take(clicked, 16000)
+    assert report.flags == ()
+    assert (report.speech_start_s, report.speech_end_s) == pytest.approx(span, abs=0.02)
+
+
+def test_a_word_final_release_burst_belongs_to_the_word():
+    vowel = make_take(duration_s=1.5, offset_s=0.4, burst_s=0.25, level_dbfs=-22.0)
+    burst = transient("noise-burst", 16000, -22.0)
+    take = add_at(vowel, burst, 0.4 + 0.25 + 0.12, 16000)  # a /p/ released 120 ms after the vowel
+    report = assess_take(take, 16000)
+    assert report.flags == ()
+    assert report.speech_end_s >= 0.4 + 0.25 + 0.12
 
 
 # ---- each flag -----------------------------------------------------------------------------------

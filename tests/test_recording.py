@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import load_word, scale_to_dbfs, steady_noise
+from signals import QUIRKS_DIR, TRANSIENTS, add_at, load_word, scale_to_dbfs, steady_noise, transient
 
+from speechrec import audio
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.config import Campaign
+from speechrec.config import Campaign, load_campaign
 from speechrec.recording import TAKE_NOT_SAVED, keep_recording, keep_take, mic_check_passed, take_from_recording
 from speechrec.store import NOISE_KEYWORD
 
@@ -130,6 +131,54 @@ def test_an_unreadable_upload_asks_to_record_again(store, fields):
     verdict = keep_recording(store, CAMPAIGN, b"not audio at all", word="yes", **fields)
     assert not verdict.stored and "cannot be decoded" in verdict.problems[0]
     assert verdict.problems[0].endswith("please record again")
+
+
+@pytest.mark.parametrize("name", ["take.wav", "take-with-click.wav"])
+def test_case_17_a_mouse_click_is_not_a_second_word(store, fields, name):
+    data = (QUIRKS_DIR / "17-click" / name).read_bytes()
+    verdict = keep_recording(store, load_campaign(QUIRKS_DIR / "campaign.toml"), data, word="dog", **fields)
+    assert verdict.stored and verdict.problems == ()
+    row = store.clip(verdict.clip_id)
+    assert row["flags"] == ""
+    assert row["speech_end_s"] - row["speech_start_s"] >= 0.25
+    if name == "take.wav":
+        assert row["duration_s"] == pytest.approx(1.100, abs=0.02)
+        assert (row["speech_start_s"], row["speech_end_s"]) == (pytest.approx(0.30, abs=0.04), pytest.approx(0.60, abs=0.04))
+
+
+# Where a transient lands in a 0.6 s room + word + 0.6 s room recording, from the word's start or end.
+TRANSIENT_PLACES = {
+    "0.1 s into the recording": ("start", 0.1),
+    "0.15 s before the word": ("word", -0.15),
+    "0.15 s after the word": ("end", 0.15),
+    "0.4 s after the word": ("end", 0.4),
+    "0.1 s before the end": ("stop", -0.1),
+}
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("place", TRANSIENT_PLACES)
+@pytest.mark.parametrize(("name", "peak_dbfs"), [("yes", -12.0), ("up", -3.0), ("tum", -20.0)])
+def test_a_click_or_pop_anywhere_in_an_upload_leaves_one_whole_word(store, fields, kind, place, name, peak_dbfs):
+    spoken_word = spoken(name, level_dbfs=-32.0)
+    recording = np.concatenate([room(0.6), spoken_word, room(0.6, seed=1)])
+    word_start, word_end = 0.6, 0.6 + len(spoken_word) / RATE
+    clean = audio.speech_span(recording, RATE)  # where the clean recording's speech is
+    anchor, offset_s = TRANSIENT_PLACES[place]
+    at_s = {"start": 0.0, "word": word_start, "end": word_end, "stop": len(recording) / RATE}[anchor] + offset_s
+    recording = add_at(recording, transient(kind, RATE, peak_dbfs), at_s, RATE)
+    take, problem = take_from_recording(recording, RATE, CAMPAIGN)
+    assert problem == "", problem
+    start = next(i for i in range(len(recording)) if np.array_equal(recording[i : i + 64], take[:64])) / RATE
+    assert start <= word_start and word_end <= start + len(take) / RATE  # the take holds the whole word
+    verdict = keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields)
+    assert verdict.stored, verdict.problems
+    row = store.clip(verdict.clip_id)
+    assert row["speech_start_s"] <= clean[0] - start + 0.02 and row["speech_end_s"] >= clean[1] - start - 0.02
+    if len(take) > RATE:  # the exported second holds the whole word (a shorter take is kept whole)
+        cut = audio.word_window_start(take, RATE, RATE) / RATE
+        np.testing.assert_array_equal(audio.fit_to_window(take, RATE, 1.0), take[round(cut * RATE) :][:RATE])
+        assert cut <= word_start - start and word_end - start <= cut + 1.0
 
 
 def test_background_noise_upload_is_kept_whole(store, fields):
