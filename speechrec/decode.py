@@ -28,6 +28,9 @@ _KEPT = threading.local()
 # What a file that FFmpeg cannot read is, in plain words (never FFmpeg's error number or '<none>').
 CUT_SHORT = "cannot be decoded: the file ends too early (it was cut short or is damaged)"
 NOT_AUDIO = "cannot be decoded: it is damaged or not a sound file"
+# A gap in a live stream longer than this is filled only this far: past it, the take in progress
+# is cut as too long anyway, and a jump of the pts (a restarted stream) must not fill memory.
+MAX_GAP_FILL_S = 3.0
 
 
 def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | None = None) -> tuple[np.ndarray, int]:
@@ -174,15 +177,25 @@ def frames_to_mono(frames: list[av.AudioFrame], next_pts: int | None) -> tuple[n
 
     ``next_pts`` is where the previous call left off (None at the start). Returns the samples,
     the pts expected next, and how many samples went missing between frames (gaps in their pts,
-    in samples of the frames' rate; 0 when nothing was lost).
+    in samples of the frames' rate; 0 when nothing was lost). The samples keep the real
+    timeline: a gap is filled with NaN (no audio; at most MAX_GAP_FILL_S of it), which
+    ``SpeechCapture.feed`` records as lost audio, so a word with frames lost in it is never
+    spliced into a shorter, clean-looking take.
     """
     if not frames:
         return np.zeros(0, np.float32), next_pts, 0
-    chunks, lost = [], 0
+    pieces, run, lost = [], [], 0
     read = frame_reader(frames[0], frames[0].sample_rate)  # one stream: every frame has the same layout
     for frame in frames:
         if next_pts is not None and frame.pts is not None and frame.pts > next_pts:
-            lost += frame.pts - next_pts
-        chunks.extend(read(frame))
+            gap = frame.pts - next_pts
+            lost += gap
+            if run:
+                pieces.append(to_mono(np.concatenate(run)))
+                run = []
+            pieces.append(np.full(min(gap, round(MAX_GAP_FILL_S * frame.sample_rate)), np.nan, np.float32))
+        run.extend(read(frame))
         next_pts = None if frame.pts is None else frame.pts + frame.samples
-    return to_mono(np.concatenate(chunks)), next_pts, lost
+    if run:
+        pieces.append(to_mono(np.concatenate(run)))
+    return (pieces[0] if len(pieces) == 1 else np.concatenate(pieces)), next_pts, lost

@@ -375,11 +375,35 @@ def test_webrtc_frames_join_into_mono_float32():
     assert (next_pts, lost) == (5 * 960, 0)
 
 
-def test_missing_frames_are_counted_from_the_pts():
+def test_missing_frames_are_counted_from_the_pts_and_keep_their_place_as_nan():
     frames = webrtc_frames(6, skip=(2, 3))
     _, next_pts, lost = frames_to_mono(frames[:1], None)
     samples, next_pts, lost = frames_to_mono(frames[1:], next_pts)
-    assert lost == 2 * 960 and next_pts == 6 * 960 and len(samples) == 3 * 960
+    assert lost == 2 * 960 and next_pts == 6 * 960 and len(samples) == 5 * 960
+    expected = np.arange(960, 6 * 960, dtype=np.float32) / 32768
+    expected[960:3 * 960] = np.nan
+    np.testing.assert_array_equal(samples, expected)
+
+
+@pytest.mark.parametrize(("skip", "first_poll"), [((0,), 3), ((4, 5, 6, 7), 5), ((1,), 2), ((9,), 9)])
+def test_a_gap_at_a_poll_boundary_keeps_its_place(skip, first_poll):
+    frames = webrtc_frames(12, skip=skip)
+    start = next(index for index, frame in enumerate(frames) if frame.pts >= first_poll * 960)
+    first, next_pts, lost_first = frames_to_mono(frames[:start], 0)
+    second, _, lost_second = frames_to_mono(frames[start:], next_pts)
+    joined = np.concatenate([first, second])
+    assert len(joined) == 12 * 960 and lost_first + lost_second == len(skip) * 960
+    for index in range(12):
+        block = joined[index * 960 : (index + 1) * 960]
+        assert np.isnan(block).all() if index in skip else not np.isnan(block).any()
+
+
+def test_a_jump_of_the_pts_fills_at_most_a_few_seconds():
+    frames = webrtc_frames(2)
+    frames[1].pts = 10**9  # a restarted stream, not 5.8 hours of lost audio
+    samples, next_pts, lost = frames_to_mono(frames, None)
+    assert lost == 10**9 - 960 and next_pts == 10**9 + 960
+    assert len(samples) == 2 * 960 + round(decode.MAX_GAP_FILL_S * 48000)
 
 
 def test_no_frames_changes_nothing():

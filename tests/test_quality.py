@@ -215,6 +215,32 @@ def test_several_flags_at_once_in_flag_order():
     assert not report.usable
 
 
+@pytest.mark.parametrize(("gap_s", "length_s"), [(0.0, 0.35), (1.3, 0.45), (0.05, 0.2)])
+def test_lost_audio_in_the_room_is_no_part_of_the_floor(gap_s, length_s):
+    take = make_take(duration_s=1.8, offset_s=0.6, word="yes", level_dbfs=-30.0, noise_dbfs=-60.0)
+    span = (round(gap_s * 16000), round((gap_s + length_s) * 16000))
+    take[span[0] : span[1]] = 0.0  # what the capture keeps where audio was lost
+    report = assess_take(take, 16000, lost_spans=[span])
+    assert report.flags == ()
+    assert report.noise_floor_dbfs == pytest.approx(-60.0, abs=1.0)
+    assert report.speech_level_dbfs == pytest.approx(assess_take(make_take(duration_s=1.8, offset_s=0.6, word="yes", level_dbfs=-30.0), 16000).speech_level_dbfs, abs=0.5)
+
+
+@pytest.mark.parametrize(("at_s", "length_s"), [(0.7, 0.02), (0.65, 0.3), (0.45, 0.1), (0.4, 1.0)])
+def test_lost_audio_in_or_next_to_the_word_is_flagged(at_s, length_s):
+    take = make_take(duration_s=2.0, offset_s=0.6, word="down", level_dbfs=-30.0)
+    span = (round(at_s * 16000), round((at_s + length_s) * 16000))
+    take[span[0] : span[1]] = 0.0
+    assert "lost_audio" in assess_take(take, 16000, lost_spans=[span]).flags
+
+
+def test_a_take_without_speech_that_lost_audio_says_so():
+    take = steady_noise(1.5, 16000, -60.0)
+    take[8000:16000] = 0.0  # the word may have been in there
+    assert assess_take(take, 16000, lost_spans=[(8000, 16000)]).flags == ("no_speech", "lost_audio")
+    assert assess_take(take, 16000, expect_speech=False, lost_spans=[(8000, 16000)]).flags == ()
+
+
 # ---- expect_speech=False (background noise) ------------------------------------------------------
 
 
@@ -273,7 +299,7 @@ def test_clean_report_row_has_empty_flags():
 def test_describe_flags():
     assert describe_flags(["clipped", "no_speech"]) == [FLAG_DESCRIPTIONS["clipped"], FLAG_DESCRIPTIONS["no_speech"]]
     assert describe_flags(("mystery",)) == ["mystery"]
-    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long"}
+    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long", "lost_audio"}
 
 
 # ---- bad input -----------------------------------------------------------------------------------

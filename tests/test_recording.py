@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import QUIRKS_DIR, TRANSIENTS, add_at, load_word, scale_to_dbfs, steady_noise, transient
+from signals import QUIRKS_DIR, TRANSIENTS, add_at, load_word, scale_to_dbfs, steady_noise, transient, webrtc_frame
 
 from speechrec import audio
 from speechrec.capture import CaptureResult, Outcome
 from speechrec.config import Campaign, load_campaign
-from speechrec.recording import TAKE_NOT_SAVED, keep_recording, keep_take, mic_check_passed, take_from_recording
+from speechrec.decode import frames_to_mono
+from speechrec.quality import FLAG_DESCRIPTIONS
+from speechrec.recording import (
+    TAKE_NOT_SAVED,
+    keep_capture,
+    keep_recording,
+    keep_take,
+    mic_check_passed,
+    new_capture,
+    take_from_recording,
+)
 from speechrec.store import NOISE_KEYWORD
 
 RATE = 48000
@@ -219,3 +230,102 @@ def test_a_take_the_store_cannot_keep_is_refused_and_the_next_one_works(store, f
     assert store.clips().empty  # nothing half-stored is visible
     blocker.unlink()
     assert keep_take(store, CAMPAIGN, take, RATE, word="yes", **fields).stored
+
+
+# ---- lost frames in a live stream (issue 11, case 09) ------------------------------------------------
+
+
+def live_takes(stream: np.ndarray, sample_rate: int, frame_samples: int, missing, per_poll: int, campaign=CAMPAIGN):
+    """Feed int16 ``stream`` as the Record page does: WebRTC frames (those in ``missing`` never
+    arrive), ``per_poll`` at a time, through frames_to_mono into a new capture. Returns the
+    captures and the samples frames_to_mono reported lost."""
+    frames = [
+        webrtc_frame(stream[index * frame_samples : (index + 1) * frame_samples], index * frame_samples, sample_rate)
+        for index in range(len(stream) // frame_samples)
+        if index not in missing
+    ]
+    capture, next_pts, lost_samples, results = new_capture(campaign, sample_rate), None, 0, []
+    for start in range(0, len(frames), per_poll):
+        samples, next_pts, lost = frames_to_mono(frames[start : start + per_poll], next_pts)
+        lost_samples += lost
+        results += capture.feed(samples)
+    return results, lost_samples
+
+
+@pytest.mark.parametrize("case", ["all-frames.json", "lost-200ms.json"])
+def test_case_09_a_take_with_lost_frames_keeps_its_timeline_and_is_refused(store, fields, case):
+    folder = QUIRKS_DIR / "09-lost-frames"
+    spec = json.loads((folder / case).read_text())
+    stream, rate = sf.read(folder / spec["stream"], dtype="int16")
+    campaign = load_campaign(QUIRKS_DIR / "campaign.toml")
+    results, lost = live_takes(stream, rate, spec["frame_samples"], set(spec["missing_frames"]), spec["frames_per_poll"], campaign)
+    assert lost == len(spec["missing_frames"]) * spec["frame_samples"]
+    assert [result.outcome for result in results] == [Outcome.TAKE]
+    take = results[0]
+    assert len(take.samples) / rate == pytest.approx(1.180, abs=0.02)  # the real timeline, never spliced
+    verdict = keep_capture(store, campaign, take, word="tum", **{**fields, "source": "webrtc"})
+    if not spec["missing_frames"]:
+        assert verdict.stored and take.lost_spans == ()
+        row = store.clip(verdict.clip_id)
+        assert row["flags"] == ""
+        assert (row["speech_start_s"], row["speech_end_s"]) == (pytest.approx(0.30, abs=0.04), pytest.approx(0.68, abs=0.04))
+        return
+    assert [(start / rate, end / rate) for start, end in take.lost_spans] == [(pytest.approx(0.38, abs=0.02), pytest.approx(0.58, abs=0.02))]
+    start, end = take.lost_spans[0]
+    assert not take.samples[start:end].any()  # silence where the audio was lost
+    assert not verdict.stored and verdict.problems == (FLAG_DESCRIPTIONS["lost_audio"],)
+    assert store.clips().empty
+
+
+def stream_with_word(word: str, word_at_s: float, duration_s: float, rate: int, seed: int) -> tuple[np.ndarray, float]:
+    """int16 live stream: room noise at -60 dBFS with ``word`` at -25 dBFS from ``word_at_s``; and the word's end."""
+    spoken_word = scale_to_dbfs(load_word(word, rate, trim=True)[0], -25.0)
+    stream = add_at(steady_noise(duration_s, rate, -60.0, seed=seed), spoken_word, word_at_s, rate)
+    return np.round(stream * 32767).astype(np.int16), word_at_s + len(spoken_word) / rate
+
+
+# (gap start relative to the word's start or end, gap length in seconds), and whether the word lost audio
+GAPS = {
+    "20 ms in the word": (("start", 0.1), 0.02, True),
+    "200 ms in the word": (("start", 0.12), 0.2, True),
+    "1 s from inside the word": (("start", 0.05), 1.0, True),
+    "just before the word": (("start", -0.1), 0.08, True),
+    "just after the word": (("end", 0.05), 0.1, True),
+    "in the room, 0.6 s before the word": (("start", -0.6), 0.2, False),
+    "in the pre-roll, 0.25 s before": (("start", -0.28), 0.06, False),
+    "in the post-roll, 0.35 s after": (("end", 0.35), 0.1, False),
+}
+
+
+@pytest.mark.parametrize("gap", GAPS)
+@pytest.mark.parametrize(
+    ("word", "rate", "frame_samples", "per_poll"), [("yes", 48000, 960, 25), ("down", 48000, 480, 7), ("up", 44100, 441, 50)]
+)
+def test_lost_frames_anywhere_keep_the_timeline_and_a_word_missing_audio_is_refused(
+    store, fields, gap, word, rate, frame_samples, per_poll
+):
+    word_at_s = 1.2
+    stream, word_end_s = stream_with_word(word, word_at_s, 3.5, rate, seed=len(gap))
+    (anchor, offset_s), length_s, word_lost = GAPS[gap]
+    gap_start_s = (word_at_s if anchor == "start" else word_end_s) + offset_s
+    first, last = round(gap_start_s * rate / frame_samples), round((gap_start_s + length_s) * rate / frame_samples)
+    missing = set(range(first, max(last, first + 1)))
+    clean, _ = live_takes(stream, rate, frame_samples, set(), per_poll)
+    results, lost = live_takes(stream, rate, frame_samples, missing, per_poll)
+    assert lost == len(missing) * frame_samples
+    takes = [result for result in results if result.outcome is not Outcome.NOTHING_HEARD]
+    assert len(takes) == 1 and len(clean) == 1
+    take = takes[0]
+    # The real timeline: the take starts where the clean one does, and every lost sample is silence at its place.
+    assert take.start_sample == clean[0].start_sample
+    for start, end in take.lost_spans:
+        assert not take.samples[start:end].any()
+        np.testing.assert_array_equal(take.samples[:start][-100:], clean[0].samples[:start][-100:])
+    lost_in_take = {(take.start_sample + start) // frame_samples for start, _ in take.lost_spans}
+    assert lost_in_take <= missing
+    verdict = keep_capture(store, CAMPAIGN, take, word="yes", **{**fields, "source": "webrtc"})
+    if word_lost:
+        assert not verdict.stored and FLAG_DESCRIPTIONS["lost_audio"] in verdict.problems
+    else:
+        assert verdict.stored, verdict.problems
+        assert store.clip(verdict.clip_id)["duration_s"] == pytest.approx(len(take.samples) / rate)
