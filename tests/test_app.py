@@ -553,14 +553,32 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     assert "The consent text has changed" in volunteer.info[0].value
 
 
-def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved():
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ("yes\n../etc", "Not saved: keywords: keyword '../etc' contains '..'"),
+        ("yes\ncon", "Not saved: keywords: keyword 'con' is a name Windows keeps for a device"),
+        ("yes, LPT1.", "Not saved: keywords: keyword 'LPT1.' ends with a dot"),
+        ("yes\nYES", "Not saved: keywords: keyword 'YES' is listed twice (also as 'yes')"),
+        ("\u00fcber, u\u0308ber", "Not saved: keywords: keyword '\u00fcber' is listed twice (also as '\u00fcber')"),
+    ],
+)
+def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved(keywords, message):
     store = open_store()
     at = organizer_page("pages/campaign.py")
-    campaign_field(at, "Keywords").input("yes\n../etc")
+    campaign_field(at, "Keywords").input(keywords)
     at.button[-1].click().run()
     assert not at.exception
-    assert "Not saved: keyword '../etc' contains '..'" in at.error[0].value
+    assert message in at.error[0].value
     assert store.saved_campaign() is None
+
+
+def test_a_word_typed_in_decomposed_unicode_is_saved_in_nfc():
+    at = organizer_page("pages/campaign.py")
+    campaign_field(at, "Keywords").input("u\u0308ber\nyes")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert open_store().saved_campaign().keywords == ("\u00fcber", "yes")
 
 
 OIDC_SECRETS = {

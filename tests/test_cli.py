@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -173,6 +174,43 @@ def test_case_11_a_dc_offset_is_measured_away_and_never_exported(cli, tmp_path):
         for name in clips:
             samples, _ = sf.read(io.BytesIO(archive.read(name)), dtype="float64")
             assert abs(samples.mean()) <= 0.005, name
+
+
+def test_case_16_folder_names_that_differ_in_case_or_unicode_form_are_one_word(cli, tmp_path):
+    source = QUIRKS_DIR / "16-folder-names"
+    recordings = tmp_path / "recordings"
+    nfd_uber = unicodedata.normalize("NFD", "über")  # the way macOS writes the folder's name
+    for folder, name, file in (
+        ("yes-raw", "lowercase-yes.ogg", "a1b2c3d4.ogg"),
+        ("Yes-raw", "capitalised-yes.ogg", "a1b2c3d4.ogg"),
+        (nfd_uber + "-raw", "nfd-uber.ogg", "c1c2c3d4.ogg"),
+    ):
+        (recordings / folder).mkdir(parents=True)
+        shutil.copy(source / name, recordings / folder / file)
+    assert (nfd_uber + "-raw").encode() in [path.name.encode() for path in recordings.iterdir()]
+    shutil.copy(source / "campaign.toml", tmp_path / "names.toml")
+    result = cli("import", "recordings", "--store", "store", "--campaign", "names.toml")
+    assert_ok(result)
+    assert "not in the campaign" not in result.stdout
+    stats = cli("stats", "--store", "store", "--campaign", "names.toml", "--json")
+    assert_ok(stats)
+    rows = {row["keyword"]: row for row in json.loads(stats.stdout)["keywords"]}
+    assert set(rows) == {"über", "yes"}  # no "Yes" row, and über in NFC only (U+00FC)
+    assert (rows["yes"]["kind"], rows["yes"]["total"], rows["über"]["kind"], rows["über"]["total"]) == (
+        "keyword",
+        2,
+        "keyword",
+        1,
+    )
+    assert_ok(cli("export", "--store", "store", "--campaign", "names.toml", "--out", "out.zip", "--select", "all"))
+    names = [name for name in zipfile.ZipFile(tmp_path / "out.zip").namelist() if name.endswith(".wav")]
+    folders = sorted({name.split("/")[0] for name in names})
+    assert folders == ["yes", "über"] and all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert sorted(name for name in names if name.startswith("yes/")) == [
+        "yes/bcc336d4_nohash_0.wav",
+        "yes/bcc336d4_nohash_1.wav",
+    ]
+    assert len({name.casefold() for name in names}) == len(names)  # nothing lost when unzipped on macOS or Windows
 
 
 def test_store_and_campaign_options_and_skipped_files(cli, tmp_path):

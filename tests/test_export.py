@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+import unicodedata
 import wave
 import zipfile
 from dataclasses import dataclass, replace
@@ -719,6 +720,22 @@ def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word
     lag = int(np.argmax(np.correlate(with_offset, without, mode="full"))) - (len(without) - 1)
     a, b = (with_offset[lag:], without[: len(without) - lag]) if lag >= 0 else (with_offset[:lag], without[-lag:])
     assert np.corrcoef(a, b)[0, 1] > 0.99
+
+
+def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_path):
+    # A store filled before imports matched names: "Yes" and "yes", "über" in NFD and in NFC.
+    store.ensure_speaker(T1, origin="volunteer")
+    nfd = unicodedata.normalize("NFD", "über")
+    for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
+        samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
+        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    names = wav_names(archive)
+    assert len({name.casefold() for name in names}) == len(names) == 6
+    assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert summary.files_per_keyword == {"yes": 4, "über": 2}
+    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
 
 
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import multiprocessing
 import re
 import shutil
+import unicodedata
 import uuid
 from pathlib import Path
 
@@ -199,6 +200,54 @@ def test_speech_commands_folder(store, tmp_path):
         assert rows[path]["flags"] == ""
         assert SPEAKER_ID.match(rows[path]["speaker_id"])
     assert rows["_background_noise_/white_noise.wav"]["duration_s"] == pytest.approx(2.0)
+
+
+NAMES_CAMPAIGN = Campaign(
+    title="names", keywords=("über", "yes", "Hey Robot"), filler_words=("dog",), consent_text="You agree."
+)
+NFD = lambda word: unicodedata.normalize("NFD", word)  # noqa: E731  (how macOS writes file names)
+SESSION = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("relative", "keyword"),
+    [
+        ("YES-raw/abcd0001.ogg", "yes"),
+        ("yEs-raw/abcd0001.ogg", "yes"),
+        (NFD("über") + "-raw/abcd0001.ogg", "über"),
+        (NFD("ÜBER") + "-raw/abcd0001.ogg", "über"),
+        ("Über-raw/abcd0001.ogg", "über"),
+        ("hey robot-raw/abcd0001.ogg", "Hey Robot"),
+        ("DOG-raw/abcd0001.ogg", "dog"),
+        (f"Yes_{SESSION}_{SESSION}.ogg", "yes"),
+        (NFD("Über") + f"_{SESSION}_{SESSION}.ogg", "über"),
+        ("YES/0a0b0c0d_nohash_0.ogg", "yes"),
+        (NFD("über") + "/0a0b0c0d_nohash_0.ogg", "über"),
+        (NFD("Käse") + "-raw/abcd0001.ogg", "Käse"),  # not a campaign word: still NFC
+    ],
+)
+def test_a_folder_name_is_matched_to_the_campaign_ignoring_case_and_unicode_form(store, tmp_path, relative, keyword):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0002.ogg", "yes", seed=1)
+    word_file(folder / relative, "up", seed=2)
+    summary = import_folder(store, folder, NAMES_CAMPAIGN, workers=1)
+    assert summary.imported == 2 and summary.skipped == []
+    stored = rows_by_path(store)[relative]["keyword"]
+    assert stored == keyword and unicodedata.is_normalized("NFC", stored)
+    assert set(summary.words) <= {keyword, "yes"}
+
+
+def test_words_outside_the_campaign_in_several_spellings_are_one_word(store, tmp_path):
+    first = tmp_path / "first"
+    word_file(first / "Robot-raw" / "abcd0001.ogg", "up", seed=1)
+    import_folder(store, first, NAMES_CAMPAIGN, workers=1)  # an earlier import stored "Robot"
+    second = tmp_path / "second"
+    for index, name in enumerate(["ROBOT", "robot", NFD("Gäste"), "GÄSTE", "gäste"]):
+        word_file(second / f"{name}-raw" / f"abcd000{index + 2}.ogg", "up", seed=index + 2)
+    summary = import_folder(store, second, NAMES_CAMPAIGN, workers=1)
+    assert summary.imported == 5
+    keywords = sorted(store.clips()["keyword"])
+    assert keywords == ["Gäste", "Gäste", "Gäste", "Robot", "Robot", "Robot"]  # one spelling per word, NFC
 
 
 # ---- bad files -------------------------------------------------------------------------------------------
