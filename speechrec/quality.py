@@ -21,6 +21,22 @@ MIN_SNR_DB = 12.0
 CLIP_LEVEL = 0.99
 # More than 0.1 % of samples at the rail (16 samples in a second at 16 kHz) is audible distortion.
 MAX_CLIPPED_FRACTION = 0.001
+# Clipping also shows where no sample is at the rail: after lossy coding (Opus rounds the flat
+# tops and rings around them) or when an analogue stage clipped below full scale. A clipped
+# waveform spends a long time at its ceiling, so the amplitude histogram of its speech piles up
+# just under the take's own peak, where clean speech's histogram only falls (the method of
+# Eaton & Naylor, "Detection of clipping in coded speech signals", EUSIPCO 2013). The histogram
+# has PILE_UP_BINS bins from 0 to the peak; the pile-up is the largest count, in a bin at or
+# above half the peak, above the lowest count of the bins below it down to 0.4 of the peak. It is
+# clipping when it holds more than MAX_PILE_UP_FRACTION of the speech samples: measured on 408
+# espeak-ng takes (17 words, 6 voices, WAV and Opus at 24-96 kbit/s), clean speech at any level
+# reached at most 0.56 %, speech driven 10 dB or more into clipping (at full scale or at half of
+# it) at least 1 % after Opus at 48 kbit/s or more.
+PILE_UP_BINS = 20
+MAX_PILE_UP_FRACTION = 0.008
+# Only a take whose peak reaches this high can have been clipped (at the converter's rail, or in
+# the analogue stage before it, a few dB lower); below it a pile-up is a steady tone, not a top.
+PILE_UP_MIN_PEAK_DBFS = -12.0
 # Speech starting or ending within 50 ms of the take's edge has most likely lost its onset or tail.
 CUT_OFF_MARGIN_S = 0.05
 # Audio lost this close before or after the detected speech may have held part of the word: the
@@ -108,6 +124,10 @@ def assess_take(
     mask, word = audio.word_frame_masks(levels, noise_floor)
     magnitude = np.abs(samples)
     clipped_fraction = float(np.count_nonzero(magnitude >= CLIP_LEVEL)) / len(samples)
+    if expect_speech and mask.any() and magnitude.max() >= 10.0 ** (PILE_UP_MIN_PEAK_DBFS / 20.0):
+        pile_up = pile_up_fraction(_speech_samples(samples, sample_rate, mask))
+        if pile_up > MAX_PILE_UP_FRACTION:
+            clipped_fraction = max(clipped_fraction, pile_up)
     duration_s = len(samples) / sample_rate
     speech_level = snr = start_s = end_s = None
     if mask.any():
@@ -120,7 +140,7 @@ def assess_take(
     flags = []
     if expect_speech and speech_level is not None and (speech_level < TOO_QUIET_DBFS or snr < MIN_SNR_DB):
         flags.append("too_quiet")
-    if clipped_fraction > MAX_CLIPPED_FRACTION:
+    if clipped_fraction > MAX_CLIPPED_FRACTION:  # at the rail, or piled up under the peak
         flags.append("clipped")
     if expect_speech and speech_level is None:
         flags.append("no_speech")
@@ -144,6 +164,29 @@ def assess_take(
         speech_end_s=end_s,
         flags=tuple(flags),
     )
+
+
+def pile_up_fraction(speech: np.ndarray) -> float:
+    """The share of ``speech`` samples (float, DC removed) piled up under their own peak, 0..1:
+    how much of the waveform sits on flattened tops (see MAX_PILE_UP_FRACTION)."""
+    magnitude = np.abs(speech)
+    peak = float(magnitude.max()) if len(magnitude) else 0.0
+    if peak == 0.0:
+        return 0.0
+    bins = np.minimum((magnitude * (PILE_UP_BINS / peak)).astype(np.intp), PILE_UP_BINS - 1)
+    upper = np.bincount(bins, minlength=PILE_UP_BINS)[PILE_UP_BINS // 2 - 2 :]  # from 0.4 of the peak up
+    lowest_below = np.minimum.accumulate(upper)[1:-1]
+    return max(0.0, float((upper[2:] - lowest_below).max())) / len(magnitude)
+
+
+def _speech_samples(samples: np.ndarray, sample_rate: int, mask: np.ndarray) -> np.ndarray:
+    """The samples of the speech frames (``mask`` over 20 ms frames), each frame without its mean."""
+    frame_length = max(1, round(sample_rate * audio.FRAME_S))
+    count = min(len(mask), len(samples) // frame_length)
+    if count == 0:  # a take shorter than one frame
+        return samples - samples.mean()
+    frames = samples[: count * frame_length].reshape(count, frame_length)[mask[:count]]
+    return (frames - frames.mean(axis=1, keepdims=True)).reshape(-1)
 
 
 def _heard_frames(lost_spans: Sequence[tuple[int, int]], count: int, frame_length: int) -> np.ndarray | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -133,6 +134,60 @@ def test_clipped_speech(word):
     assert report.flags == ("clipped",)
     assert report.clipped_fraction > quality.MAX_CLIPPED_FRACTION
     assert report.peak_dbfs == pytest.approx(0.0, abs=0.01)
+
+
+def opus_round_trip(tmp_path, samples: np.ndarray, sample_rate: int, bit_rate: int | None) -> tuple[np.ndarray, int]:
+    """``samples`` as a browser uploads them (Ogg/Opus, PyAV's libopus), decoded as speechrec decodes."""
+    path = tmp_path / f"take-{bit_rate}.ogg"
+    with av.open(str(path), "w", format="ogg") as output:
+        stream = output.add_stream("libopus", rate=48000, layout="mono")
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    return decode_audio(path)
+
+
+def driven_take(word: str, drive_db: float, ceiling: float, seed: int, sample_rate: int = 48000) -> np.ndarray:
+    """A take whose word peaks ``drive_db`` above ``ceiling`` and is clipped there (``ceiling`` 1.0 is
+    the converter's rail, less an analogue stage clipping before it)."""
+    spoken = load_word(word, sample_rate, trim=True)[0]
+    take = steady_noise(1.5, sample_rate, -60.0, seed=seed) * ceiling
+    start = round((0.3 + 0.05 * (seed % 4)) * sample_rate)
+    take[start : start + len(spoken)] += spoken / np.max(np.abs(spoken)) * ceiling * 10 ** (drive_db / 20)
+    return np.clip(take, -ceiling, ceiling).astype(np.float32)
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize(
+    ("drive_db", "ceiling", "bit_rate"),
+    [(20, 1.0, None), (20, 1.0, 32000), (10, 1.0, 32000), (10, 1.0, 64000), (20, 0.5, 32000), (20, 0.5, None), (10, 0.5, 64000)],
+)
+def test_clipping_is_found_after_opus(tmp_path, word, drive_db, ceiling, bit_rate):
+    for seed in range(3):
+        samples, sample_rate = opus_round_trip(tmp_path, driven_take(word, drive_db, ceiling, seed), 48000, bit_rate)
+        report = assess_take(samples, sample_rate)
+        assert "clipped" in report.flags, (seed, report.clipped_fraction)
+        assert report.clipped_fraction > quality.MAX_CLIPPED_FRACTION
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize(("drive_db", "ceiling"), [(6, 1.0), (6, 0.5), (20, 0.3)])
+def test_clipping_below_full_scale_is_found_in_lossless_takes(word, drive_db, ceiling):
+    report = assess_take(driven_take(word, drive_db, ceiling, seed=1, sample_rate=16000), 16000)
+    assert "clipped" in report.flags
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize("peak_dbfs", [-0.3, -1.0, -3.0, -6.0, -11.0])
+@pytest.mark.parametrize("bit_rate", [24000, 32000, None, "wav"])
+def test_loud_clean_speech_is_not_clipped(tmp_path, word, peak_dbfs, bit_rate):
+    take = driven_take(word, peak_dbfs, 1.0, seed=2)
+    samples, sample_rate = (take, 48000) if bit_rate == "wav" else opus_round_trip(tmp_path, take, 48000, bit_rate)
+    report = assess_take(samples, sample_rate)
+    assert "clipped" not in report.flags, report.clipped_fraction
 
 
 def test_few_samples_at_the_rail_are_not_clipped():
