@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 import tomllib
 import unicodedata
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,15 @@ MAX_KEYWORD_LENGTH = 64
 RESERVED_PREFIX = "_"
 # Characters that are not allowed in a folder name on at least one common file system.
 UNSAFE_CHARACTERS = set('/\\:*?"<>|')
+# Names Windows keeps for devices, with or without an extension ("con", "NUL.txt"): no file or
+# folder may have them (Microsoft, "Naming Files, Paths, and Namespaces").
+WINDOWS_RESERVED_NAMES = frozenset(
+    {"CON", "PRN", "AUX", "NUL"}
+    | {f"{port}{number}" for port in ("COM", "LPT") for number in (*"0123456789", "\u00b9", "\u00b2", "\u00b3")}
+)
+# The longest file or folder name ext4, APFS, NTFS (in UTF-16 units) and exFAT accept is 255;
+# ext4 counts bytes, so a keyword's UTF-8 may not be longer.
+MAX_KEYWORD_BYTES = 255
 
 CAMPAIGN_ENV = "SPEECHREC_CAMPAIGN"
 DEFAULT_CAMPAIGN_FILE = "campaign.toml"
@@ -55,12 +65,37 @@ class Campaign:
         for name in ("keywords", "filler_words"):
             if isinstance(getattr(self, name), list):
                 object.__setattr__(self, name, tuple(getattr(self, name)))
+            words = getattr(self, name)
+            if isinstance(words, tuple) and all(isinstance(word, str) for word in words):
+                object.__setattr__(self, name, tuple(normalize_keyword(word) for word in words))
         validate_campaign(self)
 
     @property
     def words(self) -> tuple[str, ...]:
         """Keywords followed by filler words: every word a volunteer may be prompted for."""
         return self.keywords + self.filler_words
+
+
+def normalize_keyword(keyword: str) -> str:
+    """``keyword`` in Unicode normal form NFC, the one form a keyword is stored and exported in
+    (macOS writes file names decomposed, NFD: "u" + U+0308 for "ü")."""
+    return unicodedata.normalize("NFC", keyword)
+
+
+def fold_keyword(keyword: str) -> str:
+    """What two spellings of one keyword have in common: NFC, case-folded (``Yes``, ``yes`` -> ``yes``)."""
+    return normalize_keyword(keyword).casefold()
+
+
+def folder_spellings(keywords: Iterable[str]) -> dict[str, str]:
+    """One spelling per keyword for stored ``keywords`` (repeats count): each spelling mapped to the
+    most frequent spelling, in NFC, of the keywords equal to it ignoring case and Unicode form
+    (ties: the first in sorted order), so no two dataset folders differ only in case or form."""
+    counts = Counter(keywords)
+    chosen: dict[str, str] = {}
+    for spelling in sorted(counts, key=lambda word: (-counts[word], word)):
+        chosen.setdefault(fold_keyword(spelling), normalize_keyword(spelling))
+    return {spelling: chosen[fold_keyword(spelling)] for spelling in counts}
 
 
 def check_keyword(keyword: object, what: str = "keyword") -> str:
@@ -85,10 +120,16 @@ def _keyword_problem(word: str) -> str | None:
         return "starts or ends with white space"
     if len(word) > MAX_KEYWORD_LENGTH:
         return f"is longer than {MAX_KEYWORD_LENGTH} characters"
+    if len(word.encode("utf-8")) > MAX_KEYWORD_BYTES:
+        return f"takes more than {MAX_KEYWORD_BYTES} bytes in UTF-8, the longest name a folder may have"
     if word in {".", ".."} or ".." in word:
         return "contains '..'"
     if word.startswith("."):
         return "starts with a dot"
+    if word.endswith("."):
+        return "ends with a dot, which Windows drops from folder names"
+    if word.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_RESERVED_NAMES:
+        return "is a name Windows keeps for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9), so it cannot be a folder there"
     if word.startswith(RESERVED_PREFIX):
         return f"starts with {RESERVED_PREFIX!r}, which Speech Commands reserves for its own folders"
     bad = sorted(UNSAFE_CHARACTERS.intersection(word))
@@ -114,14 +155,20 @@ def validate_campaign(campaign: Campaign) -> None:
     if not campaign.keywords:
         raise CampaignError("keywords is empty; list at least one word to collect")
     seen: dict[str, str] = {}
-    for what, words in (("keyword", campaign.keywords), ("filler word", campaign.filler_words)):
+    for key, what, words in (
+        ("keywords", "keyword", campaign.keywords),
+        ("filler_words", "filler word", campaign.filler_words),
+    ):
         for word in words:
-            check_keyword(word, what)
-            folded = word.casefold()
+            try:
+                check_keyword(word, what)
+            except CampaignError as error:
+                raise CampaignError(f"{key}: {error}") from None
+            folded = fold_keyword(word)
             if folded in seen:
                 raise CampaignError(
-                    f"{what} {word!r} is listed twice (also as {seen[folded]!r}); "
-                    "each word may appear once across keywords and filler_words"
+                    f"{key}: {what} {word!r} is listed twice (also as {seen[folded]!r}); each word may "
+                    "appear once across keywords and filler_words, whatever its letter case or Unicode form"
                 )
             seen[folded] = word
     _check_number("consent_version", campaign.consent_version, int, minimum=1)

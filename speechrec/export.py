@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict
+from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, folder_spellings
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.quality import QUALITY_COLUMNS
@@ -122,12 +122,14 @@ def select_clips(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
 def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
     """One row per file of the zip, in zip order: the clip columns plus ``path`` and ``split``.
 
-    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``);
+    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``;
+    spellings of one word that differ in letter case or Unicode form share one folder, ``folder_spellings``);
     background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''.
     """
-    chosen = select_clips(clips, selection).sort_values(
-        ["keyword", "speaker_id", "created_at", "clip_id"], kind="stable"
-    )
+    chosen = select_clips(clips, selection)
+    spellings = folder_spellings(chosen["keyword"])  # one folder per word, whatever the case or Unicode form
+    chosen = chosen.assign(keyword=chosen["keyword"].map(spellings).astype(chosen["keyword"].dtype))
+    chosen = chosen.sort_values(["keyword", "speaker_id", "created_at", "clip_id"], kind="stable")
     number = chosen.groupby(["keyword", "speaker_id"], sort=False).cumcount().astype(str)
     is_noise = chosen["keyword"] == NOISE_KEYWORD
     plan = chosen.assign(
@@ -323,7 +325,7 @@ def _readme(
 A keyword-spotting dataset in the layout of Google's Speech Commands v0.02, made with speechrec.
 
 - Clips: {summary.files} from {summary.speakers} speakers, background noise files: {summary.background_noise_files}
-- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (the loudest {duration_s:g} s of each take)
+- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (centred on the word; the loudest {duration_s:g} s where the speech is longer)
 - Included: {SELECTIONS[options.selection]}
 - Splits: `validation_list.txt` and `testing_list.txt` by TensorFlow's `which_set` (10 % / 10 %, by speaker);
   every other file is training data

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,7 +53,8 @@ def mic_check_passed(result: CaptureResult) -> bool:
     """True when a capture holds speech at a usable level (the live recorder's microphone check)."""
     if result.outcome is Outcome.NOTHING_HEARD or len(result.samples) == 0:
         return False
-    return not set(assess_take(result.samples, result.sample_rate).flags) & MIC_CHECK_PROBLEMS
+    report = assess_take(result.samples, result.sample_rate, lost_spans=result.lost_spans)
+    return not set(report.flags) & MIC_CHECK_PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -103,12 +105,14 @@ def keep_take(
     session_id: str,
     source: str,
     consent_version: int,
+    lost_spans: Sequence[tuple[int, int]] = (),
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
     ``keyword`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
-    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the
+    length). ``lost_spans``: sample ranges where the live stream lost audio (``assess_take``). A
+    session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
+    is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the
     campaign does not ask for.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
@@ -117,7 +121,7 @@ def keep_take(
     if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
     is_noise = keyword == NOISE_KEYWORD
-    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
+    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, not is_noise, lost_spans)
     problems = describe_flags(quality.flags)
     if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
         problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
@@ -151,7 +155,8 @@ def keep_capture(
     source: str,
     consent_version: int,
 ) -> TakeVerdict:
-    """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
+    """``keep_take`` for a live capture (with the audio it lost on the way); logs how long after
+    the end of speech the take was stored."""
     verdict = keep_take(
         store,
         campaign,
@@ -162,6 +167,7 @@ def keep_capture(
         session_id=session_id,
         source=source,
         consent_version=consent_version,
+        lost_spans=result.lost_spans,
     )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)

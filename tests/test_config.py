@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 import traceback
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,8 @@ from speechrec.campaign import (
     campaign_path,
     campaign_to_dict,
     check_keyword,
+    fold_keyword,
+    folder_spellings,
     load_campaign,
     parse_word_list,
     revise_campaign,
@@ -140,6 +143,17 @@ UNSAFE_WORDS = [
     (" yes", "starts or ends with white space"),
     ("yes ", "starts or ends with white space"),
     ("yes\n", "starts or ends with white space"),
+    ("yes.", "ends with a dot"),
+    ("okay...", "ends with a dot|contains '..'"),
+    ("con", "is a name Windows keeps for a device"),
+    ("CON", "is a name Windows keeps for a device"),
+    ("Nul", "is a name Windows keeps for a device"),
+    ("aux.txt", "is a name Windows keeps for a device"),
+    ("prn ", "starts or ends with white space"),
+    ("com1", "is a name Windows keeps for a device"),
+    ("LPT9", "is a name Windows keeps for a device"),
+    ("com\u00b9", "is a name Windows keeps for a device"),
+    ("\U0001f600" * 64, "takes more than 255 bytes in UTF-8"),
 ]
 
 
@@ -149,6 +163,60 @@ def test_unsafe_keywords(word, message):
         campaign_from_dict(base(keywords=["no", word]))
     with pytest.raises(CampaignError, match=message):
         check_keyword(word)
+
+
+@pytest.mark.parametrize(
+    ("key", "word", "reason"),
+    [
+        ("keywords", "con", "a name Windows keeps for a device"),
+        ("filler_words", "nul.wav", "a name Windows keeps for a device"),
+        ("keywords", "hello.", "ends with a dot"),
+        ("filler_words", "\U0001f600" * 64, "more than 255 bytes"),
+    ],
+)
+def test_a_name_that_cannot_be_a_folder_is_refused_with_its_key_in_the_file_and_the_editor(tmp_path, key, word, reason):
+    other = {"keywords": '["yes"]', "filler_words": "[]"}
+    path = write_campaign(tmp_path, campaign_toml(**{**other, key: f'["{word}"]'}))
+    with pytest.raises(CampaignError, match=re.escape(f"{path}: {key}: ") + ".*" + re.escape(repr(word)) + ".*" + reason):
+        load_campaign(path)
+    with pytest.raises(CampaignError, match=f"^{key}: .*{reason}"):
+        revise_campaign(campaign_from_dict(base()), {key: (word,) if key == "filler_words" else ("yes", word)})
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_words_are_kept_in_nfc_whatever_form_they_are_typed_in(tmp_path, form):
+    uber = unicodedata.normalize(form, "über")
+    path = write_campaign(tmp_path, campaign_toml(keywords=f'["{uber}", "yes"]', filler_words=f'["{unicodedata.normalize(form, "Größe")}"]'))
+    campaign = load_campaign(path)
+    assert campaign.keywords == ("\u00fcber", "yes") and campaign.filler_words == ("Gr\u00f6\u00dfe",)
+    edited = revise_campaign(campaign, {"keywords": (unicodedata.normalize(form, "Ärger"), "yes")})
+    assert edited.keywords == ("\u00c4rger", "yes")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("yes", "YES"), ("über", unicodedata.normalize("NFD", "über")), ("Über", unicodedata.normalize("NFD", "über")), ("straße", "STRASSE")],
+)
+def test_one_word_in_two_spellings_is_listed_twice(first, second):
+    shown = repr(unicodedata.normalize("NFC", second))
+    with pytest.raises(CampaignError, match=f"keywords: keyword {re.escape(shown)} is listed twice"):
+        campaign_from_dict(base(keywords=[first, second]))
+    with pytest.raises(CampaignError, match="filler_words: filler word .* is listed twice"):
+        campaign_from_dict(base(keywords=[first], filler_words=[second]))
+
+
+def test_folder_spellings_give_one_folder_per_word():
+    stored = ["Yes", "yes", "yes", unicodedata.normalize("NFD", "über"), "Dog", "dog", "cat"]
+    spellings = folder_spellings(stored)
+    assert spellings == {
+        "Yes": "yes",
+        "yes": "yes",
+        unicodedata.normalize("NFD", "über"): "\u00fcber",
+        "Dog": "Dog",  # a tie: the first in sorted order
+        "dog": "Dog",
+        "cat": "cat",
+    }
+    assert fold_keyword("Über") == fold_keyword(unicodedata.normalize("NFD", "über")) == "\u00fcber"
 
 
 @pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS[:3])

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+import unicodedata
 import wave
 import zipfile
 from dataclasses import dataclass, replace
@@ -700,6 +701,42 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     assert list_lines(archive, "testing_list.txt") == [name]
     assert [row["path"] for row in metadata_rows(archive)] == [name]
     assert summary.files_per_keyword == {"grüezi": 1}
+
+
+@pytest.mark.parametrize("offset", [0.02, -0.05, 0.2])
+@pytest.mark.parametrize(("word", "rate"), [("no", 16000), ("down", 48000), ("tum", 44100)])
+def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word, rate):
+    store.ensure_speaker(T1, origin="volunteer")
+    clean = make_take(sample_rate=rate, duration_s=1.6, offset_s=0.5, word=word, level_dbfs=-26.0, seed=13)
+    for samples in (clean, clean + np.float32(offset)):
+        quality = assess_take(samples, rate)
+        assert quality.flags == ()
+        store.add_clip(samples, rate, quality, keyword=word, speaker_id=T1, session_id="s", source="webrtc")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    assert summary.files == 2
+    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive))
+    assert abs(with_offset.mean()) <= 0.005
+    # The same word, whole: as much energy, and the same waveform up to where the window was cut.
+    assert np.sum(with_offset**2) == pytest.approx(np.sum(without**2), rel=0.02)
+    lag = int(np.argmax(np.correlate(with_offset, without, mode="full"))) - (len(without) - 1)
+    a, b = (with_offset[lag:], without[: len(without) - lag]) if lag >= 0 else (with_offset[:lag], without[-lag:])
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+
+
+def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_path):
+    # A store filled before imports matched names: "Yes" and "yes", "über" in NFD and in NFC.
+    store.ensure_speaker(T1, origin="volunteer")
+    nfd = unicodedata.normalize("NFD", "über")
+    for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
+        samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
+        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    names = wav_names(archive)
+    assert len({name.casefold() for name in names}) == len(names) == 6
+    assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert summary.files_per_keyword == {"yes": 4, "über": 2}
+    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
 
 
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
