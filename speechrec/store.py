@@ -8,7 +8,6 @@ process can still be about to commit it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import secrets
 import threading
@@ -23,7 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import DateTime, delete, func, insert, select, update, values
+from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -403,19 +403,19 @@ class ClipStore:
         """Clip counts per keyword, status and whether the clip has a quality flag.
 
         Columns: keyword, status, flagged (bool), clips, duration_s (sum); a row only where
-        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side, in
-        the order of the index that covers them (no sort and no table read).
+        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side
+        (aggregate FILTERs), in the order of the index that covers them (no sort, no table read).
         """
         clips = clips_table.c
-        flagged = clips.flags != ""
+        clean, flagged = clips.flags == "", clips.flags != ""
         query = (
             select(
                 clips.keyword,
                 clips.status,
-                func.sum(case((flagged, 0), else_=1)).label("clean_clips"),
-                func.sum(case((flagged, 0.0), else_=clips.duration_s)).label("clean_duration_s"),
-                func.sum(case((flagged, 1), else_=0)).label("flagged_clips"),
-                func.sum(case((flagged, clips.duration_s), else_=0.0)).label("flagged_duration_s"),
+                func.count().filter(clean).label("clean_clips"),
+                func.sum(clips.duration_s).filter(clean).label("clean_duration_s"),
+                func.count().filter(flagged).label("flagged_clips"),
+                func.sum(clips.duration_s).filter(flagged).label("flagged_duration_s"),
             )
             .group_by(clips.keyword, clips.status)
             .order_by(clips.keyword, clips.status)
@@ -423,7 +423,9 @@ class ClipStore:
         wide = self._frame(query)
         parts = [
             wide[["keyword", "status"]].assign(
-                flagged=kind == "flagged", clips=wide[f"{kind}_clips"], duration_s=wide[f"{kind}_duration_s"]
+                flagged=kind == "flagged",
+                clips=wide[f"{kind}_clips"].fillna(0),
+                duration_s=wide[f"{kind}_duration_s"].fillna(0.0),
             )
             for kind in ("clean", "flagged")
         ]
@@ -433,36 +435,21 @@ class ClipStore:
 
     def speaker_counts(self) -> pd.DataFrame:
         """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC),
-        the speakers with the latest take first. Background noise is left out.
-
-        Counted per speaker and keyword first, in the order of the index that covers them (so the
-        words covered need no DISTINCT), then per speaker from those few rows.
-        """
+        the speakers with the latest take first. Background noise is left out. Read from the
+        speaker index (speaker_id, keyword, status, created_at) alone."""
         clips = clips_table.c
-        per_word = (
+        query = (
             select(
                 clips.speaker_id,
                 func.count().label("clips"),
-                func.sum(case((clips.status == "accepted", 1), else_=0)).label("accepted"),
+                func.count().filter(clips.status == "accepted").label("accepted"),
+                func.count(clips.keyword.distinct()).label("words"),
                 func.min(clips.created_at).label("first_take"),
                 func.max(clips.created_at).label("last_take"),
             )
             .where(clips.keyword != NOISE_KEYWORD)
-            .group_by(clips.speaker_id, clips.keyword)
-            .subquery("per_word")
-        )
-        words = per_word.c
-        query = (
-            select(
-                words.speaker_id,
-                func.sum(words.clips).label("clips"),
-                func.sum(words.accepted).label("accepted"),
-                func.count().label("words"),
-                func.min(words.first_take).label("first_take"),
-                func.max(words.last_take).label("last_take"),
-            )
-            .group_by(words.speaker_id)
-            .order_by(func.max(words.last_take).desc())
+            .group_by(clips.speaker_id)
+            .order_by(func.max(clips.created_at).desc())
         )
         frame = self._frame(query).astype({"clips": "int64", "accepted": "int64", "words": "int64"})
         for column in ("first_take", "last_take"):
@@ -481,36 +468,41 @@ class ClipStore:
         left out, computed in SQL.
 
         One range count per day on the created_at index, from the first take's day to the last's
-        (two index seeks find them): it reads each index entry once and sorts nothing, where
-        GROUP BY date(created_at) sorts every row.
+        (two index seeks find them), the days given as a VALUES list: each index entry is read
+        once and nothing is sorted, where GROUP BY date(created_at) sorts every row.
         """
         clips = clips_table.c
         bounds = select(
             select(func.min(clips.created_at)).scalar_subquery(), select(func.max(clips.created_at)).scalar_subquery()
         )
-        days: list[date] = []
-        counts: list[int] = []
+        found: list[tuple[date, int]] = []
         with self._read() as connection:
             first, last = (as_utc(value) for value in connection.execute(bounds).one())
             if first is not None:
-                days = [
-                    first.date() + timedelta(days=number) for number in range((last.date() - first.date()).days + 1)
-                ]
-                for start in range(0, len(days), DAYS_PER_QUERY):
-                    chunk = days[start : start + DAYS_PER_QUERY]
-                    edges = [datetime(day.year, day.month, day.day, tzinfo=UTC) for day in chunk]
-                    edges.append(edges[-1] + timedelta(days=1))
-                    per_day = [
+                start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+                starts = [start + timedelta(days=number) for number in range((last - start).days + 1)]
+                for offset in range(0, len(starts), DAYS_PER_QUERY):
+                    day_list = values(
+                        sql_column("begin", DateTime(timezone=True)),
+                        sql_column("end", DateTime(timezone=True)),
+                        name="days",
+                    ).data([(begin, begin + timedelta(days=1)) for begin in starts[offset : offset + DAYS_PER_QUERY]])
+                    days = day_list.cte("days")  # SQLite names a VALUES list's columns only in a CTE
+                    takes = (
                         select(func.count())
-                        .where(clips.created_at >= begin, clips.created_at < end, clips.keyword != NOISE_KEYWORD)
+                        .where(
+                            clips.created_at >= days.c.begin,
+                            clips.created_at < days.c.end,
+                            clips.keyword != NOISE_KEYWORD,
+                        )
                         .scalar_subquery()
-                        for begin, end in itertools.pairwise(edges)
-                    ]
-                    counts += [int(count) for count in connection.execute(select(*per_day)).one()]
+                    )
+                    rows = connection.execute(select(days.c.begin, takes).order_by(days.c.begin)).all()
+                    found += [(as_utc(begin).date(), int(count)) for begin, count in rows if count]
         frame = pd.DataFrame(
-            {"day": pd.to_datetime(pd.Series(days, dtype="object")), "clips": pd.Series(counts, dtype="int64")}
+            {"day": pd.Series([day for day, _ in found], dtype="object"), "clips": [count for _, count in found]}
         )
-        return frame[frame["clips"] > 0].reset_index(drop=True)
+        return frame.astype({"day": "datetime64[ns]", "clips": "int64"})
 
     def known_source_sha1s(self) -> set[str]:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
