@@ -6,7 +6,7 @@ from speechrec.campaign import SOURCES, STATUSES
 from speechrec.decode import read_audio_bytes
 from speechrec.quality import FLAGS, QualityReport, describe_flags
 from speechrec.records import ReviewState
-from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
+from speechrec.review import ANY, NO_VARIATION, REJECT_REASONS, next_clip, take_details, word_label
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
 from speechrec.ui.participants import withdraw_speaker_ui
@@ -31,6 +31,10 @@ with st.expander("Filters", expanded=False):
     sources = source_column.multiselect("Recorded with", SOURCES, key="review_sources")
     picked_days = days_column.date_input("Recorded between (UTC days)", value=(), key="review_days")
     days = tuple(picked_days) if len(picked_days) == 2 else None
+    variations = []
+    if campaign.variations:
+        options = [item.name for item in campaign.variations] + [NO_VARIATION]
+        variations = st.multiselect("Variations", options, key="review_variations")
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
 
@@ -66,6 +70,7 @@ clip, to_go = next_clip(
     keywords=keywords,
     speakers=speakers,
     sources=sources,
+    variations=variations,
     days=days,
     status=status,
     flag=flag,
@@ -80,6 +85,9 @@ if clip is None:
 st.session_state[state.REVIEW_SEEN] = (clip["clip_id"], store.review_state(clip["clip_id"]))
 st.caption(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
 st.markdown(f"## {word_label(clip['keyword'])}")
+details = take_details(clip["variation"], clip["near_miss_of"])
+if details:
+    st.caption(details)
 quality = QualityReport.from_row(clip)
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
@@ -108,7 +116,8 @@ other_words = [word for word in campaign.words if word != clip["keyword"]]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
 if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
-    previous = store.relabel(clip["clip_id"], new_word, reviewer=reviewer)
+    near_miss_of = campaign.near_miss_label(new_word)
+    previous = store.relabel(clip["clip_id"], new_word, near_miss_of=near_miss_of, reviewer=reviewer)
     decide_ui(clip["clip_id"], previous, f"Filed under “{new_word}”.")
 
 with st.expander(f"All of speaker {clip['speaker_id']}"):

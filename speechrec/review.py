@@ -7,11 +7,13 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from speechrec.campaign import NOISE_KEYWORD
+from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD
 
 # Reasons offered when rejecting a clip (free text is allowed as well).
 REJECT_REASONS = ("wrong word", "noise or other voices", "too quiet", "distorted", "cut off", "not a real take")
 ANY = "any"
+# How the Review filter and the Stats table name "asked in no variation" (a clip's variation NULL).
+NO_VARIATION = "(none)"
 
 
 def review_queue(
@@ -20,6 +22,7 @@ def review_queue(
     keywords: Collection[str] = (),
     speakers: Collection[str] = (),
     sources: Collection[str] = (),
+    variations: Collection[str] = (),
     days: tuple[date, date] | None = None,
     status: str = "pending",
     flag: str = ANY,
@@ -27,7 +30,8 @@ def review_queue(
 ) -> pd.DataFrame:
     """The clips to review in order, newest first, from ``ClipStore.clips()`` rows.
 
-    ``keywords``, ``speakers``, ``sources``: only these (all when empty). ``days``: first and last
+    ``keywords``, ``speakers``, ``sources``, ``variations``: only these (all when empty; the
+    variation ``NO_VARIATION`` stands for clips asked in none). ``days``: first and last
     UTC day of the takes, inclusive. ``status``: pending, accepted, rejected or ``ANY``. ``flag``:
     ``ANY``, ``"clean"``, ``"flagged"`` or one quality flag. ``exclude``: clip ids already handled in
     this review session. Background noise is reviewed like any word.
@@ -36,6 +40,8 @@ def review_queue(
     for column, chosen in (("keyword", keywords), ("speaker_id", speakers), ("source", sources)):
         if chosen:
             keep &= clips[column].isin(list(chosen))
+    if variations:
+        keep &= clips["variation"].fillna(NO_VARIATION).isin(list(variations))
     if days is not None:
         first, last = (pd.Timestamp(day, tz="UTC") for day in days)
         keep &= (clips["created_at"] >= first) & (clips["created_at"] < last + timedelta(days=1))
@@ -68,3 +74,14 @@ def next_clip(clips: pd.DataFrame, *, shown: str | None = None, **filters: objec
 def word_label(keyword: str) -> str:
     """How a stored keyword reads on the page."""
     return "room noise" if keyword == NOISE_KEYWORD else keyword
+
+
+def take_details(variation: object, near_miss_of: object) -> str:
+    """For organizers: how a take was asked for, e.g. "variation soft · near miss of hey jarvis"
+    ('' for a plain take). Missing values (None, NaN from a table) are left out."""
+    parts = []
+    if isinstance(variation, str) and variation:
+        parts.append(f"variation {variation}")
+    if isinstance(near_miss_of, str) and near_miss_of:
+        parts.append("near miss of " + near_miss_of.replace(NEAR_MISS_SEPARATOR, ", "))
+    return " · ".join(parts)

@@ -31,7 +31,17 @@ from speechrec.errors import ConflictError, StoreError
 from speechrec.migrations import upgrade_schema
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
-from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
+from speechrec.records import (
+    Clip,
+    NewClip,
+    ReviewState,
+    Speaker,
+    check_consent,
+    check_near_miss_of,
+    check_new_clip,
+    check_speaker_id,
+    new_clip,
+)
 from speechrec.schema import (
     CAMPAIGN_KEY,
     SCHEMA_VERSION_KEY,
@@ -129,10 +139,10 @@ class ClipStore:
 
     # ---- speakers ---------------------------------------------------------------------------
 
-    def create_speaker(self, consent_version: int) -> Speaker:
-        """Create a volunteer who agreed to ``consent_version``; the code is returned only here."""
-        if isinstance(consent_version, bool) or not isinstance(consent_version, int) or consent_version < 1:
-            raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
+    def create_speaker(self, consent_version: int, consent_language: str | None = None) -> Speaker:
+        """Create a volunteer who agreed to ``consent_version``, read in ``consent_language`` (a
+        language code such as 'de'; None: not known); the code is returned only here."""
+        check_consent(consent_version, consent_language)
         for _ in range(5):
             speaker_id = secrets.token_hex(4)
             code = new_participant_code()
@@ -145,6 +155,7 @@ class ClipStore:
                             code_sha256=code_digest(code),
                             origin="volunteer",
                             consent_version=consent_version,
+                            consent_language=consent_language,
                             consented_at=now,
                             created_at=now,
                         )
@@ -179,13 +190,18 @@ class ClipStore:
         digest = code_digest(participant_code)
         return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
 
-    def record_consent(self, speaker_id: str, consent_version: int) -> None:
-        """Store that a speaker agreed to ``consent_version`` now."""
+    def record_consent(self, speaker_id: str, consent_version: int, consent_language: str | None = None) -> None:
+        """Store that a speaker agreed to ``consent_version`` now, read in ``consent_language``."""
+        check_consent(consent_version, consent_language)
         with self._write() as connection:
             result = connection.execute(
                 update(speakers_table)
                 .where(speakers_table.c.speaker_id == speaker_id)
-                .values(consent_version=consent_version, consented_at=datetime.now(UTC))
+                .values(
+                    consent_version=consent_version,
+                    consent_language=consent_language,
+                    consented_at=datetime.now(UTC),
+                )
             )
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
@@ -220,9 +236,12 @@ class ClipStore:
         source_path: str | None = None,
         source_sha1: str | None = None,
         consent_version: int | None = None,
+        variation: str | None = None,
+        near_miss_of: str | None = None,
     ) -> str:
         """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
-        return its clip id. Raises as ``add_clips``."""
+        return its clip id. ``variation``: the campaign variation it was asked in; ``near_miss_of``:
+        the keywords its word is a near miss of, joined by '|'. Raises as ``add_clips``."""
         clip = new_clip(
             samples,
             sample_rate,
@@ -234,6 +253,8 @@ class ClipStore:
             source_path=source_path,
             source_sha1=source_sha1,
             consent_version=consent_version,
+            variation=variation,
+            near_miss_of=near_miss_of,
         )
         return self.add_clips([clip])[0]
 
@@ -299,24 +320,28 @@ class ClipStore:
         return clip_record(row)
 
     def status_counts(self) -> pd.DataFrame:
-        """Clip counts per keyword, status and whether the clip has a quality flag.
+        """Clip counts per keyword, variation, status and whether the clip has a quality flag.
 
-        Columns: keyword, status, flagged (bool), clips, duration_s (sum). Computed in SQL.
+        Columns: keyword, variation (None where no variation was asked), status, flagged (bool),
+        clips, duration_s (sum). Computed in SQL.
         """
-        flagged = (clips_table.c.flags != "").label("flagged")
+        clips = clips_table.c
+        flagged = (clips.flags != "").label("flagged")
         query = (
             select(
-                clips_table.c.keyword,
-                clips_table.c.status,
+                clips.keyword,
+                clips.variation,
+                clips.status,
                 flagged,
                 func.count().label("clips"),
-                func.sum(clips_table.c.duration_s).label("duration_s"),
+                func.sum(clips.duration_s).label("duration_s"),
             )
-            .group_by(clips_table.c.keyword, clips_table.c.status, flagged)
-            .order_by(clips_table.c.keyword, clips_table.c.status, flagged)
+            .group_by(clips.keyword, clips.variation, clips.status, flagged)
+            .order_by(clips.keyword, clips.variation, clips.status, flagged)
         )
         frame = self._frame(query)
         frame["flagged"] = frame["flagged"].astype(bool)
+        frame["variation"] = frame["variation"].astype(object).where(frame["variation"].notna(), None)
         return frame
 
     def speaker_counts(self) -> pd.DataFrame:
@@ -371,10 +396,19 @@ class ClipStore:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
-    def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
-        """File a clip under another word (the volunteer said a different one); return the state before."""
+    def relabel(
+        self, clip_id: str, keyword: str, *, near_miss_of: str | None = None, reviewer: str | None = None
+    ) -> ReviewState:
+        """File a clip under another word (the volunteer said a different one); return the state before.
+
+        ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_of``,
+        joined by '|'), None for any other word: the clip's old value never stays with a new word.
+        """
         check_keyword(keyword)
-        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=datetime.now(UTC))
+        check_near_miss_of(near_miss_of)
+        return self._review(
+            clip_id, keyword=keyword, near_miss_of=near_miss_of, reviewer=reviewer, reviewed_at=datetime.now(UTC)
+        )
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
         """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,10 +42,12 @@ def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) ->
     """The speaker's stored clips (all sessions) against their schedule."""
     clips = store.clips(speaker_id=speaker_id)
     is_noise = clips["keyword"] == NOISE_KEYWORD
-    stored_words = clips.loc[~is_noise, "keyword"].value_counts().to_dict()
+    words = clips[~is_noise]
+    variations = words["variation"].astype(object).where(words["variation"].notna(), None)
+    stored = Counter(zip(words["keyword"], variations, strict=True))
     return VolunteerProgress(
         clips=clips,
-        progress=progress(build_schedule(campaign, speaker_id), stored_words),
+        progress=progress(build_schedule(campaign, speaker_id), stored),
         needs_noise=campaign.background_noise_s > 0 and not is_noise.any(),
     )
 
@@ -104,16 +107,21 @@ def keep_take(
     session_id: str,
     source: str,
     consent_version: int,
+    variation: str | None = None,
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
     ``keyword`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
-    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the
-    campaign does not ask for.
+    length); ``variation`` the campaign variation the prompt asked for (None: none). A near-miss
+    phrase is stored with the keywords it is a near miss of. A session never stores more than
+    ``session_limit(campaign)`` takes. A take the store cannot keep is refused with
+    ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
+    does not ask for.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
         raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
+    if variation is not None and variation not in {item.name for item in campaign.variations}:
+        raise ValueError(f"variation {variation!r} is not one of the campaign's variations")
     limit = session_limit(campaign)
     if len(store.clips(session_id=session_id)) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
@@ -134,6 +142,8 @@ def keep_take(
             session_id=session_id,
             source=source,
             consent_version=consent_version,
+            variation=variation,
+            near_miss_of=campaign.near_miss_label(keyword),
         )
     except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
         LOGGER.error("a take could not be stored: %s", error)
@@ -151,6 +161,7 @@ def keep_capture(
     session_id: str,
     source: str,
     consent_version: int,
+    variation: str | None = None,
 ) -> TakeVerdict:
     """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
     verdict = keep_take(
@@ -163,6 +174,7 @@ def keep_capture(
         session_id=session_id,
         source=source,
         consent_version=consent_version,
+        variation=variation,
     )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
@@ -179,6 +191,7 @@ def keep_upload(
     session_id: str,
     source: str,
     consent_version: int,
+    variation: str | None = None,
 ) -> TakeVerdict:
     """The simple recorder's path: decode an uploaded recording (any format), cut it to its take
     like live capture (background noise is kept whole), then ``keep_take`` it."""
@@ -201,4 +214,5 @@ def keep_upload(
         session_id=session_id,
         source=source,
         consent_version=consent_version,
+        variation=variation,
     )

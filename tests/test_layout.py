@@ -16,8 +16,9 @@ PACKAGE = ROOT / "speechrec"
 # higher one. A new module gets a place here on purpose.
 LAYERS = [
     ["errors", "config", "parallel", "participant_codes", "auth"],
+    ["i18n"],
     ["speechrec", "audio", "campaign", "storage"],
-    ["decode", "quality", "capture", "prompts", "review"],
+    ["decode", "quality", "capture", "prompts", "review", "near_misses"],
     ["records", "jobs"],
     ["schema"],
     ["migrations"],
@@ -35,7 +36,9 @@ PLAIN = [
     "campaign",
     "capture",
     "decode",
+    "i18n",
     "jobs",
+    "near_misses",
     "participant_codes",
     "prompts",
     "quality",
