@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -34,6 +35,7 @@ from speechrec.config import load_settings
 from speechrec.errors import StoreError
 from speechrec.migrations import HEAD_REVISION, alembic_config
 from speechrec.participant_codes import code_digest
+from speechrec.quality import assess_take
 from speechrec.schema import SCHEMA_VERSION, metadata
 from speechrec.store import ClipStore
 
@@ -325,3 +327,38 @@ def test_upgrade_command_never_prints_a_password(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "cannot open the database" in captured.err
     assert "hunter2" not in captured.out + captured.err
+
+
+# ---- revision 0006: variations, near misses, consent languages (issue 14) ---------------------------
+
+
+def test_revision_0006_adds_its_columns_as_null_to_every_old_row(settings):
+    """From the previous schema (round one, revision 0001): the old rows read as plain takes
+    (no variation, no near miss) of speakers whose consent language is not known, and the
+    upgraded store keeps the new values of new takes."""
+    make_round_one(settings.database_url)
+    store = ClipStore(settings)
+    new = None
+    try:
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            clips = connection.execute(text("SELECT variation, near_miss_of FROM clips")).all()
+            speakers = connection.execute(text("SELECT consent_language FROM speakers")).all()
+        engine.dispose()
+        assert len(clips) == 60 and set(clips) == {(None, None)}
+        assert len(speakers) == 3 and set(speakers) == {(None,)}
+        old = store.clip(f"{1:032x}")
+        assert (old.variation, old.near_miss_of) == (None, None)
+        counts = store.status_counts()
+        assert counts["variation"].isna().all() and counts["clips"].sum() == 60
+        speaker = store.create_speaker(3, "de")
+        samples = np.zeros(16000, dtype=np.float32)
+        new = store.add_clip(samples, 16000, assess_take(samples, 16000), keyword="tüm", speaker_id=speaker.speaker_id,
+                             session_id="s", source="webrtc", variation="soft", near_miss_of="yes|tüm")  # fmt: skip
+        assert (store.clip(new).variation, store.clip(new).near_miss_of) == ("soft", "yes|tüm")
+        languages = store.speakers().set_index("speaker_id")["consent_language"]
+        assert languages[speaker.speaker_id] == "de" and languages.drop(speaker.speaker_id).isna().all()
+    finally:
+        store.close()
+    old_rows = [row for row in read_all(settings.database_url)["clips"] if row[0] != new]
+    assert old_rows == [tuple(row.values()) for row in round_one_rows()[round_one_clips]]

@@ -9,15 +9,16 @@ from signals import make_take
 
 from speechrec.campaign import NOISE_KEYWORD
 from speechrec.quality import assess_take
-from speechrec.review import ANY, next_clip, review_queue, word_label
+from speechrec.review import ANY, NO_VARIATION, next_clip, review_queue, take_details, word_label
 
 
-def add(store, speaker_id, keyword, *, quiet=False, seed=0):
+def add(store, speaker_id, keyword, *, quiet=False, seed=0, variation=None):
     samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=seed, level_dbfs=-55.0 if quiet else -20.0)
     quality = assess_take(samples, 16000)
     return store.add_clip(
-        samples, 16000, quality, keyword=keyword, speaker_id=speaker_id, session_id="s", source="webrtc"
-    )
+        samples, 16000, quality, keyword=keyword, speaker_id=speaker_id, session_id="s", source="webrtc",
+        variation=variation,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -77,3 +78,28 @@ def test_speaker_source_and_day_filters(store, clips):
     assert review_queue(frame, days=(yesterday, yesterday)).empty
     frame.loc[frame["clip_id"] == ids["yes-old"], "created_at"] -= timedelta(days=1)
     assert review_queue(frame, days=(yesterday, yesterday))["clip_id"].tolist() == [ids["yes-old"]]
+
+
+def test_variation_filter(store, clips):
+    frame, ids = clips
+    soft = add(store, frame["speaker_id"].iloc[0], "yes", seed=5, variation="soft")
+    loud = add(store, frame["speaker_id"].iloc[0], "yes", seed=6, variation="loud")
+    frame = store.clips()
+    assert review_queue(frame, variations=["soft"])["clip_id"].tolist() == [soft]
+    assert review_queue(frame, variations=["soft", "loud"])["clip_id"].tolist() == [loud, soft]
+    plain = review_queue(frame, variations=[NO_VARIATION])["clip_id"].tolist()
+    assert plain == [ids["yes-new"], ids["yes-quiet"], ids["yes-old"]]
+
+
+@pytest.mark.parametrize(
+    ("variation", "near_miss_of", "details"),
+    [
+        ("soft", None, "variation soft"),
+        (None, "hey jarvis|hey robot", "near miss of hey jarvis, hey robot"),
+        ("loud", "stop", "variation loud · near miss of stop"),
+        (None, None, ""),
+        (float("nan"), float("nan"), ""),  # as a pandas row gives missing values
+    ],
+)
+def test_take_details(variation, near_miss_of, details):
+    assert take_details(variation, near_miss_of) == details

@@ -10,9 +10,17 @@ import pytest
 import soundfile as sf
 from signals import load_word, scale_to_dbfs, steady_noise
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, Variation
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.takes import TAKE_NOT_SAVED, keep_take, keep_upload, mic_check_passed, take_from_upload
+from speechrec.prompts import build_schedule
+from speechrec.takes import (
+    TAKE_NOT_SAVED,
+    keep_take,
+    keep_upload,
+    mic_check_passed,
+    take_from_upload,
+    volunteer_progress,
+)
 
 RATE = 48000
 CAMPAIGN = Campaign(
@@ -169,3 +177,39 @@ def test_a_take_the_store_cannot_keep_is_refused_and_the_next_one_works(store, f
     assert store.clips().empty  # nothing half-stored is visible
     blocker.unlink()
     assert keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields).stored
+
+
+VARIED = Campaign(
+    title="t",
+    keywords=("hey jarvis", "hey robot"),
+    consent_text="ok",
+    takes_per_keyword=2,
+    variations=(Variation("soft", "Say it softly."), Variation("loud", "Say it loudly.")),
+    near_misses={"hey jarvis": ("hey", "jarvis"), "hey robot": ("hey",)},
+)
+
+
+def test_a_take_keeps_its_variation_and_a_near_miss_its_keywords(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    soft = keep_take(store, VARIED, take, RATE, keyword="hey jarvis", variation="soft", **fields)
+    near = keep_take(store, VARIED, take, RATE, keyword="hey", **fields)
+    jarvis = keep_take(store, VARIED, take, RATE, keyword="jarvis", **fields)
+    assert (store.clip(soft.clip_id).variation, store.clip(soft.clip_id).near_miss_of) == ("soft", None)
+    assert (store.clip(near.clip_id).variation, store.clip(near.clip_id).near_miss_of) == (None, "hey jarvis|hey robot")
+    assert store.clip(jarvis.clip_id).near_miss_of == "hey jarvis"
+
+
+def test_a_variation_the_campaign_does_not_ask_for_is_refused(store, fields):
+    with pytest.raises(ValueError, match="variation 'whisper' is not one of the campaign's variations"):
+        keep_take(store, VARIED, room(1.0), RATE, keyword="hey jarvis", variation="whisper", **fields)
+    assert store.clips().empty
+
+
+def test_volunteer_progress_follows_the_schedule_by_variation(store, fields):
+    schedule = build_schedule(VARIED, fields["speaker_id"])
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    for prompt in schedule[:3]:
+        assert keep_take(store, VARIED, take, RATE, keyword=prompt.word, variation=prompt.variation, **fields).stored
+    now = volunteer_progress(store, VARIED, fields["speaker_id"]).progress
+    assert (now.done, now.total) == (3, len(schedule))
+    assert (now.next_word, now.next_variation) == schedule[3]
