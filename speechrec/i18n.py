@@ -18,7 +18,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
-import re
+import os
+import string
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
@@ -28,8 +29,10 @@ from speechrec.errors import CampaignError
 SOURCE_LANGUAGE = "en"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 DOMAIN = "messages"
-# The calls pybabel and the catalog test extract (babel.cfg names the files).
+TEMPLATE_PATH = LOCALE_DIR / f"{DOMAIN}.pot"
+# The calls whose first argument is a message (pybabel's defaults include them; babel.cfg names the files).
 KEYWORDS = {"_": None, "N_": None, "ngettext": (1, 2)}
+MAPPING_FILE = "babel.cfg"
 
 Translate = Callable[[str], str]
 
@@ -113,14 +116,17 @@ def accept_languages(header: str | None) -> list[str]:
         return []
     weighted = []
     for position, part in enumerate(header.split(",")):
-        tag, _, parameters = part.strip().partition(";")
-        match = re.search(r"q\s*=\s*([0-9.]+)", parameters)
-        try:
-            weight = float(match.group(1)) if match else 1.0
-        except ValueError:
-            continue
+        tag, *parameters = (piece.strip() for piece in part.split(";"))
+        weight = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    weight = float(value)
+                except ValueError:
+                    weight = 0.0  # a weight that is no number: the tag is not trusted
         if tag and tag != "*" and weight > 0:
-            weighted.append((-weight, position, tag.strip()))
+            weighted.append((-weight, position, tag))
     return [tag for _, _, tag in sorted(weighted)]
 
 
@@ -149,3 +155,59 @@ def text_direction(language: str) -> str:
     from babel import Locale
 
     return Locale.parse(language).text_direction
+
+
+def extract_messages(root: str | os.PathLike[str]) -> dict[str, list[str]]:
+    """Every message marked in the sources ``babel.cfg`` in ``root`` names (as ``pybabel extract``
+    finds them): msgid to its places (``path:line``). Raises OSError without babel.cfg."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.frontend import parse_mapping_cfg
+
+    root = Path(root)
+    with open(root / MAPPING_FILE, encoding="utf-8") as file:
+        method_map, options_map = parse_mapping_cfg(file)
+    found: dict[str, list[str]] = {}
+    for path, line, message, _comments, _context in extract_from_dir(root, method_map, options_map, keywords=KEYWORDS):
+        for msgid in (message,) if isinstance(message, str) else message[:1]:
+            found.setdefault(msgid, []).append(f"{path}:{line}")
+    return found
+
+
+def catalog_problems(language: str, messages: Iterable[str]) -> list[str]:
+    """What keeps the catalog of ``language`` from covering ``messages`` (extracted msgids), in
+    plain words, one line each: a message missing, untranslated or fuzzy, a translation whose
+    ``{placeholders}`` differ from the message's, an entry no longer used. Empty when complete."""
+    from babel.messages.pofile import read_po
+
+    path = catalog_path(language)
+    if not path.exists():
+        return [f"{language}: no catalog at {path}"]
+    with open(path, "rb") as file:
+        catalog = read_po(file, locale=language, domain=DOMAIN)
+    wanted = set(messages)
+    problems = []
+    for msgid in sorted(wanted):
+        entry = catalog.get(msgid)
+        translated = entry.string if entry is not None else None
+        if isinstance(translated, tuple | list):
+            translated = translated[0]
+        if entry is None:
+            problems.append(f"{language}: missing {msgid!r}")
+        elif not translated:
+            problems.append(f"{language}: not translated {msgid!r}")
+        elif entry.fuzzy:
+            problems.append(f"{language}: fuzzy (to be checked) {msgid!r}")
+        elif _placeholders(translated) != _placeholders(msgid):
+            problems.append(f"{language}: the placeholders of {msgid!r} differ in {translated!r}")
+    for entry in catalog:
+        if entry.id and (entry.id if isinstance(entry.id, str) else entry.id[0]) not in wanted:
+            problems.append(f"{language}: no longer used {entry.id!r} (run pybabel update)")
+    return problems
+
+
+def _placeholders(text: str) -> set[str]:
+    """The ``str.format`` fields of ``text`` ({count}, {word}); a text that is no format string has none."""
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    except ValueError:
+        return set()
