@@ -9,11 +9,13 @@ from speechrec.campaign import (
     parse_variations,
     parse_word_list,
     revise_campaign,
+    translation_from_text,
 )
 from speechrec.errors import SpeechrecError
 from speechrec.near_misses import propose_for_campaign
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
+from speechrec.ui.campaign_languages import languages_ui, translations_ui
 from speechrec.ui.resources import campaign_and_store_ui
 
 require_organizer()
@@ -51,6 +53,7 @@ def propose_near_misses_ui() -> None:
         state.leave_notice("info", "Near misses proposed below: check them, edit them, then save.")
 
 
+languages = languages_ui(campaign)
 with st.form("campaign"):
     title = st.text_input("Title", campaign.title)
     description = st.text_area("Description (shown on the welcome page)", campaign.description)
@@ -85,6 +88,7 @@ with st.form("campaign"):
         height=200,
     )
     licence = st.text_input("Licence of the dataset", campaign.licence)
+    translated = translations_ui(campaign, languages[1:])
     saved = st.form_submit_button("Save", type="primary")
 
 if saved:
@@ -102,6 +106,8 @@ if saved:
             "background_noise_s": float(noise_s),
             "consent_text": consent_text,
             "licence": licence,
+            "languages": languages,
+            "translations": {language: translation_from_text(*texts) for language, texts in translated.items()},
         }
         revised = revise_campaign(campaign, changes)
         store.save_campaign(revised)

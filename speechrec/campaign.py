@@ -493,6 +493,18 @@ def parse_near_misses(text: str) -> dict[str, tuple[str, ...]]:
     return near_misses
 
 
+def translation_from_text(title: str, description: str, consent_text: str, instructions: str) -> CampaignTexts:
+    """A further language's texts as typed on the Campaign page (``instructions`` as
+    ``name: instruction`` lines, see ``parse_variations``); checked with the campaign."""
+    variations = parse_variations(instructions)
+    return CampaignTexts(
+        consent_text=consent_text,
+        title=title,
+        description=description,
+        instructions={variation.name: variation.instruction for variation in variations},
+    )
+
+
 def _colon_lines(text: str, what: str, form: str, example: str) -> list[tuple[str, str]]:
     """The non-blank lines of ``text`` split at their first ':' and stripped; CampaignError
     naming the first line without one (``what`` line, written as ``form``, e.g. ``example``)."""

@@ -27,7 +27,7 @@ LAYERS = [
     ["cli"],
     ["__main__"],
     ["ui", "ui.state", "ui.resources", "ui.waveform"],
-    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language"],
+    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language", "ui.campaign_languages"],
 ]
 LAYER = {name: index for index, names in enumerate(LAYERS) for name in names}
 # Modules that pages, worker processes and the record types use: no SQL and no pandas in them.
