@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from babel.messages.pofile import read_po
+from pseudo_locale import page_texts, unmarked_texts, use_pseudo_language
+from streamlit.testing.v1 import AppTest
 
 from speechrec import i18n
 from speechrec.errors import CampaignError
@@ -166,3 +168,30 @@ def test_language_tags_become_babel_codes(tag, code):
 def test_unknown_language_tags_are_refused(tag):
     with pytest.raises(CampaignError, match="is not a language code"):
         normalize_language(tag)
+
+
+# ---- the page check: a text a volunteer reads that was never marked is found ----------------------
+
+PAGE = """
+import streamlit as st
+from speechrec.i18n import translator
+_ = translator("de")
+st.title(_("Welcome"))
+st.button(_("Start"))
+st.text_input(_("Participant code"), placeholder=_("e.g. {code}").format(code="K7QM-2XPA-9DHT"))
+st.progress(0.5, text=_("{done} of {total}").format(done=1, total=2))
+st.markdown("<p dir='auto'>hey jarvis</p>", unsafe_allow_html=True)
+st.caption("Forgotten to mark")
+with st.expander(_("More")):
+    st.checkbox("Not marked either")
+"""
+
+
+def test_the_page_check_finds_texts_never_marked_and_only_them(monkeypatch):
+    use_pseudo_language(monkeypatch)
+    at = AppTest.from_string(PAGE).run()
+    assert not at.exception
+    texts = list(page_texts(at))
+    assert "⟦Welcome⟧" in texts and "⟦e.g. {code}⟧".replace("{code}", "K7QM-2XPA-9DHT") in texts
+    assert "⟦1 of 2⟧" in texts  # placeholders are kept and filled
+    assert unmarked_texts(at, is_data=lambda text: text == "hey jarvis") == ["Forgotten to mark", "Not marked either"]
