@@ -337,8 +337,8 @@ def _check_languages(campaign: Campaign) -> None:
                 )
             _check_instruction(name, instruction)
     for language in campaign.languages[1:]:
-        texts = campaign.translations.get(language)
-        if texts is None or not texts.consent_text.strip():
+        given = campaign.translations.get(language)
+        if given is None or not given.consent_text.strip():
             raise CampaignError(
                 f"languages offers {language!r}, but translations.{language} has no consent_text; volunteers must "
                 "read what they agree to in the language they use"

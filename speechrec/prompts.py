@@ -105,7 +105,7 @@ def progress(schedule: list[Prompt], stored: Mapping[tuple[str, str | None] | st
         remaining[(key, None) if isinstance(key, str) else (key[0], key[1])] += count
     prompts = [Prompt(*prompt) if not isinstance(prompt, str) else Prompt(prompt) for prompt in schedule]
     asked = {(prompt.word, prompt.variation) for prompt in prompts}
-    spare = Counter()
+    spare: Counter[str] = Counter()
     for (word, variation), count in remaining.items():
         if (word, variation) not in asked:
             spare[word] += count

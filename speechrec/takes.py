@@ -44,7 +44,7 @@ def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) ->
     is_noise = clips["keyword"] == NOISE_KEYWORD
     words = clips[~is_noise]
     variations = words["variation"].astype(object).where(words["variation"].notna(), None)
-    stored = Counter(zip(words["keyword"], variations, strict=True))
+    stored: Counter[tuple[str, str | None] | str] = Counter(zip(words["keyword"], variations, strict=True))
     return VolunteerProgress(
         clips=clips,
         progress=progress(build_schedule(campaign, speaker_id), stored),
