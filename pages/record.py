@@ -22,7 +22,7 @@ if speaker_id is None or agreed_version != campaign.consent_version:
     st.stop()
 
 volunteer = volunteer_progress(store, campaign, speaker_id)
-mine, now = volunteer.clips, volunteer.progress
+now = volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
 session_id = st.session_state[state.SESSION_ID]
 
@@ -131,16 +131,16 @@ elif volunteer.needs_noise:
 else:
     state.show_notice()
     st.subheader("All done. Thank you!")
-    st.write(f"You recorded {len(mine)} clips for this dataset.")
+    st.write(f"You recorded {volunteer.clips} clips for this dataset.")
     code = st.session_state[state.PARTICIPANT_CODE]
     if code:
         st.info(f"Your participant code is **{code}**: keep it to withdraw your recordings later.")
 
-session_takes = mine[mine["session_id"] == session_id].iloc[::-1]
+session_count = store.clip_count(speaker_id=speaker_id, session_id=session_id)
 # The players load every take's audio, so they are only built when the volunteer asks for them.
-if len(session_takes) and st.toggle(f"Replay or delete my takes of this session ({len(session_takes)})"):
+if session_count and st.toggle(f"Replay or delete my takes of this session ({session_count})"):
     with st.container(border=True):
-        for take in session_takes.itertuples():
+        for take in store.clips(speaker_id=speaker_id, session_id=session_id).iloc[::-1].itertuples():
             label = word_label(take.keyword)
             word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")
             word_column.write(label)

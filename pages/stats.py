@@ -32,7 +32,7 @@ st.bar_chart(words.set_index("keyword")[["accepted", "pending", "flagged", "reje
 if campaign.variations:
     st.subheader("Per variation")
     st.caption("Keywords only; (none): takes asked in no variation, e.g. before the campaign had variations.")
-    st.dataframe(variation_counts(store, campaign, counts=counts), hide_index=True)
+    st.dataframe(variation_counts(store, campaign), hide_index=True)
 
 st.subheader("Per speaker")
 st.dataframe(

@@ -153,7 +153,26 @@ def export_dataset(
     options: ExportOptions = ExportOptions(),
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
-    """Write the dataset zip to a path (atomically: a failed export leaves no file) or a binary stream.
+    """Write the dataset zip of the store as it is now to a path (atomically: a failed export
+    leaves no file) or a binary stream: ``plan_export`` of one read of the clips, then ``write_dataset``.
+
+    Raises StoreError when the store cannot be read and OSError when the destination cannot be written.
+    """
+    if not isinstance(options, ExportOptions):
+        raise TypeError(f"options must be ExportOptions, got {options!r}")
+    return write_dataset(store, campaign, destination, plan_export(store.clips(), options.selection), options, progress)
+
+
+def write_dataset(
+    store: ClipStore,
+    campaign: Campaign,
+    destination: str | os.PathLike[str] | BinaryIO,
+    plan: pd.DataFrame,
+    options: ExportOptions = ExportOptions(),
+    progress: ProgressCallback | None = None,
+) -> ExportSummary:
+    """Write the zip of ``plan`` (``plan_export``'s rows, in zip order) to a path (atomically) or a
+    binary stream. Only the audio is read from the store: the rows are the plan's.
 
     Memory stays flat: clips are read, cut and written one at a time. ``progress(done, total)``
     is called after each file. Raises StoreError when the store cannot be read and OSError when
@@ -167,7 +186,7 @@ def export_dataset(
         partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
             with open(partial_path, "wb") as file:
-                summary = export_dataset(store, campaign, file, options, progress)
+                summary = write_dataset(store, campaign, file, plan, options, progress)
             os.replace(partial_path, final_path)
         finally:
             partial_path.unlink(missing_ok=True)
@@ -175,7 +194,6 @@ def export_dataset(
 
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
-    plan = plan_export(store.clips(), options.selection)
 
     jobs = (
         RenderJob(store.settings.storage_url, key, sample_rate, None if keyword == NOISE_KEYWORD else duration_s)
@@ -224,8 +242,8 @@ def prepare_export(
 
     The file is named by a fingerprint of everything that decides its bytes (the chosen clips with
     their review state and quality, the campaign, the options), so a repeated request, or another
-    organizer's, is served at once. Zips in ``folder`` unused for an hour are removed. Raises as
-    ``export_dataset``.
+    organizer's, is served at once. The clips are read once: the same plan names the file and
+    fills it. Zips in ``folder`` unused for an hour are removed. Raises as ``export_dataset``.
     """
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -236,7 +254,7 @@ def prepare_export(
     if path.exists():
         path.touch()
     else:
-        export_dataset(store, campaign, path, options, progress)
+        write_dataset(store, campaign, path, plan, options, progress)
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:

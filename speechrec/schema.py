@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.quality import QualityReport
@@ -64,10 +64,10 @@ clips_table = Table(
     "clips",
     metadata,
     Column("clip_id", String(32), primary_key=True),
-    Column("keyword", String(64), nullable=False, index=True),
-    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False, index=True),
+    Column("keyword", String(64), nullable=False),
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False),
     Column("session_id", String(64), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
     Column("source", String(16), nullable=False),
     Column("source_path", Text, nullable=True),
     Column("source_sha1", String(40), nullable=True, unique=True),
@@ -83,6 +83,15 @@ clips_table = Table(
     Column("variation", String(32), nullable=True),
     # The keywords (joined by '|') the take's word is a near-miss phrase of, NULL for other words.
     Column("near_miss_of", Text, nullable=True),
+    # The review queue, newest first: the next clip is one seek, its count reads one index alone.
+    Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
+    # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
+    Index("ix_clips_keyword_review", "keyword", "status", "created_at", "clip_id", "flags", "duration_s"),
+    # The Stats page per speaker (and a volunteer's takes per keyword); per day, and any status newest first.
+    Index("ix_clips_speaker_counts", "speaker_id", "keyword", "status", "created_at"),
+    Index("ix_clips_created", "created_at", "clip_id", "keyword"),
+    # The Stats page's counts per keyword, variation and status (campaigns with variations).
+    Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
 )
 
 

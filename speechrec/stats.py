@@ -39,15 +39,14 @@ def keyword_counts(store: ClipStore, campaign: Campaign, *, counts: pd.DataFrame
     return table.reset_index()
 
 
-def variation_counts(store: ClipStore, campaign: Campaign, *, counts: pd.DataFrame | None = None) -> pd.DataFrame:
+def variation_counts(store: ClipStore, campaign: Campaign) -> pd.DataFrame:
     """One row per keyword and variation: keyword, variation, total, accepted, pending, flagged,
-    rejected (as in ``keyword_counts``). Only keywords (filler words and near misses are asked in
-    no variation); a take asked in none counts under ``NO_VARIATION``. Every campaign variation of
-    every keyword has a row, also with no clips yet; variations only the store knows follow.
-    ``counts``: ``store.status_counts()`` if the caller already has it.
+    rejected (as in ``keyword_counts``), from one SQL count (``ClipStore.variation_counts``). Only
+    keywords (filler words and near misses are asked in no variation); a take asked in none counts
+    under ``NO_VARIATION``. Every campaign variation of every keyword has a row, also with no
+    clips yet; variations only the store knows (since removed) follow.
     """
-    counts = store.status_counts() if counts is None else counts
-    counts = counts[counts["keyword"].isin(campaign.keywords)]
+    counts = store.variation_counts(campaign.keywords)
     counts = counts.assign(variation=counts["variation"].fillna(NO_VARIATION))
     table = _bucket_table(counts, ["keyword", "variation"])
     named = [variation.name for variation in campaign.variations]

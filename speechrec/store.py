@@ -8,6 +8,7 @@ process can still be about to commit it.
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 import threading
@@ -16,7 +17,8 @@ import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePosixPath
 
 import numpy as np
 import pandas as pd
@@ -29,8 +31,10 @@ from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StoreError
 from speechrec.migrations import upgrade_schema
+from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
+from speechrec.queries import equal_conditions, review_conditions, review_count
 from speechrec.records import (
     Clip,
     NewClip,
@@ -42,6 +46,7 @@ from speechrec.records import (
     check_speaker_id,
     new_clip,
 )
+from speechrec.review import ReviewFilter
 from speechrec.schema import (
     CAMPAIGN_KEY,
     SCHEMA_VERSION_KEY,
@@ -59,6 +64,10 @@ from speechrec.storage import AudioStorage, audio_key
 
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
+# Audio files checked against the rows per query when a store opens.
+LEFTOVER_BATCH = 500
+# Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
+DAYS_PER_QUERY = 200
 
 
 class ClipStore:
@@ -93,15 +102,33 @@ class ClipStore:
             raise StoreError(f"cannot open the database: {error.orig or error}") from None
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
-        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
+        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count.
+
+        The rows are looked up per file, by the clip id in its name (``clips/<speaker>/<clip>.flac``),
+        so opening a store reads as many rows as there are files to check, not the whole table.
+        """
         cutoff = time.time() - min_age_s
         removed = self.audio.clean_temporary_files(older_than=cutoff)
-        known = set(self._scalars(select(clips_table.c.audio_key)))
-        for key, modified in self.audio.audio_files():
-            if key not in known and modified < cutoff:
+        old = (key for key, modified in self.audio.audio_files() if modified < cutoff)
+        for keys in batched(old, LEFTOVER_BATCH):
+            for key in self._unreferenced(keys):
                 self.audio.remove(key)
                 removed += 1
         return removed
+
+    def _unreferenced(self, keys: Sequence[str]) -> list[str]:
+        """The audio keys no clip row names: looked up by primary key (the clip id in the key's
+        name), then, for the few not found so, by audio_key itself (a full scan, but only when
+        there are leftovers)."""
+        clip_ids = [PurePosixPath(key).stem for key in keys]
+        found = self._scalars(select(clips_table.c.audio_key).where(clips_table.c.clip_id.in_(clip_ids)))
+        unknown = sorted(set(keys) - set(found))
+        if unknown:
+            unknown = sorted(
+                set(unknown)
+                - set(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.audio_key.in_(unknown))))
+            )
+        return unknown
 
     def close(self) -> None:
         """Release database connections."""
@@ -300,15 +327,8 @@ class ClipStore:
         status: str | None = None,
     ) -> pd.DataFrame:
         """Clip rows matching every filter given, oldest first (one row per clip, all columns)."""
-        query = select(clips_table)
-        for column, value in (
-            ("keyword", keyword),
-            ("speaker_id", speaker_id),
-            ("session_id", session_id),
-            ("status", status),
-        ):
-            if value is not None:
-                query = query.where(clips_table.c[column] == value)
+        conditions = equal_conditions(keyword=keyword, speaker_id=speaker_id, session_id=session_id, status=status)
+        query = select(clips_table).where(*conditions)
         return self._frame(query.order_by(clips_table.c.created_at, clips_table.c.clip_id))
 
     def clip(self, clip_id: str) -> Clip:
@@ -319,23 +339,137 @@ class ClipStore:
             raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
         return clip_record(row)
 
-    def status_counts(self) -> pd.DataFrame:
-        """Clip counts per keyword, variation, status and whether the clip has a quality flag.
+    def clip_count(
+        self,
+        *,
+        keyword: str | None = None,
+        speaker_id: str | None = None,
+        session_id: str | None = None,
+        status: str | None = None,
+    ) -> int:
+        """How many clips match every filter given, counted in SQL (as ``clips`` would list them)."""
+        query = select(func.count()).select_from(clips_table)
+        return int(
+            self._scalar(
+                query.where(
+                    *equal_conditions(keyword=keyword, speaker_id=speaker_id, session_id=session_id, status=status)
+                )
+            )
+        )
 
-        Columns: keyword, variation (None where no variation was asked), status, flagged (bool),
-        clips, duration_s (sum). Computed in SQL.
+    def takes_per_keyword(self, speaker_id: str) -> dict[str, int]:
+        """How many clips a speaker has per keyword (background noise under NOISE_KEYWORD), counted in SQL."""
+        clips = clips_table.c
+        query = select(clips.keyword, func.count()).where(clips.speaker_id == speaker_id).group_by(clips.keyword)
+        with self._read() as connection:
+            return {keyword: int(count) for keyword, count in connection.execute(query)}
+
+    def takes_per_prompt(self, speaker_id: str) -> dict[tuple[str, str | None], int]:
+        """How many clips a speaker has per (keyword, variation), variation None where none was
+        asked (background noise under NOISE_KEYWORD), counted in SQL."""
+        clips = clips_table.c
+        query = (
+            select(clips.keyword, clips.variation, func.count())
+            .where(clips.speaker_id == speaker_id)
+            .group_by(clips.keyword, clips.variation)
+        )
+        with self._read() as connection:
+            return {(keyword, variation): int(count) for keyword, variation, count in connection.execute(query)}
+
+    def keywords(self) -> list[str]:
+        """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
+        however many clips there are."""
+        keyword = clips_table.c.keyword
+        found = select(func.min(keyword).label("keyword")).cte("found", recursive=True)
+        following = select(func.min(keyword)).where(keyword > found.c.keyword).scalar_subquery()
+        found = found.union_all(select(following).where(found.c.keyword.is_not(None)))
+        return [str(value) for value in self._scalars(select(found.c.keyword).where(found.c.keyword.is_not(None)))]
+
+    def speaker_ids(self) -> list[str]:
+        """Every speaker's id (from the speakers table, one row each), sorted."""
+        return [
+            str(value)
+            for value in self._scalars(select(speakers_table.c.speaker_id).order_by(speakers_table.c.speaker_id))
+        ]
+
+    def next_to_review(self, queue: ReviewFilter, *, shown: str | None = None) -> Clip | None:
+        """The clip to review now: the newest (created_at, then clip_id) of those ``queue`` holds,
+        or None. One ``LIMIT 1`` query on the review index.
+
+        The clip ``shown`` on screen stays while it matches the other filters, even if another
+        organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
+        """
+        if not isinstance(queue, ReviewFilter):
+            raise TypeError(f"queue must be a ReviewFilter, got {queue!r:.80}")
+        with self._read() as connection:
+            if shown is not None:
+                pinned = select(clips_table).where(
+                    clips_table.c.clip_id == shown, *review_conditions(queue, any_status=True)
+                )
+                row = connection.execute(pinned).mappings().first()
+                if row is not None:
+                    return clip_record(row)
+            newest = (
+                select(clips_table)
+                .where(*review_conditions(queue))
+                .order_by(clips_table.c.created_at.desc(), clips_table.c.clip_id.desc())
+                .limit(1)
+            )
+            row = connection.execute(newest).mappings().first()
+        return None if row is None else clip_record(row)
+
+    def count_to_review(self, queue: ReviewFilter, *, limit: int | None = None) -> int:
+        """How many clips ``queue`` holds, counted in SQL. With ``limit`` (the Review page's
+        REVIEW_COUNT_LIMIT) the count stops early and a result above ``limit`` means "more than
+        ``limit``": its time then does not grow with the store."""
+        if not isinstance(queue, ReviewFilter):
+            raise TypeError(f"queue must be a ReviewFilter, got {queue!r:.80}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")
+        count = int(self._scalar(review_count(queue, limit)))
+        return count if limit is None else min(count, limit + 1)
+
+    def status_counts(self) -> pd.DataFrame:
+        """Clip counts per keyword, status and whether the clip has a quality flag.
+
+        Columns: keyword, status, flagged (bool), clips, duration_s (sum); a row only where
+        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side, in
+        the order of the index that covers them (no sort and no table read).
         """
         clips = clips_table.c
-        flagged = (clips.flags != "").label("flagged")
+        flagged = clips.flags != ""
         query = (
             select(
                 clips.keyword,
-                clips.variation,
                 clips.status,
-                flagged,
-                func.count().label("clips"),
-                func.sum(clips.duration_s).label("duration_s"),
+                func.sum(case((flagged, 0), else_=1)).label("clean_clips"),
+                func.sum(case((flagged, 0.0), else_=clips.duration_s)).label("clean_duration_s"),
+                func.sum(case((flagged, 1), else_=0)).label("flagged_clips"),
+                func.sum(case((flagged, clips.duration_s), else_=0.0)).label("flagged_duration_s"),
             )
+            .group_by(clips.keyword, clips.status)
+            .order_by(clips.keyword, clips.status)
+        )
+        wide = self._frame(query)
+        parts = [
+            wide[["keyword", "status"]].assign(
+                flagged=kind == "flagged", clips=wide[f"{kind}_clips"], duration_s=wide[f"{kind}_duration_s"]
+            )
+            for kind in ("clean", "flagged")
+        ]
+        frame = pd.concat(parts, ignore_index=True).astype({"flagged": bool, "clips": "int64", "duration_s": float})
+        frame = frame[frame["clips"] > 0].sort_values(["keyword", "status", "flagged"], kind="stable")
+        return frame.reset_index(drop=True)
+
+    def variation_counts(self, keywords: Sequence[str]) -> pd.DataFrame:
+        """Clip counts of ``keywords`` per keyword, variation and status, in SQL: columns keyword,
+        variation (None where no variation was asked), status, flagged (bool), clips. A row
+        only where clips > 0; read from the index ix_clips_variation_counts alone."""
+        clips = clips_table.c
+        flagged = (clips.flags != "").label("flagged")
+        query = (
+            select(clips.keyword, clips.variation, clips.status, flagged, func.count().label("clips"))
+            .where(clips.keyword.in_(list(keywords)))
             .group_by(clips.keyword, clips.variation, clips.status, flagged)
             .order_by(clips.keyword, clips.variation, clips.status, flagged)
         )
@@ -345,43 +479,85 @@ class ClipStore:
         return frame
 
     def speaker_counts(self) -> pd.DataFrame:
-        """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC).
+        """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC),
+        the speakers with the latest take first. Background noise is left out.
 
-        Background noise is left out.
+        Counted per speaker and keyword first, in the order of the index that covers them (so the
+        words covered need no DISTINCT), then per speaker from those few rows.
         """
         clips = clips_table.c
-        accepted = func.sum(case((clips.status == "accepted", 1), else_=0))
-        query = (
+        per_word = (
             select(
                 clips.speaker_id,
                 func.count().label("clips"),
-                accepted.label("accepted"),
-                func.count(clips.keyword.distinct()).label("words"),
+                func.sum(case((clips.status == "accepted", 1), else_=0)).label("accepted"),
                 func.min(clips.created_at).label("first_take"),
                 func.max(clips.created_at).label("last_take"),
             )
             .where(clips.keyword != NOISE_KEYWORD)
-            .group_by(clips.speaker_id)
-            .order_by(func.max(clips.created_at).desc())
+            .group_by(clips.speaker_id, clips.keyword)
+            .subquery("per_word")
         )
-        frame = self._frame(query)
+        words = per_word.c
+        query = (
+            select(
+                words.speaker_id,
+                func.sum(words.clips).label("clips"),
+                func.sum(words.accepted).label("accepted"),
+                func.count().label("words"),
+                func.min(words.first_take).label("first_take"),
+                func.max(words.last_take).label("last_take"),
+            )
+            .group_by(words.speaker_id)
+            .order_by(func.max(words.last_take).desc())
+        )
+        frame = self._frame(query).astype({"clips": "int64", "accepted": "int64", "words": "int64"})
         for column in ("first_take", "last_take"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
     def speaker_count(self) -> int:
-        """How many speakers have clips (background noise aside), counted in SQL."""
+        """How many speakers have clips (background noise aside), counted in SQL (grouped in the
+        order of the speaker index, which needs no DISTINCT)."""
         clips = clips_table.c
-        query = select(func.count(clips.speaker_id.distinct())).where(clips.keyword != NOISE_KEYWORD)
-        return int(self._scalar(query))
+        speakers = select(clips.speaker_id).where(clips.keyword != NOISE_KEYWORD).group_by(clips.speaker_id).subquery()
+        return int(self._scalar(select(func.count()).select_from(speakers)))
 
     def daily_counts(self) -> pd.DataFrame:
-        """Takes per UTC day (columns day, clips), background noise left out, computed in SQL."""
-        day = func.date(clips_table.c.created_at).label("day")
-        query = select(day, func.count().label("clips")).where(clips_table.c.keyword != NOISE_KEYWORD)
-        frame = self._frame(query.group_by(day).order_by(day))
-        frame["day"] = pd.to_datetime(frame["day"])
-        return frame
+        """Takes per UTC day (columns day, clips; days without takes left out), background noise
+        left out, computed in SQL.
+
+        One range count per day on the created_at index, from the first take's day to the last's
+        (two index seeks find them): it reads each index entry once and sorts nothing, where
+        GROUP BY date(created_at) sorts every row.
+        """
+        clips = clips_table.c
+        bounds = select(
+            select(func.min(clips.created_at)).scalar_subquery(), select(func.max(clips.created_at)).scalar_subquery()
+        )
+        days: list[date] = []
+        counts: list[int] = []
+        with self._read() as connection:
+            first, last = (as_utc(value) for value in connection.execute(bounds).one())
+            if first is not None:
+                days = [
+                    first.date() + timedelta(days=number) for number in range((last.date() - first.date()).days + 1)
+                ]
+                for start in range(0, len(days), DAYS_PER_QUERY):
+                    chunk = days[start : start + DAYS_PER_QUERY]
+                    edges = [datetime(day.year, day.month, day.day, tzinfo=UTC) for day in chunk]
+                    edges.append(edges[-1] + timedelta(days=1))
+                    per_day = [
+                        select(func.count())
+                        .where(clips.created_at >= begin, clips.created_at < end, clips.keyword != NOISE_KEYWORD)
+                        .scalar_subquery()
+                        for begin, end in itertools.pairwise(edges)
+                    ]
+                    counts += [int(count) for count in connection.execute(select(*per_day)).one()]
+        frame = pd.DataFrame(
+            {"day": pd.to_datetime(pd.Series(days, dtype="object")), "clips": pd.Series(counts, dtype="int64")}
+        )
+        return frame[frame["clips"] > 0].reset_index(drop=True)
 
     def known_source_sha1s(self) -> set[str]:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
@@ -401,8 +577,8 @@ class ClipStore:
     ) -> ReviewState:
         """File a clip under another word (the volunteer said a different one); return the state before.
 
-        ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_of``,
-        joined by '|'), None for any other word: the clip's old value never stays with a new word.
+        ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_label``),
+        None for any other word: the clip's old value never stays with a new word.
         """
         check_keyword(keyword)
         check_near_miss_of(near_miss_of)

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
@@ -30,25 +28,26 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VolunteerProgress:
-    """Where a volunteer stands: their clips, their place in the schedule, and whether the room's
-    background noise is still to record."""
+    """Where a volunteer stands: how many clips they have (all sessions, background noise
+    included), their place in the schedule, and whether the room's background noise is still to
+    record."""
 
-    clips: pd.DataFrame
+    clips: int
     progress: Progress
     needs_noise: bool
 
 
 def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
-    """The speaker's stored clips (all sessions) against their schedule."""
-    clips = store.clips(speaker_id=speaker_id)
-    is_noise = clips["keyword"] == NOISE_KEYWORD
-    words = clips[~is_noise]
-    variations = words["variation"].astype(object).where(words["variation"].notna(), None)
-    stored: Counter[tuple[str, str | None] | str] = Counter(zip(words["keyword"], variations, strict=True))
+    """The speaker's stored clips (all sessions), counted per keyword and variation in SQL, against
+    their schedule."""
+    takes = store.takes_per_prompt(speaker_id)
+    stored: dict[tuple[str, str | None] | str, int] = {
+        prompt: count for prompt, count in takes.items() if prompt[0] != NOISE_KEYWORD
+    }
     return VolunteerProgress(
-        clips=clips,
+        clips=sum(takes.values()),
         progress=progress(build_schedule(campaign, speaker_id), stored),
-        needs_noise=campaign.background_noise_s > 0 and not is_noise.any(),
+        needs_noise=campaign.background_noise_s > 0 and all(word != NOISE_KEYWORD for word, _ in takes),
     )
 
 
@@ -123,7 +122,7 @@ def keep_take(
     if variation is not None and variation not in {item.name for item in campaign.variations}:
         raise ValueError(f"variation {variation!r} is not one of the campaign's variations")
     limit = session_limit(campaign)
-    if len(store.clips(session_id=session_id)) >= limit:
+    if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
     is_noise = keyword == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)

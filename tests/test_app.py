@@ -626,3 +626,29 @@ def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_env
     monkeypatch.setenv("SPEECHREC_STORAGE_URL", f"s3://{bucket}/campaign")
     at = run_app()  # fixed: the next page load opens the store (a failed open is not cached)
     assert not at.error and at.checkbox
+
+
+def test_pages_read_no_whole_table(monkeypatch):
+    """Review (a decision), Stats, Record (a take, the replay list) and the withdrawal sidebar ask
+    the store for one row, a count or one speaker's or session's clips, never every clip."""
+    store, ids = reviewed_store(["yes", "no"])
+    reads = []
+    read_clips = ClipStore.clips
+
+    def filtered_only(self, **filters):
+        reads.append(filters)
+        assert any(value is not None for value in filters.values()), "a page read the whole clips table"
+        return read_clips(self, **filters)
+
+    monkeypatch.setattr(ClipStore, "clips", filtered_only)
+    monkeypatch.setattr(ClipStore, "dump_rows", lambda self: pytest.fail("a page dumped the store"))
+    at = review_app()
+    button(at, "Accept").click().run()
+    assert not at.exception and store.clip(ids[1]).status == "accepted"
+    at.switch_page("pages/stats.py").run()
+    assert not at.exception
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    next(item for item in at.toggle if "Replay or delete" in item.label).set_value(True).run()
+    assert not at.exception and len(at.get("audio")) == 1
+    assert reads  # the review page's speaker list and the replay list were read, filtered

@@ -741,6 +741,31 @@ def test_prepare_export_builds_once_per_store_state(store, stored, tmp_path):
     assert first.exists()  # recent zips stay: another organizer may be about to download it
 
 
+def test_prepare_export_names_and_fills_the_zip_from_one_read(store, stored, tmp_path, monkeypatch):
+    """A decision that lands while the zip is built (another organizer) is in neither its name nor
+    its contents: both come from the one read of the clips."""
+    reads = []
+    read_clips = store.clips
+    pending = next(clip for clip in stored if clip.status == "pending" and not clip.flagged)
+    before = []
+
+    def read_then_someone_rejects(**filters):
+        reads.append(filters)
+        rows = read_clips(**filters)
+        if len(reads) == 1:
+            before.append(store.set_status(pending.clip_id, "rejected", reviewer="ben"))
+        return rows
+
+    monkeypatch.setattr(store, "clips", read_then_someone_rejects)
+    built = prepare_export(store, CAMPAIGN, tmp_path / "exports")
+    assert reads == [{}]
+    with zipfile.ZipFile(built) as archive:
+        assert {row["clip_id"] for row in metadata_rows(archive)} == expected_ids(stored, "default")
+    monkeypatch.undo()
+    store.restore(pending.clip_id, before[0])  # the state the first zip was named after
+    assert prepare_export(store, CAMPAIGN, tmp_path / "exports") == built
+
+
 def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path):
     folder = tmp_path / "exports"
     old = prepare_export(store, CAMPAIGN, folder, ExportOptions(selection="accepted"))
