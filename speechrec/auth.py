@@ -14,6 +14,8 @@ import os
 import secrets
 from pathlib import Path
 
+from speechrec.errors import SettingsError
+
 PASSWORD_FILE_NAME = "organizer-password.txt"
 HASH_PREFIX = "scrypt$"
 # scrypt cost: 16 MiB (128 * n * r bytes) and, measured on the development machine, 29 ms per check.
@@ -47,10 +49,10 @@ def check_password(candidate: str, configured: str) -> bool:
         )
         digest = hashlib.scrypt(candidate.encode(), salt=salt_bytes, n=int(n), r=int(r), p=int(p))
     except (ValueError, TypeError) as error:
-        raise ValueError(
+        raise SettingsError(
             f"the organizer password hash in secrets.toml is malformed ({error}); "
             "make a new one with: python -m speechrec hash-password"
-        ) from None
+        ) from error
     return hmac.compare_digest(digest, expected_bytes)
 
 

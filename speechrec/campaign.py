@@ -383,7 +383,7 @@ def campaign_from_dict(data: Mapping[str, Any], source: str = "campaign") -> Cam
             values["translations"] = _translations_from_data(values["translations"])
         return Campaign(**values)
     except (CampaignError, TypeError) as error:
-        raise CampaignError(f"{source}: {error}") from None
+        raise CampaignError(f"{source}: {error}") from error
 
 
 def _variations_from_data(data: object) -> tuple[Variation, ...]:
@@ -539,7 +539,7 @@ def revise_campaign(current: Campaign, changes: Mapping[str, Any]) -> Campaign:
     try:
         revised = replace(current, **values)
     except TypeError as error:
-        raise CampaignError(str(error)) from None
+        raise CampaignError(str(error)) from error
     if consent_changed(current, revised):
         revised = replace(revised, consent_version=current.consent_version + 1)
     return revised
@@ -565,14 +565,14 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise CampaignError(f"campaign file {str(path)!r} does not exist; pass --campaign PATH") from None
+    except FileNotFoundError as error:
+        raise CampaignError(f"campaign file {str(path)!r} does not exist; pass --campaign PATH") from error
     except (OSError, UnicodeDecodeError) as error:
-        raise CampaignError(f"cannot read campaign file {str(path)!r}: {error}") from None
+        raise CampaignError(f"cannot read campaign file {str(path)!r}: {error}") from error
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CampaignError(f"{path}: not valid TOML: {error}") from None
+        raise CampaignError(f"{path}: not valid TOML: {error}") from error
     return campaign_from_dict(data, source=str(path))
 
 

@@ -151,7 +151,7 @@ class SpeechCapture:
             self._levels.append(level)  # the floor is measured while nobody speaks
         loud = level > audio.speech_threshold_dbfs(self.noise_floor_dbfs)
         if self._take is not None:
-            return self._continue_take(frame, loud)
+            return self._continue_take(self._take, frame, loud)
         if self._need_quiet:  # after a cut take, wait for the speaker to stop before listening again
             self._loud_frames = 0 if loud else self._loud_frames + 1
             self._need_quiet = self._loud_frames < self._post_roll_frames
@@ -171,8 +171,7 @@ class SpeechCapture:
             return CaptureResult(Outcome.NOTHING_HEARD, np.zeros(0, np.float32), self.sample_rate, self._position)
         return None
 
-    def _continue_take(self, frame: np.ndarray, loud: bool) -> CaptureResult | None:
-        take = self._take
+    def _continue_take(self, take: _Take, frame: np.ndarray, loud: bool) -> CaptureResult | None:
         take.frames.append(frame)
         take.quiet_frames = 0 if loud else take.quiet_frames + 1
         if take.quiet_frames >= self._post_roll_frames:

@@ -205,6 +205,7 @@ def run_upgrade(args: argparse.Namespace) -> int:
             steps = upgrade_schema(engine)
         engine.dispose()
     except SQLAlchemyError as error:  # the message names the problem, never the URL's password
+        # Not chained: a failed connection's traceback holds the connection arguments, password too.
         raise StoreError(f"cannot open the database: {getattr(error, 'orig', None) or error}") from None
     if not steps:
         print(f"{where}: up to date (schema version {SCHEMA_VERSION})")

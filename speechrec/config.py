@@ -11,6 +11,8 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from speechrec.errors import SettingsError
+
 DATA_ENV = "SPEECHREC_DATA"
 DATABASE_URL_ENV = "SPEECHREC_DATABASE_URL"
 STORAGE_URL_ENV = "SPEECHREC_STORAGE_URL"
@@ -43,7 +45,7 @@ def load_settings(
 ) -> Settings:
     """Resolve settings: explicit arguments win, then SPEECHREC_* variables, then defaults under ``data/``.
 
-    Raises ValueError for a database URL SQLAlchemy cannot parse.
+    Raises SettingsError (a ValueError) for a database URL SQLAlchemy cannot parse.
     """
     environ = os.environ if environ is None else environ
     folder = Path(data_dir or environ.get(DATA_ENV) or DEFAULT_DATA_DIR).expanduser().resolve()
@@ -52,7 +54,8 @@ def load_settings(
     try:
         make_url(database_url)
     except (ArgumentError, ValueError):  # ValueError: e.g. a port that is not a number
-        raise ValueError(
+        # Not chained: SQLAlchemy's message repeats the whole URL, password included.
+        raise SettingsError(
             f"database URL starting {database_url.split(':', 1)[0]!r} is not a SQLAlchemy URL; "
             "use e.g. 'sqlite:///data/speechrec.sqlite3' or 'postgresql+psycopg://user:pw@host/db'"
         ) from None

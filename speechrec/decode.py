@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
@@ -58,14 +58,14 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
     except AudioError:
         raise
     except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as error:
-        raise AudioError(f"{label}: cannot be decoded ({error})") from None
+        raise AudioError(f"{label}: cannot be decoded ({error})") from error
     if sum(len(chunk) for chunk in chunks) == 0:
         raise AudioError(f"{label}: contains no audio samples")
     return to_mono(np.concatenate(chunks)), int(sample_rate)
 
 
 @contextmanager
-def stream_decoder(stream: av.AudioStream) -> Iterator[av.CodecContext]:
+def stream_decoder(stream: av.AudioStream) -> Iterator[Any]:
     """An open decoder for the packets of ``stream``.
 
     Opus decoders are kept, one per thread, and reused (flushed) for the next stream with the same
@@ -78,7 +78,8 @@ def stream_decoder(stream: av.AudioStream) -> Iterator[av.CodecContext]:
         yield context
         return
     settings = (bytes(context.extradata or b""), context.sample_rate, context.layout.name)
-    kept_settings, decoder = getattr(_KEPT, "opus", (None, None))
+    kept: tuple[Any, Any] = getattr(_KEPT, "opus", (None, None))
+    kept_settings, decoder = kept
     _KEPT.opus = (None, None)
     if kept_settings == settings:
         decoder.flush_buffers()
@@ -102,18 +103,18 @@ def frame_reader(first: av.AudioFrame, sample_rate: int) -> Callable[[av.AudioFr
     if first.format.name not in DIRECT_FORMATS:
         resampler = av.AudioResampler(format="flt", rate=sample_rate)
         return lambda frame: [
-            np.frombuffer(part.planes[0], np.float32, part.samples * channels).reshape(-1, channels)
+            np.frombuffer(part.planes[0], np.float32, part.samples * channels).reshape(-1, channels)  # type: ignore[call-overload]  # planes are buffers
             for part in resampler.resample(frame)
         ]
     dtype = SAMPLE_DTYPES[first.format.name.rstrip("p")]
     if first.format.is_planar and channels > 1:
         return lambda frame: (
-            [np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]], axis=1)]
+            [np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]], axis=1)]  # type: ignore[call-overload]
             if frame is not None
             else []
         )
     return lambda frame: (
-        [np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels)]
+        [np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels)]  # type: ignore[call-overload]
         if frame is not None
         else []
     )
@@ -153,7 +154,7 @@ def read_pcm16(data: bytes) -> tuple[np.ndarray, int]:
     try:
         samples, sample_rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"stored audio cannot be read: {error}") from None
+        raise AudioError(f"stored audio cannot be read: {error}") from error
     mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
     return mono, int(sample_rate)
 

@@ -70,8 +70,8 @@ def normalize_language(tag: object) -> str:
         raise TypeError(f"a language must be a string such as 'en' or 'de', got {tag!r}")
     try:
         return str(Locale.parse(tag.strip().replace("-", "_")))
-    except (UnknownLocaleError, ValueError):
-        raise CampaignError(f"{tag!r} is not a language code; use codes such as 'en', 'de', 'pt_BR' or 'ar'") from None
+    except (UnknownLocaleError, ValueError) as error:
+        raise CampaignError(f"{tag!r} is not a language code; use codes such as 'en', 'de', 'pt_BR' or 'ar'") from error
 
 
 def catalog_language(language: str) -> str | None:

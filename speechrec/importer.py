@@ -93,7 +93,7 @@ def identify_file(path: Path, folder: Path) -> FoundFile:
     try:
         check_keyword(word, "word")
     except CampaignError as error:
-        raise ValueError(str(error)) from None
+        raise ValueError(str(error)) from error
     return FoundFile(path, str(relative), word, speaker, session_id)
 
 

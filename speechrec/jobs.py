@@ -50,7 +50,7 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
     Files are written and fsynced in background threads while the next recording decodes; this
     returns only when every take is stored completely, so the caller may then add their rows
     (``ClipStore.add_clips`` with ``flac_bytes=None``). Audio whose row never comes is an orphan
-    the store removes later. Raises OSError/StoreError if storage fails.
+    the store removes later. Raises StorageError if storage fails.
     """
     results: list[IngestedTake | str] = []
     writes = []

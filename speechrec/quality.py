@@ -93,22 +93,31 @@ def assess_take(
     magnitude = np.abs(samples)
     clipped_fraction = float(np.count_nonzero(magnitude >= CLIP_LEVEL)) / len(samples)
     duration_s = len(samples) / sample_rate
-    speech_level = snr = start_s = end_s = None
+    speech_level: float | None = None
+    snr: float | None = None
+    start_s: float | None = None
+    end_s: float | None = None
     if mask.any():
         frame_power = 10.0 ** (levels[mask] / 10.0)
         speech_level = float(audio.power_to_dbfs(float(np.mean(frame_power))))
         snr = speech_level - noise_floor
-        start_s, end_s = audio.mask_span_s(mask)
-        end_s = min(end_s, duration_s)
+        span = audio.mask_span_s(mask)  # not None: the mask has a speech frame
+        if span is not None:
+            start_s, end_s = span[0], min(span[1], duration_s)
 
     flags = []
-    if expect_speech and speech_level is not None and (speech_level < TOO_QUIET_DBFS or snr < MIN_SNR_DB):
+    if (
+        expect_speech
+        and speech_level is not None
+        and snr is not None
+        and (speech_level < TOO_QUIET_DBFS or snr < MIN_SNR_DB)
+    ):
         flags.append("too_quiet")
     if clipped_fraction > MAX_CLIPPED_FRACTION:
         flags.append("clipped")
     if expect_speech and speech_level is None:
         flags.append("no_speech")
-    if expect_speech and start_s is not None:
+    if expect_speech and start_s is not None and end_s is not None:
         if start_s < CUT_OFF_MARGIN_S or end_s > duration_s - CUT_OFF_MARGIN_S:
             flags.append("cut_off")
         if end_s - start_s > clip_duration_s:

@@ -39,10 +39,10 @@ def review_conditions(
             conditions.append(column.in_(chosen))
     if queue.variations:
         named = [variation for variation in queue.variations if variation != NO_VARIATION]
-        chosen = [clips.variation.in_(named)] if named else []
+        either: list[ColumnElement[bool]] = [clips.variation.in_(named)] if named else []
         if NO_VARIATION in queue.variations:
-            chosen.append(clips.variation.is_(None))
-        conditions.append(or_(*chosen))
+            either.append(clips.variation.is_(None))
+        conditions.append(or_(*either))
     if queue.days is not None:
         first, last = queue.days
         conditions.append(clips.created_at >= datetime.combine(first, time(), UTC))

@@ -116,12 +116,12 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
     }
 
 
-def clip_record(row: Mapping[str, Any]) -> Clip:
+def clip_record(row: Mapping[Any, Any]) -> Clip:
     """A Clip from a clips row as read (times made UTC)."""
     return Clip.from_row({name: as_utc(value) for name, value in row.items()})
 
 
-def review_state_record(row: Mapping[str, Any]) -> ReviewState:
+def review_state_record(row: Mapping[Any, Any]) -> ReviewState:
     """A ReviewState from the review columns of a clips row."""
     return ReviewState(**{name: as_utc(row[name]) for name in ReviewState.__dataclass_fields__})
 

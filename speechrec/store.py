@@ -14,11 +14,12 @@ import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import asdict
 from datetime import UTC, date, datetime, timedelta
 from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,8 @@ class ClipStore:
         try:
             self._engine = create_engine(settings.database_url)
         except (SQLAlchemyError, ImportError, OSError) as error:
-            # The message names the problem (dialect, driver, folder), never the URL's password.
+            # The message names the problem (dialect, driver, folder), never the URL's password; not
+            # chained, as SQLAlchemy's own message may repeat the URL.
             raise StoreError(
                 f"cannot open the database: {error}; check the database URL and that its driver is installed"
             ) from None
@@ -99,7 +101,8 @@ class ClipStore:
         try:
             upgrade_schema(self._engine)
         except SQLAlchemyError as error:  # the first connection: the server, the database, the file
-            raise StoreError(f"cannot open the database: {error.orig or error}") from None
+            # Not chained: a failed connection's traceback holds the connection arguments, password too.
+            raise StoreError(f"cannot open the database: {getattr(error, 'orig', None) or error}") from None
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count.
@@ -314,8 +317,8 @@ class ClipStore:
             if isinstance(error, ConflictError):
                 raise ConflictError(
                     f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
-                ) from None
-            raise StoreError(f"clip not stored: {error}") from None
+                ) from error
+            raise StoreError(f"clip not stored: {error}") from error
         return clip_ids
 
     def clips(
@@ -690,9 +693,9 @@ class ClipStore:
             with lock, self._engine.begin() as connection:
                 yield connection
         except IntegrityError as error:
-            raise ConflictError(f"conflicts with stored data ({error.orig})") from None
+            raise ConflictError(f"conflicts with stored data ({error.orig})") from error
         except SQLAlchemyError as error:
-            raise StoreError(f"database error: {error.orig or error}") from None
+            raise StoreError(f"database error: {getattr(error, 'orig', None) or error}") from error
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -702,7 +705,7 @@ class ClipStore:
                 yield connection
         except (SQLAlchemyError, pd.errors.DatabaseError) as error:
             cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) else error  # pandas wraps it
-            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from None
+            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from error
 
     def _frame(self, query) -> pd.DataFrame:
         with self._read() as connection:
@@ -712,10 +715,10 @@ class ClipStore:
                 frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
-    def _scalar(self, query) -> object:
+    def _scalar(self, query) -> Any:
         with self._read() as connection:
             return connection.scalar(query)
 
-    def _scalars(self, query) -> Iterable[object]:
+    def _scalars(self, query) -> Sequence[Any]:
         with self._read() as connection:
             return connection.scalars(query).all()

@@ -198,11 +198,12 @@ def keep_upload(
         decoded, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:
         return TakeVerdict(None, (f"{error}; please record again",))
-    samples: np.ndarray | None = decoded
+    samples = decoded
     if keyword != NOISE_KEYWORD:
-        samples, problem = take_from_upload(decoded, sample_rate, campaign)
-        if samples is None:
+        take, problem = take_from_upload(decoded, sample_rate, campaign)
+        if take is None:
             return TakeVerdict(None, (problem,))
+        samples = take
     return keep_take(
         store,
         campaign,

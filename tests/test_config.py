@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import tomllib
+import traceback
 from pathlib import Path
 
 import pytest
@@ -26,7 +28,7 @@ from speechrec.campaign import (
     revise_campaign,
 )
 from speechrec.config import DATABASE_FILE_NAME, Settings, load_settings
-from speechrec.errors import CampaignError
+from speechrec.errors import CampaignError, SettingsError, SpeechrecError
 
 SHIPPED_CAMPAIGN = Path(__file__).resolve().parent.parent / "campaign.toml"
 
@@ -334,6 +336,23 @@ def test_bad_database_url_does_not_echo_password(tmp_path, url, shown):
     with pytest.raises(ValueError, match=f"database URL starting {shown} is not a SQLAlchemy URL") as caught:
         load_settings(tmp_path, database_url=url, environ={})
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_bad_database_url_is_a_settings_error_without_the_url_in_its_chain(tmp_path):
+    url = "postgresql://admin:hunter2@db.example:port/speech"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, database_url=url, environ={})
+    assert isinstance(caught.value, SpeechrecError) and isinstance(caught.value, ValueError)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # SQLAlchemy's message has the URL
+    assert "hunter2" not in "".join(traceback.format_exception(caught.value))
+
+
+def test_campaign_errors_keep_their_cause(tmp_path):
+    path = tmp_path / "campaign.toml"
+    path.write_text("title = [unclosed", encoding="utf-8")
+    with pytest.raises(CampaignError, match="not valid TOML") as caught:
+        load_campaign(path)
+    assert isinstance(caught.value.__cause__, tomllib.TOMLDecodeError)
 
 
 def test_bad_database_url_from_environment(tmp_path):

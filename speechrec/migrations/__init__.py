@@ -161,7 +161,9 @@ def upgrade_schema(engine: Engine) -> list[SchemaStep]:
                 config.attributes["connection"] = connection
                 command.upgrade(config, HEAD_REVISION)
     except SQLAlchemyError as error:
-        raise StoreError(f"the database schema could not be upgraded: {error.orig or error}") from None
+        raise StoreError(
+            f"the database schema could not be upgraded: {getattr(error, 'orig', None) or error}"
+        ) from error
     finally:
         if migrator is not engine:
             migrator.dispose()

@@ -23,7 +23,7 @@ given = context.config.attributes.get("connection")
 if given is not None:
     run_migrations(given)
 else:
-    engine = create_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = create_engine(context.config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
             run_migrations(connection)

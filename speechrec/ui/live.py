@@ -20,6 +20,7 @@ from streamlit_webrtc.credentials import get_available_ice_servers
 
 from speechrec.capture import CaptureResult, SpeechCapture
 from speechrec.decode import frames_to_mono
+from speechrec.errors import SettingsError
 from speechrec.ui import state
 from speechrec.ui.resources import secret
 
@@ -54,9 +55,11 @@ def ice_servers() -> list[dict]:
     from the environment, else none (enough when browser and server share a network)."""
     configured = secret("webrtc", "ice_servers")
     if configured is not None:
+        if not isinstance(configured, list | tuple):
+            raise SettingsError("[webrtc] ice_servers in secrets.toml must be a list of tables: [{ urls = [...] }]")
         return [dict(server) for server in configured]
     if any(os.environ.get(name) for name in TURN_CREDENTIAL_VARIABLES):
-        return list(get_available_ice_servers())
+        return [dict(server) for server in get_available_ice_servers()]
     return []
 
 
