@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from speechrec.stats import keyword_counts, speaker_table, totals
+from speechrec.stats import keyword_counts, speaker_table, totals, variation_counts
 from speechrec.ui.auth import require_organizer
 from speechrec.ui.download import build_dataset_ui, download_buttons_ui, export_options_ui
 from speechrec.ui.resources import campaign_and_store_ui, exports_folder
@@ -29,6 +29,11 @@ st.dataframe(
     column_config={"progress": st.column_config.ProgressColumn("progress to target", min_value=0.0, max_value=1.0)},
 )
 st.bar_chart(words.set_index("keyword")[["accepted", "pending", "flagged", "rejected"]], stack=True)
+
+if campaign.variations:
+    st.subheader("Per variation")
+    st.caption("Keywords only; (none): takes asked in no variation, e.g. before the campaign had variations.")
+    st.dataframe(variation_counts(store, campaign), hide_index=True)
 
 st.subheader("Per speaker")
 st.dataframe(

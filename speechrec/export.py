@@ -19,6 +19,7 @@ from typing import BinaryIO
 import pandas as pd
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, folder_spellings
+from speechrec.i18n import language_name
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.quality import QUALITY_COLUMNS
@@ -287,6 +288,10 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
         {
             "path": files["path"],
             "keyword": files["keyword"],
+            # How the take was asked for (a campaign variation, '' for none), and the keywords a
+            # near-miss phrase is a near miss of ('|'-joined, '' for other words): hard negatives.
+            "variation": files["variation"],
+            "near_miss_of": files["near_miss_of"],
             "speaker": files["speaker_id"],
             "split": files["split"],
             "clip_id": files["clip_id"],
@@ -329,18 +334,54 @@ A keyword-spotting dataset in the layout of Google's Speech Commands v0.02, made
 - Included: {SELECTIONS[options.selection]}
 - Splits: `validation_list.txt` and `testing_list.txt` by TensorFlow's `which_set` (10 % / 10 %, by speaker);
   every other file is training data
-- `metadata.csv`: one row per file with speaker, split, clip id, source and quality numbers
+- `metadata.csv`: one row per file with speaker, split, clip id, source and quality numbers; `variation` says
+  how a take was asked for (e.g. soft, loud; empty for none) and `near_miss_of` which keywords a near-miss
+  phrase's folder is a hard negative for (joined by `|`; empty for other words)
 - Speaker ids are random 8-hex-digit ids; no names are stored
 
 | word | clips | training | validation | testing |
 |---|---|---|---|---|
 {table}
-
+{_variety_section(campaign)}
 ## Licence
 
 {campaign.licence}
 
 ## What the speakers agreed to (consent version {campaign.consent_version})
 
-{campaign.consent_text.strip()}
+{_consent_section(campaign)}
 """
+
+
+def _variety_section(campaign: Campaign) -> str:
+    """The README's list of variations (name: instruction) and near-miss folders, '' without either."""
+    lines = []
+    if campaign.variations:
+        lines += [
+            "",
+            "## Variations",
+            "",
+            "Takes of the keywords were asked for in these ways (`variation` column):",
+            "",
+        ]
+        lines += [f"- `{item.name}`: {item.instruction.strip()}" for item in campaign.variations]
+    if campaign.near_misses:
+        intro = (
+            "These folders hold parts and look-alikes of a keyword, for use as hard negatives (`near_miss_of` column):"
+        )
+        lines += ["", "## Near misses", "", intro, ""]
+        lines += [
+            f"- `{phrase}/`: near miss of {', '.join(campaign.near_miss_of(phrase))}"
+            for phrase in campaign.near_miss_phrases
+        ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _consent_section(campaign: Campaign) -> str:
+    """The consent text in every language the campaign offers (one language: the text alone)."""
+    if len(campaign.languages) == 1:
+        return campaign.consent_text.strip()
+    return "\n\n".join(
+        f"### {language_name(language)} ({language})\n\n{campaign.texts(language).consent_text.strip()}"
+        for language in campaign.languages
+    )

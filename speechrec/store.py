@@ -36,7 +36,17 @@ from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
 from speechrec.queries import equal_conditions, review_conditions, review_count
-from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
+from speechrec.records import (
+    Clip,
+    NewClip,
+    ReviewState,
+    Speaker,
+    check_consent,
+    check_near_miss_of,
+    check_new_clip,
+    check_speaker_id,
+    new_clip,
+)
 from speechrec.review import ReviewFilter
 from speechrec.schema import (
     CAMPAIGN_KEY,
@@ -159,10 +169,10 @@ class ClipStore:
 
     # ---- speakers ---------------------------------------------------------------------------
 
-    def create_speaker(self, consent_version: int) -> Speaker:
-        """Create a volunteer who agreed to ``consent_version``; the code is returned only here."""
-        if isinstance(consent_version, bool) or not isinstance(consent_version, int) or consent_version < 1:
-            raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
+    def create_speaker(self, consent_version: int, consent_language: str | None = None) -> Speaker:
+        """Create a volunteer who agreed to ``consent_version``, read in ``consent_language`` (a
+        language code such as 'de'; None: not known); the code is returned only here."""
+        check_consent(consent_version, consent_language)
         for _ in range(5):
             speaker_id = secrets.token_hex(4)
             code = new_participant_code()
@@ -175,6 +185,7 @@ class ClipStore:
                             code_sha256=code_digest(code),
                             origin="volunteer",
                             consent_version=consent_version,
+                            consent_language=consent_language,
                             consented_at=now,
                             created_at=now,
                         )
@@ -209,13 +220,18 @@ class ClipStore:
         digest = code_digest(participant_code)
         return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
 
-    def record_consent(self, speaker_id: str, consent_version: int) -> None:
-        """Store that a speaker agreed to ``consent_version`` now."""
+    def record_consent(self, speaker_id: str, consent_version: int, consent_language: str | None = None) -> None:
+        """Store that a speaker agreed to ``consent_version`` now, read in ``consent_language``."""
+        check_consent(consent_version, consent_language)
         with self._write() as connection:
             result = connection.execute(
                 update(speakers_table)
                 .where(speakers_table.c.speaker_id == speaker_id)
-                .values(consent_version=consent_version, consented_at=datetime.now(UTC))
+                .values(
+                    consent_version=consent_version,
+                    consent_language=consent_language,
+                    consented_at=datetime.now(UTC),
+                )
             )
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
@@ -250,9 +266,12 @@ class ClipStore:
         source_path: str | None = None,
         source_sha1: str | None = None,
         consent_version: int | None = None,
+        variation: str | None = None,
+        near_miss_of: str | None = None,
     ) -> str:
         """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
-        return its clip id. Raises as ``add_clips``."""
+        return its clip id. ``variation``: the campaign variation it was asked in; ``near_miss_of``:
+        the keywords its word is a near miss of, joined by '|'. Raises as ``add_clips``."""
         clip = new_clip(
             samples,
             sample_rate,
@@ -264,6 +283,8 @@ class ClipStore:
             source_path=source_path,
             source_sha1=source_sha1,
             consent_version=consent_version,
+            variation=variation,
+            near_miss_of=near_miss_of,
         )
         return self.add_clips([clip])[0]
 
@@ -345,6 +366,18 @@ class ClipStore:
         query = select(clips.keyword, func.count()).where(clips.speaker_id == speaker_id).group_by(clips.keyword)
         with self._read() as connection:
             return {keyword: int(count) for keyword, count in connection.execute(query)}
+
+    def takes_per_prompt(self, speaker_id: str) -> dict[tuple[str, str | None], int]:
+        """How many clips a speaker has per (keyword, variation), variation None where none was
+        asked (background noise under NOISE_KEYWORD), counted in SQL."""
+        clips = clips_table.c
+        query = (
+            select(clips.keyword, clips.variation, func.count())
+            .where(clips.speaker_id == speaker_id)
+            .group_by(clips.keyword, clips.variation)
+        )
+        with self._read() as connection:
+            return {(keyword, variation): int(count) for keyword, variation, count in connection.execute(query)}
 
     def keywords(self) -> list[str]:
         """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
@@ -433,6 +466,23 @@ class ClipStore:
         frame = frame[frame["clips"] > 0].sort_values(["keyword", "status", "flagged"], kind="stable")
         return frame.reset_index(drop=True)
 
+    def variation_counts(self, keywords: Sequence[str]) -> pd.DataFrame:
+        """Clip counts of ``keywords`` per keyword, variation and status, in SQL: columns keyword,
+        variation (None where no variation was asked), status, flagged (bool), clips. A row
+        only where clips > 0; read from the index ix_clips_variation_counts alone."""
+        clips = clips_table.c
+        flagged = (clips.flags != "").label("flagged")
+        query = (
+            select(clips.keyword, clips.variation, clips.status, flagged, func.count().label("clips"))
+            .where(clips.keyword.in_(list(keywords)))
+            .group_by(clips.keyword, clips.variation, clips.status, flagged)
+            .order_by(clips.keyword, clips.variation, clips.status, flagged)
+        )
+        frame = self._frame(query)
+        frame["flagged"] = frame["flagged"].astype(bool)
+        frame["variation"] = frame["variation"].astype(object).where(frame["variation"].notna(), None)
+        return frame
+
     def speaker_counts(self) -> pd.DataFrame:
         """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC),
         the speakers with the latest take first. Background noise is left out. Read from the
@@ -517,10 +567,19 @@ class ClipStore:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
-    def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
-        """File a clip under another word (the volunteer said a different one); return the state before."""
+    def relabel(
+        self, clip_id: str, keyword: str, *, near_miss_of: str | None = None, reviewer: str | None = None
+    ) -> ReviewState:
+        """File a clip under another word (the volunteer said a different one); return the state before.
+
+        ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_label``),
+        None for any other word: the clip's old value never stays with a new word.
+        """
         check_keyword(keyword)
-        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=datetime.now(UTC))
+        check_near_miss_of(near_miss_of)
+        return self._review(
+            clip_id, keyword=keyword, near_miss_of=near_miss_of, reviewer=reviewer, reviewed_at=datetime.now(UTC)
+        )
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
         """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""

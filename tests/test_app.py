@@ -18,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 
 from speechrec.campaign import NOISE_KEYWORD, load_campaign
 from speechrec.config import load_settings
-from speechrec.prompts import build_schedule
+from speechrec.prompts import Prompt, build_schedule
 from speechrec.quality import assess_take
 from speechrec.store import ClipStore
 from speechrec.ui import state
@@ -198,13 +198,16 @@ def test_own_takes_can_be_replayed_and_deleted():
     assert not at.get("audio")
 
 
-def prefill(store: ClipStore, speaker_id: str, words: list[str]) -> None:
+def prefill(store: ClipStore, speaker_id: str, prompts: list[str | Prompt]) -> None:
+    """Store a take of each word (or schedule Prompt, in its variation) as an earlier session."""
     samples = spoken_take()
     quality = assess_take(samples, RATE)
-    for word in words:
+    for prompt in prompts:
+        word, variation = (prompt, None) if isinstance(prompt, str) else prompt
         store.add_clip(
-            samples, RATE, quality, keyword=word, speaker_id=speaker_id, session_id="earlier", source="webrtc"
-        )
+            samples, RATE, quality, keyword=word, speaker_id=speaker_id, session_id="earlier", source="webrtc",
+            variation=variation,
+        )  # fmt: skip
 
 
 def test_coming_back_with_the_code_resumes_the_schedule():
@@ -218,7 +221,7 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     assert not at.exception
     assert "Welcome back" in at.success[0].value
     simple_recorder(at.switch_page("pages/record.py").run())
-    assert prompted_word(at) == schedule[4]
+    assert prompted_word(at) == schedule[4].word
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
 
 

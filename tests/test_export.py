@@ -25,7 +25,7 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, CampaignTexts, Variation
 from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
@@ -38,8 +38,10 @@ from speechrec.export import (
     which_set,
 )
 from speechrec.importer import import_folder
+from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
 from speechrec.store import ClipStore
+from speechrec.takes import keep_take
 
 CAMPAIGN = Campaign(
     title="Export test campaign: yes, no, up, down, tum",
@@ -825,3 +827,60 @@ def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
 )
 def test_download_name(title, name):
     assert download_name(replace(CAMPAIGN, title=title), date(2026, 11, 24)) == name
+
+
+# ---- variations, near misses and languages (issue 14) ------------------------------------------------------
+
+VARIED = Campaign(
+    title="Hey Jarvis",
+    keywords=("hey jarvis", "stop"),
+    consent_text="I agree (English consent marker EN-41).",
+    takes_per_keyword=2,
+    filler_words=("cat",),
+    variations=(Variation("soft", "Say it softly."), Variation("far", "Say it from across the room.")),
+    near_misses={"hey jarvis": ("hey", "jarvis", "hey jar")},
+    languages=("en", "de"),
+    translations={"de": CampaignTexts(consent_text="Ich stimme zu (deutsche Einwilligung DE-41).")},
+)
+
+
+def test_a_campaign_with_variations_and_near_misses_exports_which_is_which(store, tmp_path):
+    """From the schedule through keep_take to the zip: every clip carries its prompt's variation,
+    near misses get their own folders, and metadata.csv says which keyword each is a near miss of."""
+    recording = np.concatenate([steady_noise(0.4, 16000, -60.0), load_word("yes", trim=True)[0] * 0.2,
+                                steady_noise(0.6, 16000, -60.0, seed=1)]).astype(np.float32)  # fmt: skip
+    asked = []
+    for _ in range(2):
+        speaker = store.create_speaker(1, "de").speaker_id
+        for prompt in build_schedule(VARIED, speaker):
+            verdict = keep_take(store, VARIED, recording, 16000, keyword=prompt.word, variation=prompt.variation,
+                                speaker_id=speaker, session_id=speaker, source="webrtc", consent_version=1)  # fmt: skip
+            assert verdict.stored, verdict.problems
+            asked.append((speaker, *prompt))
+    summary = export_dataset(store, VARIED, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    archive = zipfile.ZipFile(tmp_path / "ds.zip")
+    assert {name.split("/")[0] for name in wav_names(archive)} == {"hey jarvis", "stop", "cat", "hey", "jarvis",
+                                                                   "hey jar"}  # fmt: skip
+    assert summary.files == len(asked) == 2 * (2 * 2 + 1 + 3)
+    rows = metadata_rows(archive)
+    header = archive.read("metadata.csv").decode().splitlines()[0].split(",")
+    assert header[:4] == ["path", "keyword", "variation", "near_miss_of"]
+    exported = sorted((row["speaker"], row["keyword"], row["variation"] or None) for row in rows)
+    assert exported == sorted(asked)  # each clip carries the variation its prompt asked for
+    for row in rows:
+        assert row["near_miss_of"] == ("hey jarvis" if row["keyword"] in {"hey", "jarvis", "hey jar"} else "")
+        assert (row["variation"] != "") == (row["keyword"] in VARIED.keywords)
+    readme = archive.read("README.md").decode()
+    assert "## Variations" in readme and "- `far`: Say it from across the room." in readme
+    assert "- `hey jar/`: near miss of hey jarvis" in readme
+    assert "### English (en)\n\nI agree (English consent marker EN-41)." in readme
+    assert "### Deutsch (de)\n\nIch stimme zu (deutsche Einwilligung DE-41)." in readme
+
+
+def test_a_campaign_without_variations_exports_empty_columns_and_one_consent(store, stored, tmp_path):
+    archive, _ = export(store, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    rows = metadata_rows(archive)
+    assert {row["variation"] for row in rows} == {""} and {row["near_miss_of"] for row in rows} == {""}
+    readme = archive.read("README.md").decode()
+    assert "## Variations" not in readme and "## Near misses" not in readme and "###" not in readme
+    assert CAMPAIGN.consent_text in readme

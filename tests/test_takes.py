@@ -12,9 +12,10 @@ import soundfile as sf
 from signals import QUIRKS_DIR, TRANSIENTS, add_at, load_word, scale_to_dbfs, steady_noise, transient, webrtc_frame
 
 from speechrec import audio
-from speechrec.campaign import NOISE_KEYWORD, Campaign, load_campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, Variation, load_campaign
 from speechrec.capture import CaptureResult, Outcome
 from speechrec.decode import frames_to_mono
+from speechrec.prompts import build_schedule
 from speechrec.quality import FLAG_DESCRIPTIONS
 from speechrec.takes import (
     TAKE_NOT_SAVED,
@@ -24,6 +25,7 @@ from speechrec.takes import (
     mic_check_passed,
     new_capture,
     take_from_upload,
+    volunteer_progress,
 )
 
 RATE = 48000
@@ -328,3 +330,39 @@ def test_lost_frames_anywhere_keep_the_timeline_and_a_word_missing_audio_is_refu
     else:
         assert verdict.stored, verdict.problems
         assert store.clip(verdict.clip_id).duration_s == pytest.approx(len(take.samples) / rate)
+
+
+VARIED = Campaign(
+    title="t",
+    keywords=("hey jarvis", "hey robot"),
+    consent_text="ok",
+    takes_per_keyword=2,
+    variations=(Variation("soft", "Say it softly."), Variation("loud", "Say it loudly.")),
+    near_misses={"hey jarvis": ("hey", "jarvis"), "hey robot": ("hey",)},
+)
+
+
+def test_a_take_keeps_its_variation_and_a_near_miss_its_keywords(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    soft = keep_take(store, VARIED, take, RATE, keyword="hey jarvis", variation="soft", **fields)
+    near = keep_take(store, VARIED, take, RATE, keyword="hey", **fields)
+    jarvis = keep_take(store, VARIED, take, RATE, keyword="jarvis", **fields)
+    assert (store.clip(soft.clip_id).variation, store.clip(soft.clip_id).near_miss_of) == ("soft", None)
+    assert (store.clip(near.clip_id).variation, store.clip(near.clip_id).near_miss_of) == (None, "hey jarvis|hey robot")
+    assert store.clip(jarvis.clip_id).near_miss_of == "hey jarvis"
+
+
+def test_a_variation_the_campaign_does_not_ask_for_is_refused(store, fields):
+    with pytest.raises(ValueError, match="variation 'whisper' is not one of the campaign's variations"):
+        keep_take(store, VARIED, room(1.0), RATE, keyword="hey jarvis", variation="whisper", **fields)
+    assert store.clips().empty
+
+
+def test_volunteer_progress_follows_the_schedule_by_variation(store, fields):
+    schedule = build_schedule(VARIED, fields["speaker_id"])
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    for prompt in schedule[:3]:
+        assert keep_take(store, VARIED, take, RATE, keyword=prompt.word, variation=prompt.variation, **fields).stored
+    now = volunteer_progress(store, VARIED, fields["speaker_id"]).progress
+    assert (now.done, now.total) == (3, len(schedule))
+    assert (now.next_word, now.next_variation) == schedule[3]
