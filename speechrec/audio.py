@@ -149,11 +149,15 @@ def frame_levels_dbfs(samples: np.ndarray, sample_rate: int, frame_s: float = FR
 def remove_dc(samples: np.ndarray) -> np.ndarray:
     """``samples`` minus their mean: a microphone's constant DC offset taken out of a take.
 
-    Mono float32 gives float32; int16 PCM gives int16 (rounded and saturated). A new array.
+    Mono float32 gives float32; int16 PCM gives int16 (the mean rounded to a whole step, then
+    saturated). A new array.
     """
     mean = float(np.mean(samples, dtype=np.float64))
     if samples.dtype == np.int16:
-        return np.clip(np.round(samples - mean), -32768, 32767).astype(np.int16)
+        offset = round(mean)  # whole steps of 16-bit PCM: no offset below half a step is left
+        if offset == 0:
+            return samples.copy()
+        return np.clip(samples.astype(np.int32) - offset, -32768, 32767).astype(np.int16)
     return (samples - np.float32(mean)).astype(samples.dtype, copy=False)
 
 
@@ -230,7 +234,7 @@ def word_frame_masks(
         if not changed:
             break
     word = speech.copy()
-    if speech.any():
+    if speech.any() and transient.any():
         closure = max(1, round(MAX_CLOSURE_S / frame_s))
         speech_runs = _runs(speech)
         for start, end in _runs(transient):

@@ -100,7 +100,7 @@ def render_clip(job: RenderJob) -> bytes | str:
         samples, rate = read_pcm16(open_storage(job.storage_url).get(job.audio_key))
     except (StoreError, AudioError) as error:
         return f"audio unreadable: {error}"
-    samples = audio.resample(audio.remove_dc(samples), rate, job.sample_rate)
+    samples = audio.remove_dc(audio.resample(samples, rate, job.sample_rate))  # after: fewer samples
     if job.clip_duration_s is not None:
         samples = audio.fit_to_window(samples, job.sample_rate, job.clip_duration_s)
     return encode_wav(samples, job.sample_rate)

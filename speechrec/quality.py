@@ -191,20 +191,21 @@ def pile_up_fraction(speech: np.ndarray) -> float:
     peak = float(magnitude.max()) if len(magnitude) else 0.0
     if peak == 0.0:
         return 0.0
-    bins = np.minimum((magnitude * (PILE_UP_BINS / peak)).astype(np.intp), PILE_UP_BINS - 1)
-    upper = np.bincount(bins, minlength=PILE_UP_BINS)[PILE_UP_BINS // 2 - 2 :]  # from 0.4 of the peak up
+    lowest = PILE_UP_BINS // 2 - 2  # the histogram from 0.4 of the peak up: few samples, counted fast
+    top = magnitude[magnitude >= peak * lowest / PILE_UP_BINS]
+    bins = np.minimum((top * (PILE_UP_BINS / peak)).astype(np.intp), PILE_UP_BINS - 1)
+    upper = np.bincount(bins, minlength=PILE_UP_BINS)[lowest:]
     lowest_below = np.minimum.accumulate(upper)[1:-1]
     return max(0.0, float((upper[2:] - lowest_below).max())) / len(magnitude)
 
 
 def _speech_samples(samples: np.ndarray, sample_rate: int, mask: np.ndarray) -> np.ndarray:
-    """The samples of the speech frames (``mask`` over 20 ms frames), each frame without its mean."""
+    """The samples of the speech frames (``mask`` over 20 ms frames), their mean removed."""
     frame_length = max(1, round(sample_rate * audio.FRAME_S))
     count = min(len(mask), len(samples) // frame_length)
-    if count == 0:  # a take shorter than one frame
-        return samples - samples.mean()
-    frames = samples[: count * frame_length].reshape(count, frame_length)[mask[:count]]
-    return (frames - frames.mean(axis=1, keepdims=True)).reshape(-1)
+    speech = samples[: count * frame_length].reshape(count, frame_length)[mask[:count]].reshape(-1)
+    speech = speech if len(speech) else samples  # a take shorter than one frame
+    return speech - speech.mean(dtype=np.float64).astype(speech.dtype)
 
 
 def _heard_frames(lost_spans: Sequence[tuple[int, int]], count: int, frame_length: int) -> np.ndarray | None:
