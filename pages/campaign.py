@@ -2,10 +2,20 @@
 
 import streamlit as st
 
-from speechrec.campaign import parse_word_list, revise_campaign
+from speechrec.campaign import (
+    format_near_misses,
+    format_variations,
+    parse_near_misses,
+    parse_variations,
+    parse_word_list,
+    revise_campaign,
+    translation_from_text,
+)
 from speechrec.errors import SpeechrecError
+from speechrec.near_misses import propose_for_campaign
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
+from speechrec.ui.campaign_languages import languages_ui, translations_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.text import plain
 
@@ -18,12 +28,50 @@ if store.saved_campaign() is None:
 else:
     st.caption("In force: the campaign saved here (the campaign file is no longer read).")
 
+KEYWORDS, FILLER_WORDS, NEAR_MISSES = "campaign_keywords", "campaign_filler_words", "campaign_near_misses"
+# These fields have keys: the proposal below writes into the near-miss field before it is drawn.
+st.session_state.setdefault(KEYWORDS, "\n".join(campaign.keywords))
+st.session_state.setdefault(FILLER_WORDS, "\n".join(campaign.filler_words))
+st.session_state.setdefault(NEAR_MISSES, format_near_misses(campaign.near_misses))
+
+
+def propose_near_misses_ui() -> None:
+    """Add the parts of every multi-word keyword (as typed in the form) to the near-miss field."""
+    try:
+        keywords = parse_word_list(st.session_state[KEYWORDS])
+        listed = parse_near_misses(st.session_state[NEAR_MISSES])
+    except SpeechrecError as error:
+        state.leave_notice("error", f"Nothing proposed: {error}")
+        return
+    fillers = parse_word_list(st.session_state[FILLER_WORDS])
+    proposed = propose_for_campaign(keywords, listed, fillers, campaign.languages[0])
+    if proposed == listed:
+        state.leave_notice(
+            "info", "Nothing new to propose: near misses are proposed for keywords of two or more words."
+        )
+    else:
+        st.session_state[NEAR_MISSES] = format_near_misses(proposed)
+        state.leave_notice("info", "Near misses proposed below: check them, edit them, then save.")
+
+
+languages = languages_ui(campaign)
 with st.form("campaign"):
     title = st.text_input("Title", campaign.title)
     description = st.text_area("Description (shown on the welcome page)", campaign.description)
-    keywords = st.text_area("Keywords to collect (one per line or comma-separated)", "\n".join(campaign.keywords))
+    keywords = st.text_area("Keywords to collect (one per line or comma-separated)", key=KEYWORDS)
     filler_words = st.text_area(
-        "Filler words, recorded once each for an \\_unknown\\_ class (optional)", "\n".join(campaign.filler_words)
+        "Filler words, recorded once each for an \\_unknown\\_ class (optional)", key=FILLER_WORDS
+    )
+    near_misses = st.text_area(
+        "Near-miss phrases, recorded once each as hard negatives: one line per keyword, "
+        "e.g. `hey jarvis: hey, jarvis, hey jar` (optional)",
+        key=NEAR_MISSES,
+    )
+    st.form_submit_button("Propose near misses from the keywords' parts", on_click=propose_near_misses_ui)
+    variations = st.text_area(
+        "Variations of the keywords' takes: one per line as `name: instruction shown above the word`, "
+        "e.g. `soft: Say it softly, as if someone sleeps nearby.` (optional)",
+        format_variations(campaign.variations),
     )
     takes_column, target_column = st.columns(2)
     takes = takes_column.number_input("Takes per keyword", 1, 100, campaign.takes_per_keyword)
@@ -41,22 +89,27 @@ with st.form("campaign"):
         height=200,
     )
     licence = st.text_input("Licence of the dataset", campaign.licence)
+    translated = translations_ui(campaign, languages[1:])
     saved = st.form_submit_button("Save", type="primary")
 
 if saved:
-    changes = {
-        "title": title,
-        "description": description,
-        "keywords": parse_word_list(keywords),
-        "filler_words": parse_word_list(filler_words),
-        "takes_per_keyword": int(takes),
-        "target_per_keyword": int(target),
-        "clip_duration_s": float(clip_duration_s),
-        "background_noise_s": float(noise_s),
-        "consent_text": consent_text,
-        "licence": licence,
-    }
     try:
+        changes = {
+            "title": title,
+            "description": description,
+            "keywords": parse_word_list(keywords),
+            "filler_words": parse_word_list(filler_words),
+            "near_misses": parse_near_misses(near_misses),
+            "variations": parse_variations(variations),
+            "takes_per_keyword": int(takes),
+            "target_per_keyword": int(target),
+            "clip_duration_s": float(clip_duration_s),
+            "background_noise_s": float(noise_s),
+            "consent_text": consent_text,
+            "licence": licence,
+            "languages": languages,
+            "translations": {language: translation_from_text(*texts) for language, texts in translated.items()},
+        }
         revised = revise_campaign(campaign, changes)
         store.save_campaign(revised)
     except (SpeechrecError, TypeError) as error:

@@ -48,6 +48,7 @@ def uploaded_ui(data: bytes, keyword: str) -> None:
         session_id=session_id,
         source="audio_input",
         consent_version=agreed_version,
+        variation=now.next_variation if keyword == now.next_word else None,
     )
     after_take_ui(verdict.stored, verdict.problems)
 
@@ -78,6 +79,7 @@ def live_take_ui(result: CaptureResult) -> None:
         session_id=session_id,
         source="webrtc",
         consent_version=agreed_version,
+        variation=now.next_variation,
     )
     after_take_ui(verdict.stored, verdict.problems)
 
@@ -92,6 +94,12 @@ if not now.finished:
         context = live.recorder_ui()
         live.listen_ui(context, partial(new_capture, campaign), mic_check_ui)
     else:
+        if now.next_variation:
+            st.markdown(
+                f"<p style='text-align:center;font-size:1.3rem;margin:0'>"
+                f"{html.escape(campaign.variation(now.next_variation).instruction)}</p>",
+                unsafe_allow_html=True,
+            )
         st.markdown(
             f"<p style='text-align:center;font-size:4rem;font-weight:700;margin:0.3em 0'>"
             f"{html.escape(now.next_word)}</p>",

@@ -9,9 +9,11 @@ from speechrec.records import ReviewState
 from speechrec.review import (
     ANY,
     FLAG_CHOICES,
+    NO_VARIATION,
     REJECT_REASONS,
     REVIEW_COUNT_LIMIT,
     ReviewFilter,
+    take_details,
     to_go_label,
     word_label,
 )
@@ -39,6 +41,10 @@ with st.expander("Filters", expanded=False):
     sources = source_column.multiselect("Recorded with", SOURCES, key="review_sources")
     picked_days = days_column.date_input("Recorded between (UTC days)", value=(), key="review_days")
     days = tuple(picked_days) if len(picked_days) == 2 else None
+    variations = []
+    if campaign.variations:
+        options = [item.name for item in campaign.variations] + [NO_VARIATION]
+        variations = st.multiselect("Variations", options, key="review_variations")
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
 
@@ -73,6 +79,7 @@ queue = ReviewFilter(
     keywords=keywords,
     speakers=speakers,
     sources=sources,
+    variations=variations,
     days=days,
     status=status,
     flag=flag,
@@ -88,6 +95,9 @@ st.session_state[state.REVIEW_SEEN] = (clip.clip_id, clip.review_state)
 to_go = to_go_label(store.count_to_review(queue, limit=REVIEW_COUNT_LIMIT))
 st.caption(plain(f"{to_go} to go · speaker {clip.speaker_id} · {clip.created_at:%Y-%m-%d %H:%M} UTC · {clip.source}"))
 st.markdown(f"## {plain(word_label(clip.keyword))}")
+details = take_details(clip.variation, clip.near_miss_of)
+if details:
+    st.caption(plain(details))
 quality = clip.quality
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
@@ -116,7 +126,8 @@ other_words = [word for word in campaign.words if word != clip.keyword]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
 if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
-    previous = store.relabel(clip.clip_id, new_word, reviewer=reviewer)
+    near_miss_of = campaign.near_miss_label(new_word)
+    previous = store.relabel(clip.clip_id, new_word, near_miss_of=near_miss_of, reviewer=reviewer)
     decide_ui(clip.clip_id, previous, f"Filed under “{new_word}”.")
 
 with st.expander(f"All of speaker {clip.speaker_id}"):

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from speechrec.stats import keyword_counts, speaker_table, totals
+from speechrec.stats import keyword_counts, speaker_table, totals, variation_counts
 from speechrec.ui.auth import require_organizer
 from speechrec.ui.download import build_dataset_ui, download_buttons_ui, export_options_ui
 from speechrec.ui.resources import campaign_and_store_ui, exports_folder
@@ -12,7 +12,8 @@ campaign, store = campaign_and_store_ui()
 st.title("Stats")
 
 counts = store.status_counts()  # one query serves the headline and the per-word table
-headline = totals(store, counts=counts)
+speakers = speaker_table(store)  # and one the per-speaker table and the number of speakers
+headline = totals(store, counts=counts, speaker_count=len(speakers))
 clips_column, speakers_column, hours_column, noise_column = st.columns(4)
 clips_column.metric("Clips", f"{headline['clips']:,}")
 speakers_column.metric("Speakers", f"{headline['speakers']:,}")
@@ -29,9 +30,14 @@ st.dataframe(
 )
 st.bar_chart(words.set_index("keyword")[["accepted", "pending", "flagged", "rejected"]], stack=True)
 
+if campaign.variations:
+    st.subheader("Per variation")
+    st.caption("Keywords only; (none): takes asked in no variation, e.g. before the campaign had variations.")
+    st.dataframe(variation_counts(store, campaign), hide_index=True)
+
 st.subheader("Per speaker")
 st.dataframe(
-    speaker_table(store),
+    speakers,
     hide_index=True,
     column_config={
         "accepted_share": st.column_config.ProgressColumn("accepted", min_value=0.0, max_value=1.0),

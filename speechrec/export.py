@@ -19,9 +19,10 @@ from typing import BinaryIO
 import pandas as pd
 from sqlalchemy.engine import make_url
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, check_keyword
+from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, check_keyword, folder_spellings
 from speechrec.config import Settings
 from speechrec.errors import SpeechrecError
+from speechrec.i18n import language_name
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.private import make_private_folder, open_private_file
@@ -140,16 +141,18 @@ def select_clips(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
 def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
     """One row per file of the zip, in zip order: the clip columns plus ``path`` and ``split``.
 
-    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``);
+    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``;
+    spellings of one word that differ in letter case or Unicode form share one folder, ``folder_spellings``);
     background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''. Rows whose
     keyword, speaker id or audio key cannot be used (``unusable_rows``) are left out, and listed
     with the reason in ``plan.attrs["left_out"]``.
     """
     chosen = select_clips(clips, selection)
     left_out = unusable_rows(chosen)
-    chosen = chosen[~chosen["clip_id"].isin(left_out)].sort_values(
-        ["keyword", "speaker_id", "created_at", "clip_id"], kind="stable"
-    )
+    chosen = chosen[~chosen["clip_id"].isin(left_out)]
+    spellings = folder_spellings(chosen["keyword"])  # one folder per word, whatever the case or Unicode form
+    chosen = chosen.assign(keyword=chosen["keyword"].map(spellings).astype(chosen["keyword"].dtype))
+    chosen = chosen.sort_values(["keyword", "speaker_id", "created_at", "clip_id"], kind="stable")
     number = chosen.groupby(["keyword", "speaker_id"], sort=False).cumcount().astype(str)
     is_noise = chosen["keyword"] == NOISE_KEYWORD
     plan = chosen.assign(
@@ -395,6 +398,10 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
         {
             "path": files["path"],
             "keyword": files["keyword"],
+            # How the take was asked for (a campaign variation, '' for none), and the keywords a
+            # near-miss phrase is a near miss of ('|'-joined, '' for other words): hard negatives.
+            "variation": files["variation"],
+            "near_miss_of": files["near_miss_of"],
             "speaker": files["speaker_id"],
             "split": files["split"],
             "clip_id": files["clip_id"],
@@ -446,22 +453,58 @@ def _readme(
 A keyword-spotting dataset in the layout of Google's Speech Commands v0.02, made with speechrec.
 
 - Clips: {summary.files} from {summary.speakers} speakers, background noise files: {summary.background_noise_files}
-- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (the loudest {duration_s:g} s of each take)
+- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (centred on the word; the loudest {duration_s:g} s where the speech is longer)
 - Included: {SELECTIONS[options.selection]}
 - Splits: `validation_list.txt` and `testing_list.txt` by TensorFlow's `which_set` (10 % / 10 %, by speaker);
   every other file is training data
-- `metadata.csv`: one row per file with speaker, split, clip id, source and quality numbers
+- `metadata.csv`: one row per file with speaker, split, clip id, source and quality numbers; `variation` says
+  how a take was asked for (e.g. soft, loud; empty for none) and `near_miss_of` which keywords a near-miss
+  phrase's folder is a hard negative for (joined by `|`; empty for other words)
 - Speaker ids are random 8-hex-digit ids; no names are stored
 
 | word | clips | training | validation | testing |
 |---|---|---|---|---|
 {table}
-
+{_variety_section(campaign)}
 ## Licence
 
 {campaign.licence}
 
 ## What the speakers agreed to (consent version {campaign.consent_version})
 
-{campaign.consent_text.strip()}
+{_consent_section(campaign)}
 """
+
+
+def _variety_section(campaign: Campaign) -> str:
+    """The README's list of variations (name: instruction) and near-miss folders, '' without either."""
+    lines = []
+    if campaign.variations:
+        lines += [
+            "",
+            "## Variations",
+            "",
+            "Takes of the keywords were asked for in these ways (`variation` column):",
+            "",
+        ]
+        lines += [f"- `{item.name}`: {item.instruction.strip()}" for item in campaign.variations]
+    if campaign.near_misses:
+        intro = (
+            "These folders hold parts and look-alikes of a keyword, for use as hard negatives (`near_miss_of` column):"
+        )
+        lines += ["", "## Near misses", "", intro, ""]
+        lines += [
+            f"- `{phrase}/`: near miss of {', '.join(campaign.near_miss_of(phrase))}"
+            for phrase in campaign.near_miss_phrases
+        ]
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def _consent_section(campaign: Campaign) -> str:
+    """The consent text in every language the campaign offers (one language: the text alone)."""
+    if len(campaign.languages) == 1:
+        return campaign.consent_text.strip()
+    return "\n\n".join(
+        f"### {language_name(language)} ({language})\n\n{campaign.texts(language).consent_text.strip()}"
+        for language in campaign.languages
+    )

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword
+from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword, fold_keyword, normalize_keyword
 from speechrec.errors import CampaignError, ConflictError, SpeechrecError
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
@@ -76,7 +76,8 @@ def derived_speaker_id(layout: str, session: str) -> str:
 
 
 def identify_file(path: Path, folder: Path) -> FoundFile:
-    """Work out word, speaker and session from a file's path; ValueError saying why if the layout is unknown."""
+    """Work out keyword (in NFC), speaker and session from a file's path; ValueError saying why if
+    the layout is unknown or the keyword cannot be a folder name."""
     relative = PurePosixPath(path.relative_to(folder).as_posix())
     stem, parent = relative.stem, relative.parent.name
     if parent == NOISE_KEYWORD:
@@ -95,6 +96,7 @@ def identify_file(path: Path, folder: Path) -> FoundFile:
             "unknown layout: expected <word>-raw/<8 hex>.ogg, <word>_<session>_<uuid>.ogg "
             "or <word>/<speaker>_nohash_<n>.wav"
         )
+    word = normalize_keyword(word)
     try:
         check_keyword(word, "word")
     except CampaignError as error:
@@ -113,6 +115,9 @@ def import_folder(
     """Import every recording under ``folder``; files already imported (same bytes) are not added again.
 
     One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
+    A word is stored as the campaign spells it when the folder name differs only in letter case
+    or Unicode form (``Yes-raw/``, a macOS NFD ``über-raw/``), else as a word already in the store
+    or already met in this import, so one word never becomes two folders.
     ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
     audio files. Raises SpeechrecError if ``folder`` is not a folder.
     """
@@ -123,11 +128,17 @@ def import_folder(
         raise SpeechrecError(f"{str(folder)!r} is not a folder; give the folder that holds the recordings")
     summary = ImportSummary()
     found: list[FoundFile] = []
+    spellings: dict[str, str] = {}
+    for word in [*campaign.words, *store.keywords()]:
+        spellings.setdefault(fold_keyword(word), word)
     for path in find_audio_files(folder, summary):
         try:
-            found.append(replace(identify_file(path, folder), relative=_shown_path(path, folder)))
+            found_file = identify_file(path, folder)
         except ValueError as error:
             summary.skipped.append((_shown_path(path, folder), str(error)))
+        else:
+            keyword = spellings.setdefault(fold_keyword(found_file.keyword), found_file.keyword)
+            found.append(replace(found_file, keyword=keyword, relative=_shown_path(path, folder)))
     total = len(found) + len(summary.skipped)
     done = len(summary.skipped)
     known = store.known_source_sha1s()

@@ -1,4 +1,5 @@
-"""The prompt schedule of a volunteer: which word to say next, and how far along they are."""
+"""The prompt schedule of a volunteer: which word to say next (and how, for a campaign with
+variations), and how far along they are."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from speechrec.campaign import Campaign
 
@@ -14,39 +16,68 @@ from speechrec.campaign import Campaign
 MAX_TAKES_FACTOR = 3
 
 
-def build_schedule(campaign: Campaign, seed: str) -> list[str]:
-    """Every prompt of a volunteer in order: each keyword ``takes_per_keyword`` times and each
-    filler word once, shuffled so that no word follows itself where that can be avoided.
+class Prompt(NamedTuple):
+    """One prompt: the word to say and the variation to say it in (None: no variation asked,
+    as for filler words and near-miss phrases)."""
 
-    The same seed (use the speaker id) gives the same order, so a volunteer who comes back
-    continues the same schedule.
+    word: str
+    variation: str | None = None
+
+
+def build_schedule(campaign: Campaign, seed: str) -> list[Prompt]:
+    """Every prompt of a volunteer in order: each keyword ``takes_per_keyword`` times, each
+    filler word and each near-miss phrase once, shuffled so that no word follows itself where
+    that can be avoided.
+
+    With variations, a keyword's takes go round its variations from a place chosen by the seed
+    (so with fewer takes than variations, volunteers between them still cover every one), in an
+    order shuffled by the seed. The same seed (use the speaker id) gives the same schedule, so a
+    volunteer who comes back continues it; a campaign without variations gets the order it had
+    before variations existed.
     """
     remaining = Counter({word: campaign.takes_per_keyword for word in campaign.keywords})
     remaining.update(campaign.filler_words)
+    remaining.update(campaign.near_miss_phrases)
     generator = random.Random(seed)
-    schedule: list[str] = []
+    words: list[str] = []
     while remaining:
-        previous = schedule[-1] if schedule else None
+        previous = words[-1] if words else None
         candidates = [word for word in sorted(remaining) if word != previous] or sorted(remaining)
         # A word holding more than half of what is left must go now, or it would end up repeated.
         total = sum(remaining.values())
         urgent = [word for word in candidates if 2 * remaining[word] > total]
         choices = urgent or candidates
         word = generator.choices(choices, weights=[remaining[word] for word in choices])[0]
-        schedule.append(word)
+        words.append(word)
         remaining[word] -= 1
         if remaining[word] == 0:
             del remaining[word]
-    return schedule
+    variations = {keyword: _keyword_variations(campaign, keyword, seed) for keyword in campaign.keywords}
+    return [Prompt(word, variations[word].pop() if variations.get(word) else None) for word in words]
+
+
+def _keyword_variations(campaign: Campaign, keyword: str, seed: str) -> list[str]:
+    """The variation names of one keyword's takes for one volunteer, in the order they are used
+    (popped from the end)."""
+    names = [variation.name for variation in campaign.variations]
+    if not names:
+        return []
+    generator = random.Random(f"{seed}/{keyword}")
+    start = generator.randrange(len(names))
+    chosen = [names[(start + take) % len(names)] for take in range(campaign.takes_per_keyword)]
+    generator.shuffle(chosen)
+    return chosen
 
 
 @dataclass(frozen=True)
 class Progress:
-    """Where a volunteer stands: prompts done, prompts in all, and the next word (None when done)."""
+    """Where a volunteer stands: prompts done, prompts in all, and the next word and its
+    variation (None when done, or when the next prompt asks for no variation)."""
 
     done: int
     total: int
     next_word: str | None
+    next_variation: str | None = None
 
     @property
     def fraction(self) -> float:
@@ -59,24 +90,45 @@ class Progress:
         return self.next_word is None
 
 
-def progress(schedule: list[str], stored: Mapping[str, int]) -> Progress:
-    """Progress through ``schedule`` given how many takes of each word are stored.
+def progress(schedule: list[Prompt], stored: Mapping[tuple[str, str | None] | str, int]) -> Progress:
+    """Progress through ``schedule`` given how many takes of each (word, variation) are stored
+    (a plain word as key counts as (word, None)).
 
-    Stored takes fill the schedule's prompts of that word in order; the next word is the first
-    prompt still unfilled. Extra takes of a word beyond what the schedule asks count once each.
+    Stored takes fill the schedule's prompts of their word and variation in order. Takes of a
+    word in a variation the schedule does not ask of this volunteer for that word (none, e.g.
+    recorded before the campaign had variations, or one since removed) then fill that word's
+    prompts still open. The next prompt is the first one still unfilled. Extra takes beyond what
+    the schedule asks count once each.
     """
-    remaining = Counter(stored)
-    next_word = None
-    done = 0
-    for word in schedule:
-        if remaining[word] > 0:
-            remaining[word] -= 1
-            done += 1
-        elif next_word is None:
-            next_word = word
-    return Progress(done=done, total=len(schedule), next_word=next_word)
+    remaining: Counter[tuple[str, str | None]] = Counter()
+    for key, count in stored.items():
+        remaining[(key, None) if isinstance(key, str) else (key[0], key[1])] += count
+    prompts = [Prompt(*prompt) if not isinstance(prompt, str) else Prompt(prompt) for prompt in schedule]
+    asked = {(prompt.word, prompt.variation) for prompt in prompts}
+    spare: Counter[str] = Counter()
+    for (word, variation), count in remaining.items():
+        if (word, variation) not in asked:
+            spare[word] += count
+    filled = [False] * len(prompts)
+    for index, prompt in enumerate(prompts):
+        key = (prompt.word, prompt.variation)
+        if remaining[key] > 0:
+            remaining[key] -= 1
+            filled[index] = True
+    for index, prompt in enumerate(prompts):
+        if not filled[index] and spare[prompt.word] > 0:
+            spare[prompt.word] -= 1
+            filled[index] = True
+    upcoming = next((prompt for prompt, done in zip(prompts, filled, strict=True) if not done), None)
+    return Progress(
+        done=sum(filled),
+        total=len(prompts),
+        next_word=None if upcoming is None else upcoming.word,
+        next_variation=None if upcoming is None else upcoming.variation,
+    )
 
 
 def session_limit(campaign: Campaign) -> int:
     """The most takes one session may store (MAX_TAKES_FACTOR times its schedule)."""
-    return MAX_TAKES_FACTOR * (len(campaign.keywords) * campaign.takes_per_keyword + len(campaign.filler_words))
+    prompts = len(campaign.keywords) * campaign.takes_per_keyword + len(campaign.filler_words)
+    return MAX_TAKES_FACTOR * (prompts + len(campaign.near_miss_phrases))

@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, FromClause, Select, func, literal, select
+from sqlalchemy import ColumnElement, FromClause, Select, func, literal, or_, select
 
-from speechrec.review import ANY, ReviewFilter
+from speechrec.review import ANY, NO_VARIATION, ReviewFilter
 from speechrec.schema import clips_table
 
 
@@ -37,6 +37,12 @@ def review_conditions(
     ):
         if chosen:
             conditions.append(column.in_(chosen))
+    if queue.variations:
+        named = [variation for variation in queue.variations if variation != NO_VARIATION]
+        either: list[ColumnElement[bool]] = [clips.variation.in_(named)] if named else []
+        if NO_VARIATION in queue.variations:
+            either.append(clips.variation.is_(None))
+        conditions.append(or_(*either))
     if queue.days is not None:
         first, last = queue.days
         conditions.append(clips.created_at >= datetime.combine(first, time(), UTC))

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from speechrec.campaign import NOISE_KEYWORD, SOURCES, check_keyword
+from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD, SOURCES, check_keyword, check_variation_name
 from speechrec.decode import encode_flac
 from speechrec.quality import QualityReport
 
@@ -20,6 +20,8 @@ from speechrec.quality import QualityReport
 CLIP_ID = re.compile(r"[0-9a-f]{32}")
 # A speaker id is 8 lower-case hex digits (4 random bytes, or derived for an import).
 SPEAKER_ID = re.compile(r"[0-9a-f]{8}")
+# Longest consent language code kept (BCP 47, RFC 5646 section 4.4.1: support at least 35 characters).
+MAX_LANGUAGE_LENGTH = 35
 
 
 @dataclass(frozen=True)
@@ -41,17 +43,21 @@ class NewClip:
     source_sha1: str | None = None
     consent_version: int | None = None
     clip_id: str | None = None
+    variation: str | None = None
+    near_miss_of: str | None = None
 
 
 @dataclass(frozen=True)
 class ReviewState:
-    """A clip's review columns at one moment: to undo a decision, or to notice someone else's."""
+    """A clip's review columns at one moment: to undo a decision, or to notice someone else's.
+    ``near_miss_of`` goes with the keyword: a re-labelled clip is a near miss of what its new word is."""
 
     keyword: str
     status: str
     reason: str | None
     reviewer: str | None
     reviewed_at: datetime | None
+    near_miss_of: str | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +81,8 @@ class Clip:
     reviewer: str | None
     reviewed_at: datetime | None
     consent_version: int | None
+    variation: str | None = None
+    near_miss_of: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -89,7 +97,7 @@ class Clip:
     @property
     def review_state(self) -> ReviewState:
         """The clip's review columns as read."""
-        return ReviewState(self.keyword, self.status, self.reason, self.reviewer, self.reviewed_at)
+        return ReviewState(self.keyword, self.status, self.reason, self.reviewer, self.reviewed_at, self.near_miss_of)
 
     def to_row(self) -> dict[str, Any]:
         """The clip as one flat row, column name to value (quality numbers and flags as stored)."""
@@ -123,6 +131,8 @@ def new_clip(
     source_path: str | None = None,
     source_sha1: str | None = None,
     consent_version: int | None = None,
+    variation: str | None = None,
+    near_miss_of: str | None = None,
 ) -> NewClip:
     """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here)."""
     return NewClip(
@@ -136,7 +146,33 @@ def new_clip(
         source_path=source_path,
         source_sha1=source_sha1,
         consent_version=consent_version,
+        variation=variation,
+        near_miss_of=near_miss_of,
     )
+
+
+def check_near_miss_of(near_miss_of: object) -> str | None:
+    """Return ``near_miss_of`` if it is None or keywords joined by NEAR_MISS_SEPARATOR, else raise
+    (TypeError for a non-string, CampaignError naming the bad keyword)."""
+    if near_miss_of is None:
+        return None
+    if not isinstance(near_miss_of, str):
+        raise TypeError(
+            f"near_miss_of must be keywords joined by {NEAR_MISS_SEPARATOR!r} or None, got {near_miss_of!r}"
+        )
+    for keyword in near_miss_of.split(NEAR_MISS_SEPARATOR):
+        check_keyword(keyword, "near_miss_of keyword")
+    return near_miss_of
+
+
+def check_consent(consent_version: object, consent_language: object) -> None:
+    """ValueError unless the version is a whole number >= 1 and the language None or a short code."""
+    if isinstance(consent_version, bool) or not isinstance(consent_version, int) or consent_version < 1:
+        raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
+    if consent_language is not None and not (
+        isinstance(consent_language, str) and 0 < len(consent_language) <= MAX_LANGUAGE_LENGTH
+    ):
+        raise ValueError(f"consent_language must be a language code such as 'de' or None, got {consent_language!r}")
 
 
 def check_speaker_id(speaker_id: object) -> str:
@@ -161,6 +197,9 @@ def check_new_clip(clip: object) -> NewClip:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
     if not isinstance(clip.quality, QualityReport):
         raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
+    if clip.variation is not None:
+        check_variation_name(clip.variation)
+    check_near_miss_of(clip.near_miss_of)
     if clip.flac_bytes is None:
         if not (isinstance(clip.clip_id, str) and CLIP_ID.fullmatch(clip.clip_id)):
             raise ValueError(

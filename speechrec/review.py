@@ -8,12 +8,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
-from speechrec.campaign import NOISE_KEYWORD, SOURCES, STATUSES
+from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD, SOURCES, STATUSES
 from speechrec.quality import FLAGS
 
 # Reasons offered when rejecting a clip (free text is allowed as well).
 REJECT_REASONS = ("wrong word", "noise or other voices", "too quiet", "distorted", "cut off", "not a real take")
 ANY = "any"
+# How the Review filter and the Stats table name "asked in no variation" (a clip's variation NULL).
+NO_VARIATION = "(none)"
 # The Review page counts the queue up to this many clips and says "more than" beyond: the count's
 # time then stays flat however many clips the store holds (bench/bench_review.py).
 REVIEW_COUNT_LIMIT = 10_000
@@ -23,8 +25,9 @@ FLAG_CHOICES = (ANY, "clean", "flagged", *FLAGS)
 
 @dataclass(frozen=True)
 class ReviewFilter:
-    """Which clips the review queue holds. ``keywords``, ``speakers``, ``sources``: only these
-    (all when empty). ``days``: first and last UTC day of the takes, inclusive. ``status``:
+    """Which clips the review queue holds. ``keywords``, ``speakers``, ``sources``,
+    ``variations``: only these (all when empty; the variation ``NO_VARIATION`` stands for clips
+    asked in none). ``days``: first and last UTC day of the takes, inclusive. ``status``:
     pending, accepted, rejected or ``ANY``. ``flag``: one of ``FLAG_CHOICES``. ``exclude``: clip
     ids already handled in this review session. Background noise is reviewed like any word.
 
@@ -38,9 +41,10 @@ class ReviewFilter:
     status: str = "pending"
     flag: str = ANY
     exclude: Collection[str] = ()
+    variations: Collection[str] = ()
 
     def __post_init__(self) -> None:
-        for name in ("keywords", "speakers", "sources", "exclude"):
+        for name in ("keywords", "speakers", "sources", "exclude", "variations"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.status not in (*STATUSES, ANY):
             raise ValueError(f"status must be one of {', '.join((*STATUSES, ANY))}, got {self.status!r}")
@@ -56,6 +60,17 @@ class ReviewFilter:
 def word_label(keyword: str) -> str:
     """How a stored keyword reads on the page."""
     return "room noise" if keyword == NOISE_KEYWORD else keyword
+
+
+def take_details(variation: object, near_miss_of: object) -> str:
+    """For organizers: how a take was asked for, e.g. "variation soft · near miss of hey jarvis"
+    ('' for a plain take). Missing values (None, NaN from a table) are left out."""
+    parts = []
+    if isinstance(variation, str) and variation:
+        parts.append(f"variation {variation}")
+    if isinstance(near_miss_of, str) and near_miss_of:
+        parts.append("near miss of " + near_miss_of.replace(NEAR_MISS_SEPARATOR, ", "))
+    return " · ".join(parts)
 
 
 def to_go_label(count: int, limit: int = REVIEW_COUNT_LIMIT) -> str:

@@ -21,7 +21,7 @@ from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 6
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -65,6 +65,8 @@ speakers_table = Table(
     Column("consent_version", Integer, nullable=True),
     Column("consented_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # The language the consent text was read in (a Babel code: en, de, pt_BR); NULL before 0006.
+    Column("consent_language", String(35), nullable=True),
 )
 clips_table = Table(
     "clips",
@@ -85,6 +87,10 @@ clips_table = Table(
     Column("reviewer", String(128), nullable=True),
     Column("reviewed_at", DateTime(timezone=True), nullable=True),
     Column("consent_version", Integer, nullable=True),
+    # How the take was asked for (a campaign variation's name), NULL when none was.
+    Column("variation", String(32), nullable=True),
+    # The keywords (joined by '|') the take's word is a near-miss phrase of, NULL for other words.
+    Column("near_miss_of", Text, nullable=True),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
     Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
     # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
@@ -92,6 +98,8 @@ clips_table = Table(
     # The Stats page per speaker (and a volunteer's takes per keyword); per day, and any status newest first.
     Index("ix_clips_speaker_counts", "speaker_id", "keyword", "status", "created_at"),
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
+    # The Stats page's counts per keyword, variation and status (campaigns with variations).
+    Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
 )
 
 
@@ -110,6 +118,8 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
         "audio_key": audio_key,
         "status": "pending",
         "consent_version": clip.consent_version,
+        "variation": clip.variation,
+        "near_miss_of": clip.near_miss_of,
         **clip.quality.to_row(),
     }
 

@@ -8,7 +8,6 @@ process can still be about to commit it.
 
 from __future__ import annotations
 
-import itertools
 import json
 import secrets
 import threading
@@ -23,7 +22,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import case, delete, func, insert, inspect, select, update
+from sqlalchemy import DateTime, delete, func, insert, inspect, select, update, values
+from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -36,7 +36,17 @@ from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
 from speechrec.queries import equal_conditions, review_conditions, review_count
-from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
+from speechrec.records import (
+    Clip,
+    NewClip,
+    ReviewState,
+    Speaker,
+    check_consent,
+    check_near_miss_of,
+    check_new_clip,
+    check_speaker_id,
+    new_clip,
+)
 from speechrec.review import ReviewFilter
 from speechrec.schema import (
     CAMPAIGN_KEY,
@@ -189,10 +199,10 @@ class ClipStore:
 
     # ---- speakers ---------------------------------------------------------------------------
 
-    def create_speaker(self, consent_version: int) -> Speaker:
-        """Create a volunteer who agreed to ``consent_version``; the code is returned only here."""
-        if isinstance(consent_version, bool) or not isinstance(consent_version, int) or consent_version < 1:
-            raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
+    def create_speaker(self, consent_version: int, consent_language: str | None = None) -> Speaker:
+        """Create a volunteer who agreed to ``consent_version``, read in ``consent_language`` (a
+        language code such as 'de'; None: not known); the code is returned only here."""
+        check_consent(consent_version, consent_language)
         for _ in range(5):
             speaker_id = secrets.token_hex(4)
             code = new_participant_code()
@@ -205,6 +215,7 @@ class ClipStore:
                             code_sha256=code_digest(code),
                             origin="volunteer",
                             consent_version=consent_version,
+                            consent_language=consent_language,
                             consented_at=now,
                             created_at=now,
                         )
@@ -239,13 +250,18 @@ class ClipStore:
         digest = code_digest(participant_code)
         return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
 
-    def record_consent(self, speaker_id: str, consent_version: int) -> None:
-        """Store that a speaker agreed to ``consent_version`` now."""
+    def record_consent(self, speaker_id: str, consent_version: int, consent_language: str | None = None) -> None:
+        """Store that a speaker agreed to ``consent_version`` now, read in ``consent_language``."""
+        check_consent(consent_version, consent_language)
         with self._write() as connection:
             result = connection.execute(
                 update(speakers_table)
                 .where(speakers_table.c.speaker_id == speaker_id)
-                .values(consent_version=consent_version, consented_at=datetime.now(UTC))
+                .values(
+                    consent_version=consent_version,
+                    consent_language=consent_language,
+                    consented_at=datetime.now(UTC),
+                )
             )
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
@@ -280,9 +296,12 @@ class ClipStore:
         source_path: str | None = None,
         source_sha1: str | None = None,
         consent_version: int | None = None,
+        variation: str | None = None,
+        near_miss_of: str | None = None,
     ) -> str:
         """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
-        return its clip id. Raises as ``add_clips``."""
+        return its clip id. ``variation``: the campaign variation it was asked in; ``near_miss_of``:
+        the keywords its word is a near miss of, joined by '|'. Raises as ``add_clips``."""
         clip = new_clip(
             samples,
             sample_rate,
@@ -294,6 +313,8 @@ class ClipStore:
             source_path=source_path,
             source_sha1=source_sha1,
             consent_version=consent_version,
+            variation=variation,
+            near_miss_of=near_miss_of,
         )
         return self.add_clips([clip])[0]
 
@@ -376,6 +397,18 @@ class ClipStore:
         with self._read() as connection:
             return {keyword: int(count) for keyword, count in connection.execute(query)}
 
+    def takes_per_prompt(self, speaker_id: str) -> dict[tuple[str, str | None], int]:
+        """How many clips a speaker has per (keyword, variation), variation None where none was
+        asked (background noise under NOISE_KEYWORD), counted in SQL."""
+        clips = clips_table.c
+        query = (
+            select(clips.keyword, clips.variation, func.count())
+            .where(clips.speaker_id == speaker_id)
+            .group_by(clips.keyword, clips.variation)
+        )
+        with self._read() as connection:
+            return {(keyword, variation): int(count) for keyword, variation, count in connection.execute(query)}
+
     def keywords(self) -> list[str]:
         """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
         however many clips there are."""
@@ -433,19 +466,19 @@ class ClipStore:
         """Clip counts per keyword, status and whether the clip has a quality flag.
 
         Columns: keyword, status, flagged (bool), clips, duration_s (sum); a row only where
-        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side, in
-        the order of the index that covers them (no sort and no table read).
+        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side
+        (aggregate FILTERs), in the order of the index that covers them (no sort, no table read).
         """
         clips = clips_table.c
-        flagged = clips.flags != ""
+        clean, flagged = clips.flags == "", clips.flags != ""
         query = (
             select(
                 clips.keyword,
                 clips.status,
-                func.sum(case((flagged, 0), else_=1)).label("clean_clips"),
-                func.sum(case((flagged, 0.0), else_=clips.duration_s)).label("clean_duration_s"),
-                func.sum(case((flagged, 1), else_=0)).label("flagged_clips"),
-                func.sum(case((flagged, clips.duration_s), else_=0.0)).label("flagged_duration_s"),
+                func.count().filter(clean).label("clean_clips"),
+                func.sum(clips.duration_s).filter(clean).label("clean_duration_s"),
+                func.count().filter(flagged).label("flagged_clips"),
+                func.sum(clips.duration_s).filter(flagged).label("flagged_duration_s"),
             )
             .group_by(clips.keyword, clips.status)
             .order_by(clips.keyword, clips.status)
@@ -453,7 +486,9 @@ class ClipStore:
         wide = self._frame(query)
         parts = [
             wide[["keyword", "status"]].assign(
-                flagged=kind == "flagged", clips=wide[f"{kind}_clips"], duration_s=wide[f"{kind}_duration_s"]
+                flagged=kind == "flagged",
+                clips=wide[f"{kind}_clips"].fillna(0),
+                duration_s=wide[f"{kind}_duration_s"].fillna(0.0),
             )
             for kind in ("clean", "flagged")
         ]
@@ -461,38 +496,40 @@ class ClipStore:
         frame = frame[frame["clips"] > 0].sort_values(["keyword", "status", "flagged"], kind="stable")
         return frame.reset_index(drop=True)
 
+    def variation_counts(self, keywords: Sequence[str]) -> pd.DataFrame:
+        """Clip counts of ``keywords`` per keyword, variation and status, in SQL: columns keyword,
+        variation (None where no variation was asked), status, flagged (bool), clips. A row
+        only where clips > 0; read from the index ix_clips_variation_counts alone."""
+        clips = clips_table.c
+        flagged = (clips.flags != "").label("flagged")
+        query = (
+            select(clips.keyword, clips.variation, clips.status, flagged, func.count().label("clips"))
+            .where(clips.keyword.in_(list(keywords)))
+            .group_by(clips.keyword, clips.variation, clips.status, flagged)
+            .order_by(clips.keyword, clips.variation, clips.status, flagged)
+        )
+        frame = self._frame(query)
+        frame["flagged"] = frame["flagged"].astype(bool)
+        frame["variation"] = frame["variation"].astype(object).where(frame["variation"].notna(), None)
+        return frame
+
     def speaker_counts(self) -> pd.DataFrame:
         """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC),
-        the speakers with the latest take first. Background noise is left out.
-
-        Counted per speaker and keyword first, in the order of the index that covers them (so the
-        words covered need no DISTINCT), then per speaker from those few rows.
-        """
+        the speakers with the latest take first. Background noise is left out. Read from the
+        speaker index (speaker_id, keyword, status, created_at) alone."""
         clips = clips_table.c
-        per_word = (
+        query = (
             select(
                 clips.speaker_id,
                 func.count().label("clips"),
-                func.sum(case((clips.status == "accepted", 1), else_=0)).label("accepted"),
+                func.count().filter(clips.status == "accepted").label("accepted"),
+                func.count(clips.keyword.distinct()).label("words"),
                 func.min(clips.created_at).label("first_take"),
                 func.max(clips.created_at).label("last_take"),
             )
             .where(clips.keyword != NOISE_KEYWORD)
-            .group_by(clips.speaker_id, clips.keyword)
-            .subquery("per_word")
-        )
-        words = per_word.c
-        query = (
-            select(
-                words.speaker_id,
-                func.sum(words.clips).label("clips"),
-                func.sum(words.accepted).label("accepted"),
-                func.count().label("words"),
-                func.min(words.first_take).label("first_take"),
-                func.max(words.last_take).label("last_take"),
-            )
-            .group_by(words.speaker_id)
-            .order_by(func.max(words.last_take).desc())
+            .group_by(clips.speaker_id)
+            .order_by(func.max(clips.created_at).desc())
         )
         frame = self._frame(query).astype({"clips": "int64", "accepted": "int64", "words": "int64"})
         for column in ("first_take", "last_take"):
@@ -511,36 +548,41 @@ class ClipStore:
         left out, computed in SQL.
 
         One range count per day on the created_at index, from the first take's day to the last's
-        (two index seeks find them): it reads each index entry once and sorts nothing, where
-        GROUP BY date(created_at) sorts every row.
+        (two index seeks find them), the days given as a VALUES list: each index entry is read
+        once and nothing is sorted, where GROUP BY date(created_at) sorts every row.
         """
         clips = clips_table.c
         bounds = select(
             select(func.min(clips.created_at)).scalar_subquery(), select(func.max(clips.created_at)).scalar_subquery()
         )
-        days: list[date] = []
-        counts: list[int] = []
+        found: list[tuple[date, int]] = []
         with self._read() as connection:
             first, last = (as_utc(value) for value in connection.execute(bounds).one())
             if first is not None:
-                days = [
-                    first.date() + timedelta(days=number) for number in range((last.date() - first.date()).days + 1)
-                ]
-                for start in range(0, len(days), DAYS_PER_QUERY):
-                    chunk = days[start : start + DAYS_PER_QUERY]
-                    edges = [datetime(day.year, day.month, day.day, tzinfo=UTC) for day in chunk]
-                    edges.append(edges[-1] + timedelta(days=1))
-                    per_day = [
+                start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+                starts = [start + timedelta(days=number) for number in range((last - start).days + 1)]
+                for offset in range(0, len(starts), DAYS_PER_QUERY):
+                    day_list = values(
+                        sql_column("begin", DateTime(timezone=True)),
+                        sql_column("end", DateTime(timezone=True)),
+                        name="days",
+                    ).data([(begin, begin + timedelta(days=1)) for begin in starts[offset : offset + DAYS_PER_QUERY]])
+                    days = day_list.cte("days")  # SQLite names a VALUES list's columns only in a CTE
+                    takes = (
                         select(func.count())
-                        .where(clips.created_at >= begin, clips.created_at < end, clips.keyword != NOISE_KEYWORD)
+                        .where(
+                            clips.created_at >= days.c.begin,
+                            clips.created_at < days.c.end,
+                            clips.keyword != NOISE_KEYWORD,
+                        )
                         .scalar_subquery()
-                        for begin, end in itertools.pairwise(edges)
-                    ]
-                    counts += [int(count) for count in connection.execute(select(*per_day)).one()]
+                    )
+                    rows = connection.execute(select(days.c.begin, takes).order_by(days.c.begin)).all()
+                    found += [(as_utc(begin).date(), int(count)) for begin, count in rows if count]
         frame = pd.DataFrame(
-            {"day": pd.to_datetime(pd.Series(days, dtype="object")), "clips": pd.Series(counts, dtype="int64")}
+            {"day": pd.Series([day for day, _ in found], dtype="object"), "clips": [count for _, count in found]}
         )
-        return frame[frame["clips"] > 0].reset_index(drop=True)
+        return frame.astype({"day": "datetime64[ns]", "clips": "int64"})
 
     def known_source_sha1s(self) -> set[str]:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
@@ -555,10 +597,19 @@ class ClipStore:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
         return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
-    def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
-        """File a clip under another word (the volunteer said a different one); return the state before."""
+    def relabel(
+        self, clip_id: str, keyword: str, *, near_miss_of: str | None = None, reviewer: str | None = None
+    ) -> ReviewState:
+        """File a clip under another word (the volunteer said a different one); return the state before.
+
+        ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_label``),
+        None for any other word: the clip's old value never stays with a new word.
+        """
         check_keyword(keyword)
-        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=datetime.now(UTC))
+        check_near_miss_of(near_miss_of)
+        return self._review(
+            clip_id, keyword=keyword, near_miss_of=near_miss_of, reviewer=reviewer, reviewed_at=datetime.now(UTC)
+        )
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
         """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""

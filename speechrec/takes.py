@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,13 +39,16 @@ class VolunteerProgress:
 
 
 def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
-    """The speaker's stored clips (all sessions), counted per keyword in SQL, against their schedule."""
-    takes = store.takes_per_keyword(speaker_id)
-    stored_words = {keyword: count for keyword, count in takes.items() if keyword != NOISE_KEYWORD}
+    """The speaker's stored clips (all sessions), counted per keyword and variation in SQL, against
+    their schedule."""
+    takes = store.takes_per_prompt(speaker_id)
+    stored: dict[tuple[str, str | None] | str, int] = {
+        prompt: count for prompt, count in takes.items() if prompt[0] != NOISE_KEYWORD
+    }
     return VolunteerProgress(
         clips=sum(takes.values()),
-        progress=progress(build_schedule(campaign, speaker_id), stored_words),
-        needs_noise=campaign.background_noise_s > 0 and NOISE_KEYWORD not in takes,
+        progress=progress(build_schedule(campaign, speaker_id), stored),
+        needs_noise=campaign.background_noise_s > 0 and all(word != NOISE_KEYWORD for word, _ in takes),
     )
 
 
@@ -52,7 +56,8 @@ def mic_check_passed(result: CaptureResult) -> bool:
     """True when a capture holds speech at a usable level (the live recorder's microphone check)."""
     if result.outcome is Outcome.NOTHING_HEARD or len(result.samples) == 0:
         return False
-    return not set(assess_take(result.samples, result.sample_rate).flags) & MIC_CHECK_PROBLEMS
+    report = assess_take(result.samples, result.sample_rate, lost_spans=result.lost_spans)
+    return not set(report.flags) & MIC_CHECK_PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -103,21 +108,28 @@ def keep_take(
     session_id: str,
     source: str,
     consent_version: int,
+    lost_spans: Sequence[tuple[int, int]] = (),
+    variation: str | None = None,
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
     ``keyword`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
-    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the
-    campaign does not ask for.
+    length); ``lost_spans``: sample ranges where the live stream lost audio (``assess_take``);
+    ``variation`` the campaign variation the prompt asked for (None: none). A near-miss
+    phrase is stored with the keywords it is a near miss of. A session never stores more than
+    ``session_limit(campaign)`` takes. A take the store cannot keep is refused with
+    ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
+    does not ask for.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
         raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
+    if variation is not None and variation not in {item.name for item in campaign.variations}:
+        raise ValueError(f"variation {variation!r} is not one of the campaign's variations")
     limit = session_limit(campaign)
     if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
     is_noise = keyword == NOISE_KEYWORD
-    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
+    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, not is_noise, lost_spans)
     problems = describe_flags(quality.flags)
     if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
         problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
@@ -133,6 +145,8 @@ def keep_take(
             session_id=session_id,
             source=source,
             consent_version=consent_version,
+            variation=variation,
+            near_miss_of=campaign.near_miss_label(keyword),
         )
     except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
         LOGGER.error("a take could not be stored: %s", error)
@@ -150,8 +164,10 @@ def keep_capture(
     session_id: str,
     source: str,
     consent_version: int,
+    variation: str | None = None,
 ) -> TakeVerdict:
-    """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
+    """``keep_take`` for a live capture (with the audio it lost on the way); logs how long after
+    the end of speech the take was stored."""
     verdict = keep_take(
         store,
         campaign,
@@ -162,6 +178,8 @@ def keep_capture(
         session_id=session_id,
         source=source,
         consent_version=consent_version,
+        lost_spans=result.lost_spans,
+        variation=variation,
     )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
@@ -178,6 +196,7 @@ def keep_upload(
     session_id: str,
     source: str,
     consent_version: int,
+    variation: str | None = None,
 ) -> TakeVerdict:
     """The simple recorder's path: decode an uploaded recording (any format), cut it to its take
     like live capture (background noise is kept whole), then ``keep_take`` it."""
@@ -201,4 +220,5 @@ def keep_upload(
         session_id=session_id,
         source=source,
         consent_version=consent_version,
+        variation=variation,
     )

@@ -1,6 +1,7 @@
 """The review queue's rules as speechrec/review.py wrote them in pandas at commit 8ec85ee, before
-the queue moved into SQL (ClipStore.next_to_review / count_to_review). Kept as the specification:
-tests/test_review.py checks the SQL queue against these functions on the same rows."""
+the queue moved into SQL (ClipStore.next_to_review / count_to_review), plus the variation filter
+of issue 14. Kept as the specification: tests/test_review.py checks the SQL queue against these
+functions on the same rows."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from speechrec.review import ANY
+from speechrec.review import ANY, NO_VARIATION
 
 
 def review_queue(
@@ -22,10 +23,12 @@ def review_queue(
     status: str = "pending",
     flag: str = ANY,
     exclude: Collection[str] = (),
+    variations: Collection[str] = (),
 ) -> pd.DataFrame:
     """The clips to review in order, newest first, from ``ClipStore.clips()`` rows.
 
-    ``keywords``, ``speakers``, ``sources``: only these (all when empty). ``days``: first and last
+    ``keywords``, ``speakers``, ``sources``, ``variations``: only these (all when empty;
+    ``NO_VARIATION`` stands for a clip asked in none). ``days``: first and last
     UTC day of the takes, inclusive. ``status``: pending, accepted, rejected or ``ANY``. ``flag``:
     ``ANY``, ``"clean"``, ``"flagged"`` or one quality flag. ``exclude``: clip ids already handled in
     this review session. Background noise is reviewed like any word.
@@ -34,6 +37,8 @@ def review_queue(
     for column, chosen in (("keyword", keywords), ("speaker_id", speakers), ("source", sources)):
         if chosen:
             keep &= clips[column].isin(list(chosen))
+    if variations:
+        keep &= clips["variation"].astype(object).where(clips["variation"].notna(), NO_VARIATION).isin(list(variations))
     if days is not None:
         first, last = (pd.Timestamp(day, tz="UTC") for day in days)
         keep &= (clips["created_at"] >= first) & (clips["created_at"] < last + timedelta(days=1))

@@ -17,12 +17,12 @@ import pytest
 import soundfile as sf
 import streamlit as st
 import streamlit_webrtc.component
-from signals import load_word, scale_to_dbfs, steady_noise
+from signals import QUIRKS_DIR, load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
 from streamlit.testing.v1 import AppTest
 
 from speechrec.campaign import NOISE_KEYWORD, load_campaign
 from speechrec.config import load_settings
-from speechrec.prompts import build_schedule
+from speechrec.prompts import Prompt, build_schedule
 from speechrec.quality import assess_take
 from speechrec.schema import clips_table
 from speechrec.store import ClipStore
@@ -155,6 +155,47 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
     assert prompted_word(at) == word
 
 
+@pytest.mark.parametrize("name", ["take.wav", "take-with-click.wav"])
+def test_case_17_a_take_with_a_mouse_click_is_kept(name):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value((name, (QUIRKS_DIR / "17-click" / name).read_bytes(), "audio/wav")).run()
+    assert not at.exception
+    assert shown(at.success[0].value) == "Got it, thank you!"
+    clips = open_store().clips()
+    assert clips["keyword"].tolist() == [word] and clips["flags"].tolist() == [""]
+
+
+def broken_upload(kind: str) -> tuple[str, bytes, str]:
+    if kind.startswith("rate-"):
+        return "take.wav", wav_with_header_rate(spoken_take(), int(kind.removeprefix("rate-"))), "audio/wav"
+    return "take.wav", wav(spoken_take())[1][:30], "audio/wav"  # the upload stopped inside the header
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("rate-1", "sample rate of 1 Hz"),
+        ("rate-999", "sample rate of 999 Hz"),
+        ("rate-500000", "sample rate of 500000 Hz"),
+        ("rate-4000000", "sample rate of 4000000 Hz"),
+        ("cut-short", "cannot be decoded"),
+    ],
+)
+def test_a_broken_recording_gets_one_plain_sentence_and_the_word_stays(kind, reason):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value(broken_upload(kind)).run()
+    assert not at.exception
+    message = shown(at.error[0].value)
+    assert reason in message and message.endswith("please record again. Please try again.")
+    assert not re.search(r"Errno|<none>|Traceback|longer than", message)
+    assert open_store().clips().empty
+    assert prompted_word(at) == word
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()  # and the next good take is kept
+    assert not at.exception and len(open_store().clips()) == 1
+
+
 def test_own_takes_can_be_replayed_and_deleted():
     at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     at.get("audio_input")[0].set_value(wav(spoken_take())).run()
@@ -167,13 +208,16 @@ def test_own_takes_can_be_replayed_and_deleted():
     assert not at.get("audio")
 
 
-def prefill(store: ClipStore, speaker_id: str, words: list[str]) -> None:
+def prefill(store: ClipStore, speaker_id: str, prompts: list[str | Prompt]) -> None:
+    """Store a take of each word (or schedule Prompt, in its variation) as an earlier session."""
     samples = spoken_take()
     quality = assess_take(samples, RATE)
-    for word in words:
+    for prompt in prompts:
+        word, variation = (prompt, None) if isinstance(prompt, str) else prompt
         store.add_clip(
-            samples, RATE, quality, keyword=word, speaker_id=speaker_id, session_id="earlier", source="webrtc"
-        )
+            samples, RATE, quality, keyword=word, speaker_id=speaker_id, session_id="earlier", source="webrtc",
+            variation=variation,
+        )  # fmt: skip
 
 
 def test_coming_back_with_the_code_resumes_the_schedule():
@@ -187,7 +231,7 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     assert not at.exception
     assert "Welcome back" in shown(at.success[0].value)
     simple_recorder(at.switch_page("pages/record.py").run())
-    assert prompted_word(at) == schedule[4]
+    assert prompted_word(at) == schedule[4].word
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
 
 
@@ -534,14 +578,32 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     assert "The consent text has changed" in shown(volunteer.info[0].value)
 
 
-def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved():
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ("yes\n../etc", "Not saved: keywords: keyword '../etc' contains '..'"),
+        ("yes\ncon", "Not saved: keywords: keyword 'con' is a name Windows keeps for a device"),
+        ("yes, LPT1.", "Not saved: keywords: keyword 'LPT1.' ends with a dot"),
+        ("yes\nYES", "Not saved: keywords: keyword 'YES' is listed twice (also as 'yes')"),
+        ("\u00fcber, u\u0308ber", "Not saved: keywords: keyword '\u00fcber' is listed twice (also as '\u00fcber')"),
+    ],
+)
+def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved(keywords, message):
     store = open_store()
     at = organizer_page("pages/campaign.py")
-    campaign_field(at, "Keywords").input("yes\n../etc")
+    campaign_field(at, "Keywords").input(keywords)
     at.button[-1].click().run()
     assert not at.exception
-    assert "Not saved: keyword '../etc' contains '..'" in shown(at.error[0].value)
+    assert message in shown(at.error[0].value)
     assert store.saved_campaign() is None
+
+
+def test_a_word_typed_in_decomposed_unicode_is_saved_in_nfc():
+    at = organizer_page("pages/campaign.py")
+    campaign_field(at, "Keywords").input("u\u0308ber\nyes")
+    at.button[-1].click().run()
+    assert not at.exception
+    assert open_store().saved_campaign().keywords == ("\u00fcber", "yes")
 
 
 OIDC_SECRETS = {
@@ -756,8 +818,8 @@ def test_a_typed_reject_reason_is_shown_as_text(typed):
 
 def test_an_invalid_campaign_edit_quoting_markdown_is_shown_as_text():
     at = organizer_page("pages/campaign.py")
-    next(item for item in at.text_area if item.label.startswith("Keywords")).input("[x](https://example.org/x)")
-    at.button[0].click().run()
+    campaign_field(at, "Keywords").input("[x](https://example.org/x)")
+    at.button[-1].click().run()
     assert not at.exception
     assert_shown_as_text(at.error[0].value, "'[x](https://example.org/x)'")
 

@@ -173,7 +173,7 @@ def test_live_recorder_checks_the_microphone_then_stores_takes(tmp_path, fake_mi
     # Each take went to the word prompted at that moment: the speaker's schedule, in order.
     speaker_id = clips["speaker_id"].iloc[0]
     campaign = load_campaign(REPO / "campaign.toml")
-    assert clips["keyword"].tolist() == build_schedule(campaign, speaker_id)[: len(clips)]
+    assert clips["keyword"].tolist() == [prompt.word for prompt in build_schedule(campaign, speaker_id)][: len(clips)]
     for clip_id in clips["clip_id"]:
         samples, _ = store.read_audio(clip_id)
         # Raw audio (the browser's processing is off): the take matches what the microphone said.

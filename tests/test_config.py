@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 import traceback
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -13,11 +14,19 @@ from speechrec.campaign import (
     CAMPAIGN_ENV,
     MAX_KEYWORD_LENGTH,
     Campaign,
+    CampaignTexts,
+    Variation,
     campaign_from_dict,
     campaign_path,
     campaign_to_dict,
     check_keyword,
+    fold_keyword,
+    folder_spellings,
+    format_near_misses,
+    format_variations,
     load_campaign,
+    parse_near_misses,
+    parse_variations,
     parse_word_list,
     revise_campaign,
 )
@@ -140,6 +149,17 @@ UNSAFE_WORDS = [
     (" yes", "starts or ends with white space"),
     ("yes ", "starts or ends with white space"),
     ("yes\n", "starts or ends with white space"),
+    ("yes.", "ends with a dot"),
+    ("okay...", "ends with a dot|contains '..'"),
+    ("con", "is a name Windows keeps for a device"),
+    ("CON", "is a name Windows keeps for a device"),
+    ("Nul", "is a name Windows keeps for a device"),
+    ("aux.txt", "is a name Windows keeps for a device"),
+    ("prn ", "starts or ends with white space"),
+    ("com1", "is a name Windows keeps for a device"),
+    ("LPT9", "is a name Windows keeps for a device"),
+    ("com\u00b9", "is a name Windows keeps for a device"),
+    ("\U0001f600" * 64, "takes more than 255 bytes in UTF-8"),
 ]
 
 
@@ -149,6 +169,60 @@ def test_unsafe_keywords(word, message):
         campaign_from_dict(base(keywords=["no", word]))
     with pytest.raises(CampaignError, match=message):
         check_keyword(word)
+
+
+@pytest.mark.parametrize(
+    ("key", "word", "reason"),
+    [
+        ("keywords", "con", "a name Windows keeps for a device"),
+        ("filler_words", "nul.wav", "a name Windows keeps for a device"),
+        ("keywords", "hello.", "ends with a dot"),
+        ("filler_words", "\U0001f600" * 64, "more than 255 bytes"),
+    ],
+)
+def test_a_name_that_cannot_be_a_folder_is_refused_with_its_key_in_the_file_and_the_editor(tmp_path, key, word, reason):
+    other = {"keywords": '["yes"]', "filler_words": "[]"}
+    path = write_campaign(tmp_path, campaign_toml(**{**other, key: f'["{word}"]'}))
+    with pytest.raises(CampaignError, match=re.escape(f"{path}: {key}: ") + ".*" + re.escape(repr(word)) + ".*" + reason):
+        load_campaign(path)
+    with pytest.raises(CampaignError, match=f"^{key}: .*{reason}"):
+        revise_campaign(campaign_from_dict(base()), {key: (word,) if key == "filler_words" else ("yes", word)})
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_words_are_kept_in_nfc_whatever_form_they_are_typed_in(tmp_path, form):
+    uber = unicodedata.normalize(form, "über")
+    path = write_campaign(tmp_path, campaign_toml(keywords=f'["{uber}", "yes"]', filler_words=f'["{unicodedata.normalize(form, "Größe")}"]'))
+    campaign = load_campaign(path)
+    assert campaign.keywords == ("\u00fcber", "yes") and campaign.filler_words == ("Gr\u00f6\u00dfe",)
+    edited = revise_campaign(campaign, {"keywords": (unicodedata.normalize(form, "Ärger"), "yes")})
+    assert edited.keywords == ("\u00c4rger", "yes")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("yes", "YES"), ("über", unicodedata.normalize("NFD", "über")), ("Über", unicodedata.normalize("NFD", "über")), ("straße", "STRASSE")],
+)
+def test_one_word_in_two_spellings_is_listed_twice(first, second):
+    shown = repr(unicodedata.normalize("NFC", second))
+    with pytest.raises(CampaignError, match=f"keywords: keyword {re.escape(shown)} is listed twice"):
+        campaign_from_dict(base(keywords=[first, second]))
+    with pytest.raises(CampaignError, match="filler_words: filler word .* is listed twice"):
+        campaign_from_dict(base(keywords=[first], filler_words=[second]))
+
+
+def test_folder_spellings_give_one_folder_per_word():
+    stored = ["Yes", "yes", "yes", unicodedata.normalize("NFD", "über"), "Dog", "dog", "cat"]
+    spellings = folder_spellings(stored)
+    assert spellings == {
+        "Yes": "yes",
+        "yes": "yes",
+        unicodedata.normalize("NFD", "über"): "\u00fcber",
+        "Dog": "Dog",  # a tie: the first in sorted order
+        "dog": "Dog",
+        "cat": "cat",
+    }
+    assert fold_keyword("Über") == fold_keyword(unicodedata.normalize("NFD", "über")) == "\u00fcber"
 
 
 @pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS[:3])
@@ -469,3 +543,153 @@ def test_revise_campaign_refuses_bad_values(changes, message):
 def test_settings_say_whether_data_is_on_the_local_disk(tmp_path, database_url, storage_url, local):
     settings = load_settings(tmp_path, database_url=database_url, storage_url=storage_url, environ={})
     assert settings.on_local_disk is local
+
+
+# ---- variations, near misses, languages (issue 14) ----------------------------------------------
+
+FULL_TOML = """
+title = "Hey Jarvis"
+keywords = ["hey jarvis", "stop"]
+consent_text = "I agree."
+filler_words = ["cat"]
+languages = ["en", "de-DE"]
+
+[[variations]]
+name = "normal"
+instruction = "Say it in your normal voice."
+
+[[variations]]
+name = "soft"
+instruction = "Say it softly, as if someone sleeps nearby."
+
+[near_misses]
+"hey jarvis" = ["hey", "jarvis", "hey jar"]
+stop = ["top"]
+
+[translations.de_DE]
+title = "Hey Jarvis (deutsch)"
+consent_text = "Ich stimme zu."
+variations = { soft = "Sag es leise." }
+"""
+
+
+def test_a_campaign_with_variations_near_misses_and_languages_loads(tmp_path):
+    campaign = load_campaign(write_campaign(tmp_path, FULL_TOML))
+    assert [variation.name for variation in campaign.variations] == ["normal", "soft"]
+    assert campaign.near_misses == {"hey jarvis": ("hey", "jarvis", "hey jar"), "stop": ("top",)}
+    assert campaign.words == ("hey jarvis", "stop", "cat", "hey", "jarvis", "hey jar", "top")
+    assert campaign.near_miss_of("hey jar") == ("hey jarvis",) and campaign.near_miss_of("cat") == ()
+    assert campaign.languages == ("en", "de_DE")  # browsers' tags are read as Babel's codes
+    german = campaign.texts("de_DE")
+    assert (german.title, german.consent_text, german.description) == ("Hey Jarvis (deutsch)", "Ich stimme zu.", "")
+    assert german.instructions == {"normal": "Say it in your normal voice.", "soft": "Sag es leise."}
+    assert campaign.texts("en").consent_text == "I agree." and campaign.texts("fr").title == "Hey Jarvis"
+    assert campaign_from_dict(campaign_to_dict(campaign)) == campaign
+
+
+def test_an_older_campaign_file_reads_and_writes_as_before(tmp_path):
+    campaign = load_campaign(SHIPPED_CAMPAIGN)
+    assert (campaign.variations, campaign.near_misses, campaign.translations) == ((), {}, {})
+    assert set(campaign_to_dict(campaign)) == {
+        "title", "keywords", "consent_text", "description", "consent_version", "licence", "takes_per_keyword",
+        "filler_words", "target_per_keyword", "clip_duration_s", "export_sample_rate", "background_noise_s",
+    } | ({"languages"} if campaign.languages != ("en",) else set())  # fmt: skip
+
+
+def test_a_near_miss_phrase_may_belong_to_several_keywords():
+    campaign = campaign_from_dict(
+        base(keywords=["hey jarvis", "hey robot"], near_misses={"hey jarvis": ["hey"], "hey robot": ["hey", "robot"]})
+    )
+    assert campaign.near_miss_phrases == ("hey", "robot")
+    assert campaign.near_miss_label("hey") == "hey jarvis|hey robot"
+    assert campaign.near_miss_label("robot") == "hey robot" and campaign.near_miss_label("stop") is None
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"variations": [{"name": "Soft", "instruction": "x"}]}, "variation name 'Soft' must be up to 32 lower-case"),
+        ({"variations": [{"name": "arm length", "instruction": "x"}]}, "variation name 'arm length'"),
+        ({"variations": [{"name": "soft", "instruction": " "}]}, "variation 'soft' has no instruction"),
+        ({"variations": [{"name": "soft", "instruction": "x" * 301}]}, "longer than 300 characters"),
+        ({"variations": [{"name": "soft", "instruction": "a"}, {"name": "soft", "instruction": "b"}]},
+         "variation 'soft' is listed twice"),
+        ({"variations": [{"name": "soft"}]}, "each variation needs exactly a name and an instruction"),
+        ({"variations": "soft"}, "variations must be a list of tables"),
+        ({"variations": [{"name": f"v{n}", "instruction": "x"} for n in range(21)]}, "at most 20 are allowed"),
+        ({"near_misses": {"hey": ["he"]}}, "near_misses lists phrases for 'hey', which is not a keyword"),
+        ({"near_misses": {"yes": ["ye/s"]}}, "near-miss phrase of 'yes' 'ye/s' contains '/'"),
+        ({"near_misses": {"yes": ["YES"]}}, "near-miss phrase 'YES' is the keyword itself"),
+        ({"near_misses": {"yes": ["no"]}}, "near-miss phrase 'no' of 'yes' is also listed as 'no'"),
+        ({"near_misses": {"yes": ["ye", "ye"]}}, "a near-miss phrase of 'yes' is listed twice"),
+        ({"near_misses": {"yes": ["ye"], "no": ["Ye"]}}, "near-miss phrase 'Ye' is also listed as 'ye'"),
+        ({"near_misses": {"yes": "ye"}}, "the near misses of 'yes' must be a list of phrases"),
+        ({"near_misses": ["ye"]}, "near_misses must be a table"),
+        ({"languages": []}, "languages must list at least one language code"),
+        ({"languages": ["en", "klingon"]}, "'klingon' is not a language code"),
+        ({"languages": ["en", "en"]}, "languages lists a language twice"),
+        ({"languages": ["en", "fr"], "translations": {"fr": {"consent_text": "J'accepte."}}},
+         "languages lists 'fr', but the volunteer pages have no catalog for it"),
+        ({"languages": ["en", "de"]}, "languages offers 'de', but translations.de has no consent_text"),
+        ({"languages": ["en", "de"], "translations": {"de": {"title": "x"}}}, "translations.de has no consent_text"),
+        ({"languages": ["en", "de"], "translations": {"de": {"consent_text": " "}}}, "translations.de has no consent"),
+        ({"translations": {"de": {"consent_text": "Ja."}}}, "translations has texts for 'de', which is not one of"),
+        ({"languages": ["en", "de"], "translations": {"de": {"consent_text": "Ja.", "colour": "x"}}},
+         "translations.de: unknown key 'colour'"),
+        ({"languages": ["en", "de"], "translations": {"de": {"consent_text": "Ja.", "variations": {"soft": "x"}}}},
+         "translations.de gives an instruction for variation 'soft', which the campaign does not list"),
+    ],
+)  # fmt: skip
+def test_bad_variations_near_misses_and_languages(values, message):
+    with pytest.raises(CampaignError, match=re.escape(message)):
+        campaign_from_dict(base(**values), source="campaign.toml")
+
+
+def test_a_bad_variation_in_a_file_names_the_file(tmp_path):
+    path = write_campaign(tmp_path, FULL_TOML.replace('name = "soft"', 'name = "Soft"'))
+    with pytest.raises(CampaignError, match=re.escape(f"{path}: variation name 'Soft'")):
+        load_campaign(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("soft: Say it softly.\n\nloud : Say it: LOUD ", (Variation("soft", "Say it softly."), Variation("loud", "Say it: LOUD"))),
+        ("", ()),
+    ],
+)  # fmt: skip
+def test_parse_variations_reads_what_format_variations_writes(text, parsed):
+    assert parse_variations(text) == parsed
+    assert parse_variations(format_variations(parsed)) == parsed
+
+
+def test_parse_near_misses_reads_what_format_near_misses_writes():
+    parsed = parse_near_misses("hey jarvis: hey, jarvis\n\n stop : top\nhey jarvis: hey jar")
+    assert parsed == {"hey jarvis": ("hey", "jarvis", "hey jar"), "stop": ("top",)}
+    assert parse_near_misses(format_near_misses(parsed)) == parsed
+
+
+@pytest.mark.parametrize(
+    ("parse", "text", "message"),
+    [
+        (parse_variations, "soft: Say it softly.\nloud", "variation line 2 ('loud') has no ':'"),
+        (parse_near_misses, "hey jarvis hey", "near-miss line 1 ('hey jarvis hey') has no ':'"),
+    ],
+)
+def test_lines_without_a_colon_are_named(parse, text, message):
+    with pytest.raises(CampaignError, match=re.escape(message)):
+        parse(text)
+
+
+def test_a_changed_consent_text_in_any_language_bumps_the_version_once():
+    campaign = campaign_from_dict(
+        base(languages=["en", "de"], translations={"de": {"consent_text": "Ich stimme zu."}}, consent_version=4)
+    )
+    german = CampaignTexts(consent_text="Ich stimme allem zu.")
+    assert revise_campaign(campaign, {"translations": {"de": german}}).consent_version == 5
+    same = CampaignTexts(consent_text=" Ich stimme zu.\n", title="Neu")
+    assert revise_campaign(campaign, {"translations": {"de": same}}).consent_version == 4
+    english_only = revise_campaign(campaign, {"languages": ("en",), "translations": {}})
+    assert english_only.consent_version == 4  # a language dropped: nobody's agreement changed
+    added = revise_campaign(english_only, {"languages": ("en", "de"), "translations": {"de": german}})
+    assert added.consent_version == 4  # a language added: nobody agreed in it yet

@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+import unicodedata
 import wave
 import zipfile
 from dataclasses import dataclass, replace
@@ -24,7 +25,7 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, CampaignTexts, Variation
 from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
@@ -38,9 +39,11 @@ from speechrec.export import (
     which_set,
 )
 from speechrec.importer import import_folder
+from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
 from speechrec.schema import clips_table, speakers_table
 from speechrec.store import ClipStore
+from speechrec.takes import keep_take
 
 CAMPAIGN = Campaign(
     title="Export test campaign: yes, no, up, down, tum",
@@ -705,6 +708,42 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     assert summary.files_per_keyword == {"grüezi": 1}
 
 
+@pytest.mark.parametrize("offset", [0.02, -0.05, 0.2])
+@pytest.mark.parametrize(("word", "rate"), [("no", 16000), ("down", 48000), ("tum", 44100)])
+def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word, rate):
+    store.ensure_speaker(T1, origin="volunteer")
+    clean = make_take(sample_rate=rate, duration_s=1.6, offset_s=0.5, word=word, level_dbfs=-26.0, seed=13)
+    for samples in (clean, clean + np.float32(offset)):
+        quality = assess_take(samples, rate)
+        assert quality.flags == ()
+        store.add_clip(samples, rate, quality, keyword=word, speaker_id=T1, session_id="s", source="webrtc")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    assert summary.files == 2
+    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive))
+    assert abs(with_offset.mean()) <= 0.005
+    # The same word, whole: as much energy, and the same waveform up to where the window was cut.
+    assert np.sum(with_offset**2) == pytest.approx(np.sum(without**2), rel=0.02)
+    lag = int(np.argmax(np.correlate(with_offset, without, mode="full"))) - (len(without) - 1)
+    a, b = (with_offset[lag:], without[: len(without) - lag]) if lag >= 0 else (with_offset[:lag], without[-lag:])
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+
+
+def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_path):
+    # A store filled before imports matched names: "Yes" and "yes", "über" in NFD and in NFC.
+    store.ensure_speaker(T1, origin="volunteer")
+    nfd = unicodedata.normalize("NFD", "über")
+    for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
+        samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
+        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    names = wav_names(archive)
+    assert len({name.casefold() for name in names}) == len(names) == 6
+    assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert summary.files_per_keyword == {"yes": 4, "über": 2}
+    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
+
+
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
     # Before any review, "accepted" matches no clip: a valid zip without WAV files, not a crash.
     store.ensure_speaker(T1, origin="volunteer")
@@ -791,6 +830,63 @@ def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
 )
 def test_download_name(title, name):
     assert download_name(replace(CAMPAIGN, title=title), date(2026, 11, 24)) == name
+
+
+# ---- variations, near misses and languages (issue 14) ------------------------------------------------------
+
+VARIED = Campaign(
+    title="Hey Jarvis",
+    keywords=("hey jarvis", "stop"),
+    consent_text="I agree (English consent marker EN-41).",
+    takes_per_keyword=2,
+    filler_words=("cat",),
+    variations=(Variation("soft", "Say it softly."), Variation("far", "Say it from across the room.")),
+    near_misses={"hey jarvis": ("hey", "jarvis", "hey jar")},
+    languages=("en", "de"),
+    translations={"de": CampaignTexts(consent_text="Ich stimme zu (deutsche Einwilligung DE-41).")},
+)
+
+
+def test_a_campaign_with_variations_and_near_misses_exports_which_is_which(store, tmp_path):
+    """From the schedule through keep_take to the zip: every clip carries its prompt's variation,
+    near misses get their own folders, and metadata.csv says which keyword each is a near miss of."""
+    recording = np.concatenate([steady_noise(0.4, 16000, -60.0), load_word("yes", trim=True)[0] * 0.2,
+                                steady_noise(0.6, 16000, -60.0, seed=1)]).astype(np.float32)  # fmt: skip
+    asked = []
+    for _ in range(2):
+        speaker = store.create_speaker(1, "de").speaker_id
+        for prompt in build_schedule(VARIED, speaker):
+            verdict = keep_take(store, VARIED, recording, 16000, keyword=prompt.word, variation=prompt.variation,
+                                speaker_id=speaker, session_id=speaker, source="webrtc", consent_version=1)  # fmt: skip
+            assert verdict.stored, verdict.problems
+            asked.append((speaker, *prompt))
+    summary = export_dataset(store, VARIED, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    archive = zipfile.ZipFile(tmp_path / "ds.zip")
+    assert {name.split("/")[0] for name in wav_names(archive)} == {"hey jarvis", "stop", "cat", "hey", "jarvis",
+                                                                   "hey jar"}  # fmt: skip
+    assert summary.files == len(asked) == 2 * (2 * 2 + 1 + 3)
+    rows = metadata_rows(archive)
+    header = archive.read("metadata.csv").decode().splitlines()[0].split(",")
+    assert header[:4] == ["path", "keyword", "variation", "near_miss_of"]
+    exported = sorted((row["speaker"], row["keyword"], row["variation"] or None) for row in rows)
+    assert exported == sorted(asked)  # each clip carries the variation its prompt asked for
+    for row in rows:
+        assert row["near_miss_of"] == ("hey jarvis" if row["keyword"] in {"hey", "jarvis", "hey jar"} else "")
+        assert (row["variation"] != "") == (row["keyword"] in VARIED.keywords)
+    readme = archive.read("README.md").decode()
+    assert "## Variations" in readme and "- `far`: Say it from across the room." in readme
+    assert "- `hey jar/`: near miss of hey jarvis" in readme
+    assert "### English (en)\n\nI agree (English consent marker EN-41)." in readme
+    assert "### Deutsch (de)\n\nIch stimme zu (deutsche Einwilligung DE-41)." in readme
+
+
+def test_a_campaign_without_variations_exports_empty_columns_and_one_consent(store, stored, tmp_path):
+    archive, _ = export(store, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    rows = metadata_rows(archive)
+    assert {row["variation"] for row in rows} == {""} and {row["near_miss_of"] for row in rows} == {""}
+    readme = archive.read("README.md").decode()
+    assert "## Variations" not in readme and "## Near misses" not in readme and "###" not in readme
+    assert CAMPAIGN.consent_text in readme
 
 
 # ---- metadata.csv never runs in a spreadsheet ----------------------------------------------------------

@@ -17,8 +17,9 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["private"],
     ["errors", "parallel", "participant_codes"],
+    ["i18n"],
     ["speechrec", "audio", "auth", "campaign", "config", "storage"],
-    ["decode", "quality", "capture", "prompts"],
+    ["decode", "quality", "capture", "prompts", "near_misses"],
     ["records", "jobs", "review"],
     ["schema"],
     ["migrations", "queries"],
@@ -28,7 +29,7 @@ LAYERS = [
     ["__main__"],
     ["ui.text"],
     ["ui", "ui.state", "ui.resources", "ui.waveform"],
-    ["ui.auth", "ui.live", "ui.download", "ui.participants"],
+    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language", "ui.campaign_languages"],
 ]
 LAYER = {name: index for index, names in enumerate(LAYERS) for name in names}
 # Modules that pages, worker processes and the record types use: no SQL and no pandas in them.
@@ -37,7 +38,9 @@ PLAIN = [
     "campaign",
     "capture",
     "decode",
+    "i18n",
     "jobs",
+    "near_misses",
     "participant_codes",
     "prompts",
     "quality",

@@ -9,6 +9,7 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 import sqlalchemy
 from alembic.autogenerate import compare_metadata
@@ -34,6 +35,7 @@ from speechrec.config import load_settings
 from speechrec.errors import StoreError
 from speechrec.migrations import HEAD_REVISION, alembic_config
 from speechrec.participant_codes import code_digest
+from speechrec.quality import assess_take
 from speechrec.schema import SCHEMA_VERSION, metadata
 from speechrec.store import ClipStore
 
@@ -87,6 +89,8 @@ round_one_clips = Table(
 CODE = "K7QM2XPA9DHT"
 CAMPAIGN_JSON = '{"title": "Round one", "keywords": ["yes", "tüm"], "consent_text": "I agree."}'
 START = datetime(2024, 5, 1, 9, 30, tzinfo=UTC)
+# How many revisions there are (their numbers may have gaps, see the numbering test).
+REVISIONS = len(list(ScriptDirectory.from_config(alembic_config()).walk_revisions()))
 
 
 def round_one_rows() -> dict[Table, list[dict]]:
@@ -279,9 +283,12 @@ def test_a_database_of_a_newer_speechrec_is_refused(settings):
 
 
 def test_revisions_are_numbered_in_one_line_up_to_schema_version():
-    scripts = ScriptDirectory.from_config(alembic_config())
-    revisions = list(reversed(list(scripts.walk_revisions())))
-    assert [script.revision for script in revisions] == [f"{number:04d}" for number in range(1, SCHEMA_VERSION + 1)]
+    # Numbers rise along one line; a gap is allowed (revisions made side by side on branches
+    # keep the numbers they were given).
+    revisions = list(reversed(list(ScriptDirectory.from_config(alembic_config()).walk_revisions())))
+    numbers = [int(script.revision) for script in revisions]
+    assert numbers[0] == 1 and numbers == sorted(set(numbers)) and numbers[-1] == SCHEMA_VERSION
+    assert all(re.fullmatch(r"\d{4}", script.revision) for script in revisions)
     assert [script.down_revision for script in revisions] == [None, *(script.revision for script in revisions[:-1])]
     for script in revisions:
         assert re.fullmatch(rf"{script.revision}_[a-z0-9_]+\.py", script.path.rsplit("/", 1)[-1])
@@ -300,13 +307,13 @@ def test_upgrade_command_dry_run_then_upgrade(tmp_path, capsys):
 
     assert main(["upgrade", "--store", str(settings.data_dir), "--dry-run"]) == 0
     printed = capsys.readouterr().out
-    assert f"would run {SCHEMA_VERSION} step(s) to schema version {SCHEMA_VERSION}" in printed
+    assert f"would run {REVISIONS} step(s) to schema version {SCHEMA_VERSION}" in printed
     assert "0001 Round one" in printed and "only recorded" in printed
     assert revision_of(settings.database_url) == (None, "1")  # nothing changed
     assert read_all(settings.database_url) == before
 
     assert main(["upgrade", "--store", str(settings.data_dir)]) == 0
-    assert f"ran {SCHEMA_VERSION} step(s)" in capsys.readouterr().out
+    assert f"ran {REVISIONS} step(s)" in capsys.readouterr().out
     assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
     assert read_all(settings.database_url)["clips"] == before["clips"]
 
@@ -320,3 +327,38 @@ def test_upgrade_command_never_prints_a_password(tmp_path, capsys, monkeypatch):
     captured = capsys.readouterr()
     assert "cannot open the database" in captured.err
     assert "hunter2" not in captured.out + captured.err
+
+
+# ---- revision 0006: variations, near misses, consent languages (issue 14) ---------------------------
+
+
+def test_revision_0006_adds_its_columns_as_null_to_every_old_row(settings):
+    """From the previous schema (round one, revision 0001): the old rows read as plain takes
+    (no variation, no near miss) of speakers whose consent language is not known, and the
+    upgraded store keeps the new values of new takes."""
+    make_round_one(settings.database_url)
+    store = ClipStore(settings)
+    new = None
+    try:
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            clips = connection.execute(text("SELECT variation, near_miss_of FROM clips")).all()
+            speakers = connection.execute(text("SELECT consent_language FROM speakers")).all()
+        engine.dispose()
+        assert len(clips) == 60 and set(clips) == {(None, None)}
+        assert len(speakers) == 3 and set(speakers) == {(None,)}
+        old = store.clip(f"{1:032x}")
+        assert (old.variation, old.near_miss_of) == (None, None)
+        counts = store.variation_counts(["yes", "tüm", "no"])
+        assert counts["variation"].isna().all() and counts["clips"].sum() == len(clips) - 6  # 6 noise clips
+        speaker = store.create_speaker(3, "de")
+        samples = np.zeros(16000, dtype=np.float32)
+        new = store.add_clip(samples, 16000, assess_take(samples, 16000), keyword="tüm", speaker_id=speaker.speaker_id,
+                             session_id="s", source="webrtc", variation="soft", near_miss_of="yes|tüm")  # fmt: skip
+        assert (store.clip(new).variation, store.clip(new).near_miss_of) == ("soft", "yes|tüm")
+        languages = store.speakers().set_index("speaker_id")["consent_language"]
+        assert languages[speaker.speaker_id] == "de" and languages.drop(speaker.speaker_id).isna().all()
+    finally:
+        store.close()
+    old_rows = [row for row in read_all(settings.database_url)["clips"] if row[0] != new]
+    assert old_rows == [tuple(row.values()) for row in round_one_rows()[round_one_clips]]

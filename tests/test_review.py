@@ -16,17 +16,27 @@ from speechrec.campaign import NOISE_KEYWORD, SOURCES, STATUSES
 from speechrec.decode import encode_flac
 from speechrec.quality import assess_take
 from speechrec.records import NewClip
-from speechrec.review import ANY, FLAG_CHOICES, REVIEW_COUNT_LIMIT, ReviewFilter, to_go_label, word_label
+from speechrec.review import (
+    ANY,
+    FLAG_CHOICES,
+    NO_VARIATION,
+    REVIEW_COUNT_LIMIT,
+    ReviewFilter,
+    take_details,
+    to_go_label,
+    word_label,
+)
 from speechrec.schema import clips_table
 from speechrec.store import ClipStore
 
 
-def add(store, speaker_id, keyword, *, quiet=False, seed=0):
+def add(store, speaker_id, keyword, *, quiet=False, seed=0, variation=None):
     samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=seed, level_dbfs=-55.0 if quiet else -20.0)
     quality = assess_take(samples, 16000)
     return store.add_clip(
-        samples, 16000, quality, keyword=keyword, speaker_id=speaker_id, session_id="s", source="webrtc"
-    )
+        samples, 16000, quality, keyword=keyword, speaker_id=speaker_id, session_id="s", source="webrtc",
+        variation=variation,
+    )  # fmt: skip
 
 
 @pytest.fixture
@@ -93,12 +103,15 @@ def test_speaker_source_and_day_filters(store, clips):
 SPEAKERS = ("0000aaaa", "0000bbbb", "0000cccc")
 # Flags as the store keeps them; "noXspeech" would match a LIKE pattern for no_speech whose "_" is not escaped.
 FLAG_SETS = ((), ("no_speech",), ("too_quiet",), ("clipped", "cut_off"), ("cut_off",), ("noXspeech",))
+# Variations of the word clips (noise, every 4th clip, is asked in none).
+VARIATIONS = (None, "soft", None, "loud", "soft")
 
 
 @pytest.fixture
 def varied(backend_settings):
     """A store on each back-end with 48 clips over 3 speakers, 4 keywords (noise too), 3 sources,
-    every status, several flag sets and 4 UTC days, some sharing a created_at (ties by clip_id)."""
+    every status, several flag sets, variations and 4 UTC days, some sharing a created_at (ties by
+    clip_id)."""
     store = ClipStore(backend_settings)
     samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=0)
     clean = assess_take(samples, 16000)
@@ -116,6 +129,7 @@ def varied(backend_settings):
                 sample_rate=16000,
                 flac_bytes=flac,
                 quality=replace(clean, flags=FLAG_SETS[number % len(FLAG_SETS)]),
+                variation=VARIATIONS[number % len(VARIATIONS)] if number % 4 != 3 else None,
             )
         )
     ids = store.add_clips(batch)
@@ -154,11 +168,13 @@ def queues(ids: list[str]) -> list[dict]:
         + [{"sources": sources} for sources in (["webrtc"], ["audio_input", "import"])]
         + [{"days": day, "status": ANY} for day in days]
         + [{"exclude": ids[-6:]}, {"exclude": ids[::2], "status": ANY}]
+        + [{"variations": chosen} for chosen in (["soft"], [NO_VARIATION], ["loud", NO_VARIATION], ["gone"])]
     )
     mixed = [
         {"keywords": ["yes", "tum"], "speakers": [SPEAKERS[2]], "status": ANY, "flag": "flagged"},
         {"sources": ["webrtc"], "days": days[1], "flag": "cut_off", "status": "pending"},
         {"keywords": [NOISE_KEYWORD], "flag": "clean", "exclude": ids[:10], "status": "accepted"},
+        {"keywords": ["yes", "no"], "variations": ["loud"], "status": ANY, "exclude": ids[:6]},
     ]
     return single + mixed
 
@@ -223,3 +239,17 @@ def test_counts_for_pages_are_counted_in_sql(store, speaker_id):
     assert store.takes_per_keyword(speaker_id) == {"yes": 2, NOISE_KEYWORD: 1}
     assert store.keywords() == sorted(["yes", NOISE_KEYWORD])
     assert store.speaker_ids() == [speaker_id]
+
+
+@pytest.mark.parametrize(
+    ("variation", "near_miss_of", "details"),
+    [
+        ("soft", None, "variation soft"),
+        (None, "hey jarvis|hey robot", "near miss of hey jarvis, hey robot"),
+        ("loud", "stop", "variation loud · near miss of stop"),
+        (None, None, ""),
+        (float("nan"), float("nan"), ""),  # as a pandas row gives missing values
+    ],
+)
+def test_take_details(variation, near_miss_of, details):
+    assert take_details(variation, near_miss_of) == details

@@ -10,10 +10,11 @@ from conftest import BACKENDS
 from signals import make_take, steady_noise
 from sqlalchemy import create_engine, update
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, Variation
 from speechrec.quality import assess_take
+from speechrec.review import NO_VARIATION
 from speechrec.schema import clips_table
-from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s, speaker_table, totals
+from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s, speaker_table, totals, variation_counts
 from speechrec.store import ClipStore
 
 RATE = 16000
@@ -36,13 +37,23 @@ def flagged_take(seed: int = 0) -> np.ndarray:
     return make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, level_dbfs=-55.0, seed=seed)
 
 
-def add(store: ClipStore, speaker: str, keyword: str, status: str, *, flagged: bool = False, seed: int = 0) -> str:
+def add(
+    store: ClipStore,
+    speaker: str,
+    keyword: str,
+    status: str,
+    *,
+    flagged: bool = False,
+    seed: int = 0,
+    variation: str | None = None,
+) -> str:
     samples = flagged_take(seed) if flagged else clean_take(seed)
     quality = assess_take(samples, RATE)
     assert bool(quality.flags) == flagged
     clip_id = store.add_clip(
-        samples, RATE, quality, keyword=keyword, speaker_id=speaker, session_id="s", source="webrtc"
-    )
+        samples, RATE, quality, keyword=keyword, speaker_id=speaker, session_id="s", source="webrtc",
+        variation=variation,
+    )  # fmt: skip
     if status != "pending":
         store.set_status(clip_id, status, reviewer="tester")
     return clip_id
@@ -226,3 +237,41 @@ def test_takes_per_day_over_months(backend_settings):
         assert days["clips"].tolist() == [1, 2, 3, 1]
     finally:
         store.close()
+
+
+VARIED = Campaign(
+    title="variations",
+    keywords=("yes", "no"),
+    consent_text="ok",
+    variations=(Variation("soft", "Softly."), Variation("loud", "Loudly.")),
+    near_misses={"yes": ("ye",)},
+)
+
+
+def test_counts_per_variation_against_hand_counts(store, speaker_id):
+    add(store, speaker_id, "yes", "accepted", variation="soft")
+    add(store, speaker_id, "yes", "pending", variation="soft", seed=1)
+    add(store, speaker_id, "yes", "pending", flagged=True, variation="loud")
+    add(store, speaker_id, "yes", "rejected", variation="whisper")  # a variation since removed
+    add(store, speaker_id, "yes", "pending")  # before the campaign had variations
+    add(store, speaker_id, "ye", "pending")  # a near miss: asked in no variation, not counted here
+    table = variation_counts(store, VARIED).set_index(["keyword", "variation"])
+    assert list(table.columns) == COUNT_COLUMNS
+    assert table.index.tolist() == [
+        ("yes", "soft"), ("yes", "loud"), ("yes", "whisper"), ("yes", NO_VARIATION),
+        ("no", "soft"), ("no", "loud"), ("no", "whisper"), ("no", NO_VARIATION),
+    ]  # fmt: skip
+    assert table.loc[("yes", "soft")].tolist() == [2, 1, 1, 0, 0]
+    assert table.loc[("yes", "loud")].tolist() == [1, 0, 0, 1, 0]
+    assert table.loc[("yes", "whisper")].tolist() == [1, 0, 0, 0, 1]
+    assert table.loc[("yes", NO_VARIATION)].tolist() == [1, 0, 1, 0, 0]
+    assert table.loc[("no", "soft")].tolist() == [0, 0, 0, 0, 0]
+    words = keyword_counts(store, VARIED).set_index("keyword")
+    assert (words.loc["yes", "total"], words.loc["ye", "kind"], words.loc["ye", "total"]) == (5, "near miss", 1)
+
+
+def test_counts_per_variation_of_an_empty_store(store):
+    table = variation_counts(store, VARIED)
+    assert table[["keyword", "variation"]].values.tolist() == [["yes", "soft"], ["yes", "loud"], ["no", "soft"],
+                                                                ["no", "loud"]]  # fmt: skip
+    assert (table[COUNT_COLUMNS] == 0).all().all()

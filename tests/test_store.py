@@ -476,6 +476,27 @@ def test_status_counts_of_empty_store(store):
     assert list(counts.columns) == ["keyword", "status", "flagged", "clips", "duration_s"]
 
 
+def test_variation_counts(store, speaker_id):
+    silence = np.zeros(16000, dtype=np.float32)  # flagged no_speech
+    soft = [add(store, speaker_id, keyword="yes", variation="soft") for _ in range(2)]
+    add(store, speaker_id, silence, keyword="yes", variation="soft")
+    add(store, speaker_id, keyword="yes")
+    add(store, speaker_id, keyword="no", variation="loud")
+    add(store, speaker_id, keyword="ye")  # not asked for
+    store.set_status(soft[0], "accepted")
+    counts = store.variation_counts(["yes", "no"])
+    assert list(counts.columns) == ["keyword", "variation", "status", "flagged", "clips"]
+    rows = {(row.keyword, row.variation, row.status, row.flagged): row.clips for row in counts.itertuples()}
+    assert rows == {
+        ("no", "loud", "pending", False): 1,
+        ("yes", None, "pending", False): 1,
+        ("yes", "soft", "accepted", False): 1,
+        ("yes", "soft", "pending", False): 1,
+        ("yes", "soft", "pending", True): 1,
+    }
+    assert store.variation_counts([]).empty
+
+
 # ---- deletion -------------------------------------------------------------------------------------
 
 
@@ -959,6 +980,46 @@ def test_relabel_files_a_clip_under_another_word(store, speaker_id):
     assert (row.keyword, row.reviewer) == ("no", "ana")
     with pytest.raises(CampaignError, match=r"contains '\.\.'"):
         store.relabel(clip_id, "../x")
+
+
+def test_a_relabelled_clip_is_a_near_miss_of_what_its_new_word_is(store, speaker_id):
+    clip_id = add(store, speaker_id, keyword="jarvis", near_miss_of="hey jarvis", variation="soft")
+    previous = store.relabel(clip_id, "hey jarvis", reviewer="ana")  # the volunteer said the keyword
+    row = store.clip(clip_id)
+    assert (row.keyword, row.near_miss_of, row.variation) == ("hey jarvis", None, "soft")
+    store.relabel(clip_id, "hey", near_miss_of="hey jarvis|hey robot")
+    assert store.clip(clip_id).near_miss_of == "hey jarvis|hey robot"
+    store.restore(clip_id, previous)  # undo brings the word and its near miss back together
+    assert (store.clip(clip_id).keyword, store.clip(clip_id).near_miss_of) == ("jarvis", "hey jarvis")
+    with pytest.raises(CampaignError, match="near_miss_of keyword 'a/b'"):
+        store.relabel(clip_id, "hey", near_miss_of="a/b")
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"variation": "Soft"}, CampaignError, "variation name 'Soft' must be up to 32 lower-case"),
+        ({"variation": ""}, CampaignError, "variation name '' must be"),
+        ({"variation": 3}, TypeError, "variation name must be a string"),
+        ({"near_miss_of": "hey|"}, CampaignError, "near_miss_of keyword '' is empty"),
+        ({"near_miss_of": ["hey"]}, TypeError, "near_miss_of must be keywords joined by"),
+    ],
+)
+def test_bad_variation_or_near_miss_of_is_refused_before_anything_is_written(store, speaker_id, fields, error, message):
+    with pytest.raises(error, match=re.escape(message)):
+        add(store, speaker_id, **fields)
+    assert store.clips().empty and audio_files(store) == []
+
+
+def test_the_consent_language_is_kept_per_speaker(store):
+    speaker = store.create_speaker(2, "de")
+    assert store.speakers().set_index("speaker_id").loc[speaker.speaker_id, "consent_language"] == "de"
+    store.record_consent(speaker.speaker_id, 3, "ar")
+    row = store.speakers().set_index("speaker_id").loc[speaker.speaker_id]
+    assert (row["consent_version"], row["consent_language"]) == (3, "ar")
+    assert store.create_speaker(1).speaker_id in set(store.speakers()["speaker_id"])  # language unknown: NULL
+    with pytest.raises(ValueError, match="consent_language must be a language code"):
+        store.create_speaker(1, "x" * 40)
 
 
 def test_undo_restores_the_previous_state(store, speaker_id):

@@ -3,16 +3,30 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
-from signals import load_word, scale_to_dbfs, steady_noise
+from signals import QUIRKS_DIR, TRANSIENTS, add_at, load_word, scale_to_dbfs, steady_noise, transient, webrtc_frame
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec import audio
+from speechrec.campaign import NOISE_KEYWORD, Campaign, Variation, load_campaign
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.takes import TAKE_NOT_SAVED, keep_take, keep_upload, mic_check_passed, take_from_upload
+from speechrec.decode import frames_to_mono
+from speechrec.prompts import build_schedule
+from speechrec.quality import FLAG_DESCRIPTIONS
+from speechrec.takes import (
+    TAKE_NOT_SAVED,
+    keep_capture,
+    keep_take,
+    keep_upload,
+    mic_check_passed,
+    new_capture,
+    take_from_upload,
+    volunteer_progress,
+)
 
 RATE = 48000
 CAMPAIGN = Campaign(
@@ -131,6 +145,54 @@ def test_an_unreadable_upload_asks_to_record_again(store, fields):
     assert verdict.problems[0].endswith("please record again")
 
 
+@pytest.mark.parametrize("name", ["take.wav", "take-with-click.wav"])
+def test_case_17_a_mouse_click_is_not_a_second_word(store, fields, name):
+    data = (QUIRKS_DIR / "17-click" / name).read_bytes()
+    verdict = keep_upload(store, load_campaign(QUIRKS_DIR / "campaign.toml"), data, keyword="dog", **fields)
+    assert verdict.stored and verdict.problems == ()
+    row = store.clip(verdict.clip_id)
+    assert row.flags == ()
+    assert row.quality.speech_end_s - row.quality.speech_start_s >= 0.25
+    if name == "take.wav":
+        assert row.duration_s == pytest.approx(1.100, abs=0.02)
+        assert (row.quality.speech_start_s, row.quality.speech_end_s) == (pytest.approx(0.30, abs=0.04), pytest.approx(0.60, abs=0.04))
+
+
+# Where a transient lands in a 0.6 s room + word + 0.6 s room recording, from the word's start or end.
+TRANSIENT_PLACES = {
+    "0.1 s into the recording": ("start", 0.1),
+    "0.15 s before the word": ("word", -0.15),
+    "0.15 s after the word": ("end", 0.15),
+    "0.4 s after the word": ("end", 0.4),
+    "0.1 s before the end": ("stop", -0.1),
+}
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("place", TRANSIENT_PLACES)
+@pytest.mark.parametrize(("name", "peak_dbfs"), [("yes", -12.0), ("up", -3.0), ("tum", -20.0)])
+def test_a_click_or_pop_anywhere_in_an_upload_leaves_one_whole_word(store, fields, kind, place, name, peak_dbfs):
+    spoken_word = spoken(name, level_dbfs=-32.0)
+    recording = np.concatenate([room(0.6), spoken_word, room(0.6, seed=1)])
+    word_start, word_end = 0.6, 0.6 + len(spoken_word) / RATE
+    clean = audio.speech_span(recording, RATE)  # where the clean recording's speech is
+    anchor, offset_s = TRANSIENT_PLACES[place]
+    at_s = {"start": 0.0, "word": word_start, "end": word_end, "stop": len(recording) / RATE}[anchor] + offset_s
+    recording = add_at(recording, transient(kind, RATE, peak_dbfs), at_s, RATE)
+    take, problem = take_from_upload(recording, RATE, CAMPAIGN)
+    assert problem == "", problem
+    start = next(i for i in range(len(recording)) if np.array_equal(recording[i : i + 64], take[:64])) / RATE
+    assert start <= word_start and word_end <= start + len(take) / RATE  # the take holds the whole word
+    verdict = keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields)
+    assert verdict.stored, verdict.problems
+    row = store.clip(verdict.clip_id)
+    assert row.quality.speech_start_s <= clean[0] - start + 0.02 and row.quality.speech_end_s >= clean[1] - start - 0.02
+    if len(take) > RATE:  # the exported second holds the whole word (a shorter take is kept whole)
+        cut = audio.word_window_start(take, RATE, RATE) / RATE
+        np.testing.assert_array_equal(audio.fit_to_window(take, RATE, 1.0), take[round(cut * RATE) :][:RATE])
+        assert cut <= word_start - start and word_end - start <= cut + 1.0
+
+
 def test_background_noise_upload_is_kept_whole(store, fields):
     verdict = keep_upload(store, CAMPAIGN, wav_bytes(room(2.5)), keyword=NOISE_KEYWORD, **fields)
     assert verdict.stored
@@ -169,3 +231,138 @@ def test_a_take_the_store_cannot_keep_is_refused_and_the_next_one_works(store, f
     assert store.clips().empty  # nothing half-stored is visible
     blocker.unlink()
     assert keep_take(store, CAMPAIGN, take, RATE, keyword="yes", **fields).stored
+
+
+# ---- lost frames in a live stream (issue 11, case 09) ------------------------------------------------
+
+
+def live_takes(stream: np.ndarray, sample_rate: int, frame_samples: int, missing, per_poll: int, campaign=CAMPAIGN):
+    """Feed int16 ``stream`` as the Record page does: WebRTC frames (those in ``missing`` never
+    arrive), ``per_poll`` at a time, through frames_to_mono into a new capture. Returns the
+    captures and the samples frames_to_mono reported lost."""
+    frames = [
+        webrtc_frame(stream[index * frame_samples : (index + 1) * frame_samples], index * frame_samples, sample_rate)
+        for index in range(len(stream) // frame_samples)
+        if index not in missing
+    ]
+    capture, next_pts, lost_samples, results = new_capture(campaign, sample_rate), None, 0, []
+    for start in range(0, len(frames), per_poll):
+        samples, next_pts, lost = frames_to_mono(frames[start : start + per_poll], next_pts)
+        lost_samples += lost
+        results += capture.feed(samples)
+    return results, lost_samples
+
+
+@pytest.mark.parametrize("case", ["all-frames.json", "lost-200ms.json"])
+def test_case_09_a_take_with_lost_frames_keeps_its_timeline_and_is_refused(store, fields, case):
+    folder = QUIRKS_DIR / "09-lost-frames"
+    spec = json.loads((folder / case).read_text())
+    stream, rate = sf.read(folder / spec["stream"], dtype="int16")
+    campaign = load_campaign(QUIRKS_DIR / "campaign.toml")
+    results, lost = live_takes(stream, rate, spec["frame_samples"], set(spec["missing_frames"]), spec["frames_per_poll"], campaign)
+    assert lost == len(spec["missing_frames"]) * spec["frame_samples"]
+    assert [result.outcome for result in results] == [Outcome.TAKE]
+    take = results[0]
+    assert len(take.samples) / rate == pytest.approx(1.180, abs=0.02)  # the real timeline, never spliced
+    verdict = keep_capture(store, campaign, take, keyword="tum", **{**fields, "source": "webrtc"})
+    if not spec["missing_frames"]:
+        assert verdict.stored and take.lost_spans == ()
+        row = store.clip(verdict.clip_id)
+        assert row.flags == ()
+        assert (row.quality.speech_start_s, row.quality.speech_end_s) == (pytest.approx(0.30, abs=0.04), pytest.approx(0.68, abs=0.04))
+        return
+    assert [(start / rate, end / rate) for start, end in take.lost_spans] == [(pytest.approx(0.38, abs=0.02), pytest.approx(0.58, abs=0.02))]
+    start, end = take.lost_spans[0]
+    assert not take.samples[start:end].any()  # silence where the audio was lost
+    assert not verdict.stored and verdict.problems == (FLAG_DESCRIPTIONS["lost_audio"],)
+    assert store.clips().empty
+
+
+def stream_with_word(word: str, word_at_s: float, duration_s: float, rate: int, seed: int) -> tuple[np.ndarray, float]:
+    """int16 live stream: room noise at -60 dBFS with ``word`` at -25 dBFS from ``word_at_s``; and the word's end."""
+    spoken_word = scale_to_dbfs(load_word(word, rate, trim=True)[0], -25.0)
+    stream = add_at(steady_noise(duration_s, rate, -60.0, seed=seed), spoken_word, word_at_s, rate)
+    return np.round(stream * 32767).astype(np.int16), word_at_s + len(spoken_word) / rate
+
+
+# (gap start relative to the word's start or end, gap length in seconds), and whether the word lost audio
+GAPS = {
+    "20 ms in the word": (("start", 0.1), 0.02, True),
+    "200 ms in the word": (("start", 0.12), 0.2, True),
+    "1 s from inside the word": (("start", 0.05), 1.0, True),
+    "just before the word": (("start", -0.1), 0.08, True),
+    "just after the word": (("end", 0.05), 0.1, True),
+    "in the room, 0.6 s before the word": (("start", -0.6), 0.2, False),
+    "in the pre-roll, 0.25 s before": (("start", -0.28), 0.06, False),
+    "in the post-roll, 0.35 s after": (("end", 0.35), 0.1, False),
+}
+
+
+@pytest.mark.parametrize("gap", GAPS)
+@pytest.mark.parametrize(
+    ("word", "rate", "frame_samples", "per_poll"), [("yes", 48000, 960, 25), ("down", 48000, 480, 7), ("up", 44100, 441, 50)]
+)
+def test_lost_frames_anywhere_keep_the_timeline_and_a_word_missing_audio_is_refused(
+    store, fields, gap, word, rate, frame_samples, per_poll
+):
+    word_at_s = 1.2
+    stream, word_end_s = stream_with_word(word, word_at_s, 3.5, rate, seed=len(gap))
+    (anchor, offset_s), length_s, word_lost = GAPS[gap]
+    gap_start_s = (word_at_s if anchor == "start" else word_end_s) + offset_s
+    first, last = round(gap_start_s * rate / frame_samples), round((gap_start_s + length_s) * rate / frame_samples)
+    missing = set(range(first, max(last, first + 1)))
+    clean, _ = live_takes(stream, rate, frame_samples, set(), per_poll)
+    results, lost = live_takes(stream, rate, frame_samples, missing, per_poll)
+    assert lost == len(missing) * frame_samples
+    takes = [result for result in results if result.outcome is not Outcome.NOTHING_HEARD]
+    assert len(takes) == 1 and len(clean) == 1
+    take = takes[0]
+    # The real timeline: the take starts where the clean one does, and every lost sample is silence at its place.
+    assert take.start_sample == clean[0].start_sample
+    for start, end in take.lost_spans:
+        assert not take.samples[start:end].any()
+        np.testing.assert_array_equal(take.samples[:start][-100:], clean[0].samples[:start][-100:])
+    lost_in_take = {(take.start_sample + start) // frame_samples for start, _ in take.lost_spans}
+    assert lost_in_take <= missing
+    verdict = keep_capture(store, CAMPAIGN, take, keyword="yes", **{**fields, "source": "webrtc"})
+    if word_lost:
+        assert not verdict.stored and FLAG_DESCRIPTIONS["lost_audio"] in verdict.problems
+    else:
+        assert verdict.stored, verdict.problems
+        assert store.clip(verdict.clip_id).duration_s == pytest.approx(len(take.samples) / rate)
+
+
+VARIED = Campaign(
+    title="t",
+    keywords=("hey jarvis", "hey robot"),
+    consent_text="ok",
+    takes_per_keyword=2,
+    variations=(Variation("soft", "Say it softly."), Variation("loud", "Say it loudly.")),
+    near_misses={"hey jarvis": ("hey", "jarvis"), "hey robot": ("hey",)},
+)
+
+
+def test_a_take_keeps_its_variation_and_a_near_miss_its_keywords(store, fields):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    soft = keep_take(store, VARIED, take, RATE, keyword="hey jarvis", variation="soft", **fields)
+    near = keep_take(store, VARIED, take, RATE, keyword="hey", **fields)
+    jarvis = keep_take(store, VARIED, take, RATE, keyword="jarvis", **fields)
+    assert (store.clip(soft.clip_id).variation, store.clip(soft.clip_id).near_miss_of) == ("soft", None)
+    assert (store.clip(near.clip_id).variation, store.clip(near.clip_id).near_miss_of) == (None, "hey jarvis|hey robot")
+    assert store.clip(jarvis.clip_id).near_miss_of == "hey jarvis"
+
+
+def test_a_variation_the_campaign_does_not_ask_for_is_refused(store, fields):
+    with pytest.raises(ValueError, match="variation 'whisper' is not one of the campaign's variations"):
+        keep_take(store, VARIED, room(1.0), RATE, keyword="hey jarvis", variation="whisper", **fields)
+    assert store.clips().empty
+
+
+def test_volunteer_progress_follows_the_schedule_by_variation(store, fields):
+    schedule = build_schedule(VARIED, fields["speaker_id"])
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    for prompt in schedule[:3]:
+        assert keep_take(store, VARIED, take, RATE, keyword=prompt.word, variation=prompt.variation, **fields).stored
+    now = volunteer_progress(store, VARIED, fields["speaker_id"]).progress
+    assert (now.done, now.total) == (3, len(schedule))
+    assert (now.next_word, now.next_variation) == schedule[3]

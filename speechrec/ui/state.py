@@ -25,6 +25,7 @@ REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review sessio
 LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
 PREPARED_EXPORT = "prepared_export"  # (zip path, download name, ExportOptions, UTC build time), or None
+LANGUAGE = "language"  # the volunteer pages' language (a code the campaign offers), None until negotiated
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
@@ -40,6 +41,7 @@ def ensure_defaults() -> None:
         MIC_OK: False,
         SIMPLE_RECORDER: False,
         LIVE: None,
+        LANGUAGE: None,
         ORGANIZER: False,
         REVIEW_DONE: [],
         LAST_DECISION: None,
