@@ -19,6 +19,7 @@ STORAGE_URL_ENV = "SPEECHREC_STORAGE_URL"
 DEFAULT_DATA_DIR = "data"
 DATABASE_FILE_NAME = "speechrec.sqlite3"
 AUDIO_FOLDER_NAME = "audio"
+EXPORTS_FOLDER_NAME = "exports"
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,11 @@ class Settings:
     data_dir: Path
     database_url: str
     storage_url: str
+
+    @property
+    def exports_dir(self) -> Path:
+        """Where dataset zips are built for download: ``exports/`` in the data folder."""
+        return self.data_dir / EXPORTS_FOLDER_NAME
 
     @property
     def on_local_disk(self) -> bool:

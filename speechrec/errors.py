@@ -32,6 +32,10 @@ class ConflictError(StoreError):
     """A write clashed with stored data (a duplicate import, an id taken by another process)."""
 
 
+class WithdrawnError(ConflictError):
+    """The speaker withdrew from the campaign: nothing of theirs is stored any more (a take, an import)."""
+
+
 class StorageError(StoreError, OSError):
     """Audio could not be written, read, listed or deleted: on a local disk or on object storage
     alike (also an OSError, as the failure of a file operation is)."""

@@ -13,7 +13,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 import pandas as pd
@@ -21,7 +21,7 @@ from sqlalchemy.engine import make_url
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, check_keyword, folder_spellings
 from speechrec.config import Settings
-from speechrec.errors import SpeechrecError
+from speechrec.errors import SpeechrecError, StoreError
 from speechrec.i18n import language_name
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
@@ -55,6 +55,8 @@ METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "d
 
 # First characters that make a spreadsheet cell a formula (OWASP, "CSV Injection"), with their full-width forms.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# A zip whose speakers withdrew while it was written is written again, at most this many times.
+WITHDRAWAL_REWRITES = 5
 # plan.attrs key: the rows plan_export left out, with the reason.
 LEFT_OUT = "left_out"
 # Every export holds these; an existing file without them is not overwritten by an export.
@@ -331,17 +333,27 @@ def _write_to_file(
     private: bool = False,
 ) -> ExportSummary:
     """Write the zip next to ``path`` under a name of its own, then rename it into place (atomic).
-    ``private``: readable by the owner only (a zip kept in the store)."""
+    ``private``: readable by the owner only (a zip kept in the store).
+
+    A speaker who withdrew while the zip was written is not in the file that is renamed into
+    place: the zip is written again without them (their rows are gone by then anyway).
+    """
     # A name of its own per export: two exports to one path never write into the same file.
     partial_path = path.with_name(f"{path.name}.{uuid.uuid4().hex[:8]}.partial")
     try:
-        opener = (lambda name, _flags: open_private_file(name, exclusive=True)) if private else None
-        with open(partial_path, "wb", opener=opener) as file:
-            summary = write_dataset(store, campaign, file, plan, options, progress)
-        os.replace(partial_path, path)
+        for _ in range(WITHDRAWAL_REWRITES):
+            opener = (lambda name, _flags: open_private_file(name, exclusive=True)) if private else None
+            with open(partial_path, "wb", opener=opener) as file:
+                summary = write_dataset(store, campaign, file, plan, options, progress)
+            withdrawn = store.withdrawn_speakers(speakers_in_zip(partial_path))
+            if not withdrawn:
+                os.replace(partial_path, path)
+                return summary
+            partial_path.unlink(missing_ok=True)
+            plan = plan[~plan["speaker_id"].isin(withdrawn)].reset_index(drop=True)
     finally:
         partial_path.unlink(missing_ok=True)
-    return summary
+    raise StoreError("speakers kept withdrawing while the dataset was written; build it again")
 
 
 def prepare_export(
@@ -359,19 +371,64 @@ def prepare_export(
     fills it. Zips in ``folder`` unused for an hour are removed. Raises as ``export_dataset``.
     """
     folder = make_private_folder(folder)
-    plan = plan_export(store.clips(), options.selection)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
-    digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
-    path = folder / f"dataset-{digest.hexdigest()[:32]}.zip"
-    if path.exists():
-        path.touch()
+    remove_withdrawn_exports(store, folder)  # a zip built before a withdrawal (here or by another replica)
+    for _ in range(WITHDRAWAL_REWRITES):
+        plan = plan_export(store.clips(), options.selection)
+        digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
+        digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
+        path = folder / f"dataset-{digest.hexdigest()[:32]}.zip"
+        if path.exists():
+            path.touch()
+        else:
+            _write_to_file(store, campaign, path=path, plan=plan, options=options, progress=progress, private=True)
+        if not store.withdrawn_speakers(speakers_in_zip(path)):  # a withdrawal committed just now: build anew
+            break
+        path.unlink(missing_ok=True)
     else:
-        _write_to_file(store, campaign, path=path, plan=plan, options=options, progress=progress, private=True)
+        raise StoreError("speakers kept withdrawing while the dataset was built; build it again")
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
     return path
+
+
+def speakers_in_zip(path: str | os.PathLike[str]) -> set[str]:
+    """The speaker ids of a dataset zip's audio files (``<word>/<speaker>_nohash_<n>.wav``,
+    ``_background_noise_/<speaker>_<n>.wav``), read from its directory alone; none if it is no zip."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return set()
+    return {PurePosixPath(name).name.split("_", 1)[0] for name in names if name.endswith(".wav")}
+
+
+def remove_withdrawn_exports(store: ClipStore, folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete every dataset zip in ``folder`` that holds a speaker who withdrew; return the paths.
+
+    Prepared zips are checked again here, whoever built them and whenever: each app replica has
+    its own ``exports/``, while the list of withdrawn speakers is in the shared database.
+    """
+    removed = []
+    for path in sorted(Path(folder).glob("dataset-*.zip")):
+        if store.withdrawn_speakers(speakers_in_zip(path)):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def read_prepared_export(store: ClipStore, path: str | os.PathLike[str]) -> bytes:
+    """The bytes of a prepared zip, for the download button; StoreError (and the file deleted) if
+    a speaker in it withdrew since it was built, or if it is gone."""
+    path = Path(path)
+    if store.withdrawn_speakers(speakers_in_zip(path)):
+        path.unlink(missing_ok=True)
+        raise StoreError("this dataset zip held a volunteer who has withdrawn since; build the dataset again")
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as error:
+        raise StoreError("this dataset zip is gone (removed after an hour unused); build the dataset again") from error
 
 
 def metadata_csv(store: ClipStore, options: ExportOptions = ExportOptions()) -> bytes:

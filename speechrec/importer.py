@@ -14,14 +14,16 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword, fold_keyword, normalize_keyword
-from speechrec.errors import CampaignError, ConflictError, SpeechrecError
+from speechrec.errors import CampaignError, ConflictError, SpeechrecError, StoreError, WithdrawnError
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
 from speechrec.records import NewClip
+from speechrec.storage import audio_key
 from speechrec.store import ClipStore
 
 AUDIO_EXTENSIONS = frozenset(
@@ -39,6 +41,7 @@ BATCH_SIZE = 100
 # few enough to keep memory bounded (one recording's bytes per file, ~10-100 kB).
 FILES_PER_TASK = 16
 TASKS_PER_WORKER = 3
+WITHDRAWN_REASON = "its speaker withdrew from the campaign: not imported"
 # The largest file an import reads. 600 s (decode.MAX_DECODED_S, the longest recording the decoder
 # accepts) of 48 kHz 16-bit stereo WAV is 110 MiB; anything larger is not a recording of ours (or an
 # attack on memory), and is refused by its size before a byte is read.
@@ -139,6 +142,11 @@ def import_folder(
         else:
             keyword = spellings.setdefault(fold_keyword(found_file.keyword), found_file.keyword)
             found.append(replace(found_file, keyword=keyword, relative=_shown_path(path, folder)))
+    withdrawn = store.withdrawn_speakers(file.speaker_id for file in found)
+    for file in found:
+        if file.speaker_id in withdrawn:  # re-importing an old folder must not bring them back
+            summary.skipped.append((file.relative, WITHDRAWN_REASON))
+    found = [file for file in found if file.speaker_id not in withdrawn]
     total = len(found) + len(summary.skipped)
     done = len(summary.skipped)
     known = store.known_source_sha1s()
@@ -309,10 +317,22 @@ def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
 
 
 def _store_batch(store: ClipStore, batch: list[NewClip], speakers: set[str], summary: ImportSummary) -> None:
+    withdrawn: set[str] = set()
     for clip in batch:
-        if clip.speaker_id not in speakers:
-            store.ensure_speaker(clip.speaker_id)
-            speakers.add(clip.speaker_id)
+        if clip.speaker_id not in speakers | withdrawn:
+            try:
+                store.ensure_speaker(clip.speaker_id)
+                speakers.add(clip.speaker_id)
+            except WithdrawnError:  # withdrawn while this import ran
+                withdrawn.add(clip.speaker_id)
+    withdrawn |= store.withdrawn_speakers({clip.speaker_id for clip in batch})
+    if withdrawn:
+        for clip in batch:
+            if clip.speaker_id in withdrawn:
+                summary.skipped.append((str(clip.source_path), WITHDRAWN_REASON))
+                with suppress(OSError, StoreError):  # the audio a worker wrote for it
+                    store.audio.remove(audio_key(clip.speaker_id, str(clip.clip_id)))
+        batch[:] = [clip for clip in batch if clip.speaker_id not in withdrawn]
     try:
         store.add_clips(batch)
     except ConflictError as error:  # another import stored some of the same files a moment ago

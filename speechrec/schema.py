@@ -21,7 +21,7 @@ from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -100,6 +100,16 @@ clips_table = Table(
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
     # The Stats page's counts per keyword, variation and status (campaigns with variations).
     Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
+)
+
+
+# Speakers who withdrew (issue 12): their random id and when, nothing else. A take or an import
+# that arrives for one of them afterwards is refused, and exports are checked against this list.
+withdrawn_speakers_table = Table(
+    "withdrawn_speakers",
+    metadata,
+    Column("speaker_id", String(8), primary_key=True),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
 )
 
 

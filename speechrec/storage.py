@@ -167,6 +167,15 @@ class AudioStorage:
                 modified = modified.timestamp()
             yield path[len(root) :].lstrip("/"), float(modified)
 
+    def keys_under(self, folder: str) -> list[str]:
+        """The keys of every file under the key prefix ``folder`` (e.g. ``clips/<speaker>``), sorted."""
+        path = self._path(folder)
+        with self._failures(f"audio files under {folder!r} cannot be listed"):
+            self._fs.invalidate_cache()
+            found = self._fs.find(path) if self._fs.exists(path) else []
+        root = self._fs._strip_protocol(self._root)
+        return sorted(name[len(root) :].lstrip("/") for name in found)
+
     def _path(self, key: str) -> str:
         """The back-end path of ``key``; StoreError for a key that could leave the storage root."""
         parts = key.split("/") if isinstance(key, str) else [""]

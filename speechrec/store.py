@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
-from speechrec.errors import ConflictError, StoreError, cannot_write, redact
+from speechrec.errors import ConflictError, StoreError, WithdrawnError, cannot_write, redact
 from speechrec.migrations import upgrade_schema
 from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
@@ -63,11 +63,15 @@ from speechrec.schema import (
     speakers_table,
     sqlite_file_exists,
     store_place,
+    withdrawn_speakers_table,
 )
-from speechrec.storage import CLIP_AUDIO_KEY, AudioStorage, audio_key, check_audio_key
+from speechrec.storage import AUDIO_PREFIX, CLIP_AUDIO_KEY, AudioStorage, audio_key, check_audio_key
 
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
+# A withdrawal starts over when a take of the speaker is committed at the same moment; it gives up
+# (and says so) only if that happens this many times in a row.
+WITHDRAWAL_ATTEMPTS = 5
 # Audio files checked against the rows per query when a store opens.
 LEFTOVER_BATCH = 500
 # Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
@@ -226,10 +230,13 @@ class ClipStore:
         raise StoreError("could not create a unique speaker id; try again")
 
     def ensure_speaker(self, speaker_id: str, origin: str = "import") -> None:
-        """Make sure a speaker row exists for an imported speaker id (8 lower-case hex digits)."""
+        """Make sure a speaker row exists for an imported speaker id (8 lower-case hex digits).
+
+        Raises WithdrawnError for a speaker who withdrew: an old folder must not bring them back."""
         check_speaker_id(speaker_id)
         try:
             with self._write() as connection:
+                self._refuse_withdrawn(connection, [speaker_id])
                 exists = connection.scalar(
                     select(speakers_table.c.speaker_id).where(speakers_table.c.speaker_id == speaker_id)
                 )
@@ -239,6 +246,8 @@ class ClipStore:
                             speaker_id=speaker_id, origin=origin, created_at=datetime.now(UTC)
                         )
                     )
+        except WithdrawnError:
+            raise
         except ConflictError:
             pass  # another process created the same speaker a moment ago
 
@@ -328,6 +337,15 @@ class ClipStore:
             check_new_clip(clip)
         if not new_clips:
             return []
+        speaker_ids = sorted({clip.speaker_id for clip in new_clips})
+        with self._read() as connection:
+            withdrawn = self._withdrawn(connection, speaker_ids)
+        if withdrawn:  # before any audio is written; the rows' foreign key refuses one that withdraws meanwhile
+            for clip in new_clips:  # audio a worker already wrote for them goes too
+                if clip.flac_bytes is None and clip.clip_id and clip.speaker_id in withdrawn:
+                    with suppress(OSError, StoreError):
+                        self.audio.remove(audio_key(clip.speaker_id, clip.clip_id))
+            raise WithdrawnError(f"not stored: {self._withdrawn_text(withdrawn)}")
         clip_ids = [clip.clip_id or uuid.uuid4().hex for clip in new_clips]
         keys = [audio_key(clip.speaker_id, clip_id) for clip, clip_id in zip(new_clips, clip_ids, strict=True)]
         # Audio a worker already wrote belongs to this batch too: it goes if the batch fails.
@@ -345,6 +363,10 @@ class ClipStore:
                 with suppress(OSError, StoreError):  # else clean_leftovers removes it later
                     self.audio.remove(key)
             if isinstance(error, ConflictError):
+                with suppress(StoreError), self._read() as connection:
+                    withdrawn = self._withdrawn(connection, speaker_ids)
+                if withdrawn:  # the speaker withdrew while the take was on its way
+                    raise WithdrawnError(f"not stored: {self._withdrawn_text(withdrawn)}") from error
                 raise ConflictError(
                     f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
                 ) from error
@@ -670,13 +692,63 @@ class ClipStore:
         self._remove_audio([key])
 
     def delete_speaker(self, speaker_id: str) -> int:
-        """Withdraw a speaker: delete every clip (rows and audio) and the speaker; return the clip count."""
-        keys = list(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.speaker_id == speaker_id)))
-        with self._write() as connection:
-            connection.execute(delete(clips_table).where(clips_table.c.speaker_id == speaker_id))
-            connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
+        """Withdraw a speaker: delete every clip row, the speaker row and every audio file of theirs,
+        and keep their id in the withdrawn list; return the number of clips deleted.
+
+        Complete whatever is in flight: the rows are deleted and their audio keys read in one
+        statement (a take committed a moment before is among them), a take committed at the same
+        moment makes the withdrawal start over and go too, and a take arriving afterwards is
+        refused (WithdrawnError), its audio removed by its own writer. Everything under
+        ``clips/<speaker>/`` is removed at the end, rows or not. Exports are the caller's
+        (``speechrec.withdrawal.withdraw_speaker`` removes those that contain the speaker).
+        """
+        check_speaker_id(speaker_id)
+        for _ in range(WITHDRAWAL_ATTEMPTS):
+            try:
+                with self._write() as connection:
+                    deleted = connection.execute(
+                        delete(clips_table)
+                        .where(clips_table.c.speaker_id == speaker_id)
+                        .returning(clips_table.c.audio_key)
+                    )
+                    keys = list(deleted.scalars())
+                    connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
+                    if not self._withdrawn(connection, [speaker_id]):
+                        connection.execute(
+                            insert(withdrawn_speakers_table).values(
+                                speaker_id=speaker_id, withdrawn_at=datetime.now(UTC)
+                            )
+                        )
+                break
+            except ConflictError:
+                continue  # a take of the speaker was committed at this very moment (PostgreSQL): again, with it
+        else:
+            raise StoreError(f"speaker {speaker_id} could not be withdrawn while takes kept arriving; try again")
         self._remove_audio(keys)
+        for key in self.audio.keys_under(f"{AUDIO_PREFIX}/{speaker_id}"):
+            self.audio.remove(key)  # audio no row named: a take that failed on its way, a crash's leftover
         return len(keys)
+
+    def withdrawn_speakers(self, speaker_ids: Iterable[str]) -> set[str]:
+        """Which of ``speaker_ids`` withdrew (looked up in SQL, in batches)."""
+        with self._read() as connection:
+            return self._withdrawn(connection, sorted(set(speaker_ids)))
+
+    def _withdrawn(self, connection: Connection, speaker_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        column = withdrawn_speakers_table.c.speaker_id
+        for chunk in batched(speaker_ids, LEFTOVER_BATCH):
+            found |= set(connection.scalars(select(column).where(column.in_(chunk))))
+        return found
+
+    @staticmethod
+    def _withdrawn_text(speaker_ids: set[str]) -> str:
+        return f"speaker {', '.join(sorted(speaker_ids))} withdrew from the campaign; nothing of theirs is kept"
+
+    def _refuse_withdrawn(self, connection: Connection, speaker_ids: Sequence[str]) -> None:
+        withdrawn = self._withdrawn(connection, speaker_ids)
+        if withdrawn:
+            raise WithdrawnError(f"not stored: {self._withdrawn_text(withdrawn)}")
 
     def _remove_audio(self, keys: Iterable[object]) -> None:
         """Delete the audio of rows already deleted; a key that is not a clip's (an altered row) names
@@ -763,3 +835,4 @@ class ClipStore:
     def _scalars(self, query) -> Sequence[Any]:
         with self._read() as connection:
             return connection.scalars(query).all()
+

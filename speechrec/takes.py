@@ -12,7 +12,7 @@ import numpy as np
 from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.decode import decode_audio
-from speechrec.errors import AudioError, StoreError
+from speechrec.errors import AudioError, StoreError, WithdrawnError
 from speechrec.prompts import Progress, build_schedule, progress, session_limit
 from speechrec.quality import assess_take, describe_flags
 from speechrec.store import ClipStore
@@ -24,6 +24,7 @@ NOISE_LENGTH_TOLERANCE = 0.8
 MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
 # What a volunteer is told when the store cannot keep a take (storage or database unreachable).
 TAKE_NOT_SAVED = "the take could not be saved just now (the app's storage did not answer); wait a moment and try again"
+TAKE_AFTER_WITHDRAWAL = "you have withdrawn from this campaign, so this take was not kept; thank you for your help"
 LOGGER = logging.getLogger(__name__)
 
 
@@ -148,6 +149,8 @@ def keep_take(
             variation=variation,
             near_miss_of=campaign.near_miss_label(keyword),
         )
+    except WithdrawnError:  # withdrawn in another tab or by an organizer: nothing more is kept
+        return TakeVerdict(None, (TAKE_AFTER_WITHDRAWAL,))
     except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
         LOGGER.error("a take could not be stored: %s", error)
         return TakeVerdict(None, (TAKE_NOT_SAVED,))

@@ -913,3 +913,27 @@ def test_a_malformed_password_hash_is_a_plain_message_at_sign_in():
     assert not at.exception
     assert shown(at.error[0].value).startswith("Organizer sign-in is not possible: the organizer password hash")
     assert "python -m speechrec hash-password" in shown(at.error[0].value)
+
+
+def test_after_a_withdrawal_the_stats_page_no_longer_offers_a_zip_that_held_the_volunteer(tmp_path):
+    store = open_store()
+    volunteer = store.create_speaker(1)
+    other = store.create_speaker(1)
+    prefill(store, volunteer.speaker_id, ["yes", "no"])
+    prefill(store, other.speaker_id, ["yes"])
+    organizer = organizer_page("pages/stats.py")
+    next(item for item in organizer.radio if item.label == "Clips").set_value("all")
+    button(organizer, "Build the dataset zip").click().run()
+    zip_path = Path(organizer.session_state[state.PREPARED_EXPORT][0])
+    assert zip_path.exists() and len(organizer.get("download_button")) == 2
+    # The volunteer withdraws with their code on the welcome page, in their own browser.
+    at = run_app()
+    at.text_input[0].input(volunteer.participant_code).run()
+    button(at, "Withdraw: delete all my recordings").click().run()
+    button(at, "Yes, delete my recordings").click().run()
+    assert not at.exception and "Done: 2 recordings" in shown(at.success[0].value)
+    assert not zip_path.exists()
+    organizer.run()
+    assert not organizer.exception
+    assert [item.proto.label for item in organizer.get("download_button")] == ["Download metadata.csv only"]
+    assert list((tmp_path / "data" / "exports").glob("*.zip")) == []

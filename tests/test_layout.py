@@ -25,6 +25,7 @@ LAYERS = [
     ["migrations", "queries"],
     ["store"],
     ["takes", "stats", "export", "importer", "migrate"],
+    ["withdrawal"],
     ["cli"],
     ["__main__"],
     ["ui.text"],

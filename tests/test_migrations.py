@@ -362,3 +362,37 @@ def test_revision_0006_adds_its_columns_as_null_to_every_old_row(settings):
         store.close()
     old_rows = [row for row in read_all(settings.database_url)["clips"] if row[0] != new]
     assert old_rows == [tuple(row.values()) for row in round_one_rows()[round_one_clips]]
+
+
+# ---- revision 0007: the withdrawn speakers (issue 12) -----------------------------------------------------
+
+
+def at_revision(database_url: str, revision: str) -> None:
+    """A database made by the speechrec whose newest revision was ``revision`` (the previous schema)."""
+    from alembic import command
+
+    url = sqlalchemy.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    command.upgrade(alembic_config(database_url), revision)
+
+
+def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings):
+    make_round_one(settings.database_url)
+    at_revision(settings.database_url, "0006")
+    assert revision_of(settings.database_url) == ("0006", "6")
+    before = read_all(settings.database_url)
+    store = ClipStore(settings)
+    try:
+        assert revision_of(settings.database_url)[0] == HEAD_REVISION
+        assert read_all(settings.database_url) == {
+            **before,
+            "speechrec_meta": read_all(settings.database_url)["speechrec_meta"],
+        }
+        assert store.withdrawn_speakers(["0a1b2c3d", "00c0ffee", "deadbeef"]) == set()
+        assert store.delete_speaker("deadbeef") == 20  # an old speaker withdraws in the upgraded store
+        assert store.withdrawn_speakers(["0a1b2c3d", "deadbeef"]) == {"deadbeef"}
+        assert len(store.clips()) == 40
+        assert schema_differences(settings.database_url) == []
+    finally:
+        store.close()

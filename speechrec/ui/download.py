@@ -11,7 +11,16 @@ from streamlit.delta_generator import DeltaGenerator
 
 from speechrec.campaign import Campaign
 from speechrec.errors import SpeechrecError
-from speechrec.export import SELECTIONS, ExportOptions, ProgressCallback, download_name, metadata_csv, prepare_export
+from speechrec.export import (
+    SELECTIONS,
+    ExportOptions,
+    ProgressCallback,
+    download_name,
+    metadata_csv,
+    prepare_export,
+    read_prepared_export,
+    remove_withdrawn_exports,
+)
 from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.text import plain
@@ -75,14 +84,17 @@ def build_dataset_ui(store: ClipStore, campaign: Campaign, folder: Path, options
 
 
 def download_buttons_ui(store: ClipStore, campaign: Campaign, options: ExportOptions) -> None:
-    """The built zip (only if built with these options) and the metadata CSV, both read only when clicked."""
+    """The built zip (only if built with these options, and only while no speaker in it has
+    withdrawn) and the metadata CSV, both read only when clicked."""
     prepared = st.session_state[state.PREPARED_EXPORT]
+    if prepared:
+        remove_withdrawn_exports(store, Path(prepared[0]).parent)
     if prepared and prepared[2] == options and Path(prepared[0]).exists():
         zip_path, zip_name, _, built_at = prepared
         st.caption(f"Built at {built_at:%H:%M} UTC. Clips taken or reviewed since then are in the next build.")
         st.download_button(
             f"Download {zip_name} ({Path(zip_path).stat().st_size / 1e6:.1f} MB)",
-            data=partial(Path(zip_path).read_bytes),
+            data=partial(read_prepared_export, store, zip_path),
             file_name=zip_name,
             mime="application/zip",
             icon="⬇️",

@@ -7,6 +7,7 @@ import streamlit as st
 from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.text import plain
+from speechrec.withdrawal import withdraw_speaker
 
 
 def find_speaker_ui(store: ClipStore, code: str) -> str | None:
@@ -32,7 +33,7 @@ def confirm_withdrawal_ui(store: ClipStore, warning: str, button_label: str) -> 
     st.warning(plain(warning))
     if not st.button(button_label, type="primary"):
         return None
-    count = store.delete_speaker(speaker_id)
+    count = withdraw_speaker(store, speaker_id).clips
     if st.session_state[state.SPEAKER_ID] == speaker_id:
         state.forget_speaker()
     st.session_state[state.WITHDRAWING] = None

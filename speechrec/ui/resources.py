@@ -74,7 +74,7 @@ def storage_notice_ui() -> None:
 
 def exports_folder(store: ClipStore) -> Path:
     """Where the app builds dataset zips for download: ``exports/`` in the data folder."""
-    return store.settings.data_dir / "exports"
+    return store.settings.exports_dir
 
 
 def secret(section: str, key: str) -> object | None:
