@@ -1,9 +1,13 @@
 """Review (organizers): one clip at a time, accept, reject, re-label, skip or undo, by keyboard too."""
 
+from collections.abc import Callable
+from functools import partial
+
 import streamlit as st
 
 from speechrec.campaign import SOURCES, STATUSES
 from speechrec.decode import read_audio_bytes
+from speechrec.errors import StaleReviewError, StoreError
 from speechrec.quality import describe_flags
 from speechrec.records import ReviewState
 from speechrec.review import (
@@ -13,6 +17,7 @@ from speechrec.review import (
     REJECT_REASONS,
     REVIEW_COUNT_LIMIT,
     ReviewFilter,
+    changed_meanwhile,
     take_details,
     to_go_label,
     word_label,
@@ -54,14 +59,29 @@ def mark_done(clip_id: str) -> None:
     st.session_state[state.REVIEW_DONE] = [*st.session_state[state.REVIEW_DONE], clip_id]
 
 
-def decide_ui(clip_id: str, previous: ReviewState, message: str) -> None:
-    """After a decision: remember it for undo, warn if someone else decided meanwhile, show the next clip."""
-    if shown_before and shown_before[0] == clip_id and shown_before[1] != previous:
+def current_review(error: StaleReviewError) -> tuple:
+    """Who changed the clip and to what, from a refused decision."""
+    current = error.current
+    return current.reviewer, current.status, current.reason, current.keyword
+
+
+def decide_ui(clip_id: str, decide: Callable[[], ReviewState], message: str) -> None:
+    """Write a decision made on the clip as it was shown; remember it for undo and show the next
+    clip. One made on a clip someone else changed meanwhile is refused: the clip is shown again."""
+    try:
+        previous = decide()
+    except StaleReviewError as error:
         state.leave_notice(
-            "warning", f"{message} Note: {previous.reviewer or 'someone'} had changed this clip while you listened."
+            "warning", f"Not saved: {changed_meanwhile(*current_review(error))} Look at it again and decide."
         )
-    else:
-        state.leave_notice("success", message)
+        st.rerun()
+    except StoreError:
+        state.leave_notice(
+            "warning", "Not saved: this clip no longer exists (its volunteer withdrew). Here is the next one."
+        )
+        mark_done(clip_id)
+        st.rerun()
+    state.leave_notice("success", message)
     st.session_state[state.LAST_DECISION] = (clip_id, previous)
     mark_done(clip_id)
     st.rerun()
@@ -69,10 +89,16 @@ def decide_ui(clip_id: str, previous: ReviewState, message: str) -> None:
 
 last = st.session_state[state.LAST_DECISION]
 if last and st.button("Undo the last decision", shortcut="u"):
-    store.restore(*last)
-    st.session_state[state.REVIEW_DONE] = [done for done in st.session_state[state.REVIEW_DONE] if done != last[0]]
+    try:
+        store.restore(*last)
+    except StaleReviewError as error:
+        state.leave_notice("warning", f"Not undone: {changed_meanwhile(*current_review(error))} That decision stands.")
+    except StoreError:
+        state.leave_notice("warning", "Not undone: this clip no longer exists (its volunteer withdrew).")
+    else:
+        state.leave_notice("success", "Undone.")
+        st.session_state[state.REVIEW_DONE] = [done for done in st.session_state[state.REVIEW_DONE] if done != last[0]]
     st.session_state[state.LAST_DECISION] = None
-    state.leave_notice("success", "Undone.")
     st.rerun()
 
 queue = ReviewFilter(
@@ -88,9 +114,13 @@ queue = ReviewFilter(
 clip = store.next_to_review(queue, shown=shown_before[0] if shown_before else None)
 with st.sidebar.expander("Withdraw a volunteer"):
     withdraw_speaker_ui(store)
+if shown_before and (clip is None or clip.clip_id != shown_before[0]) and not store.clip_exists(shown_before[0]):
+    st.warning("The clip shown before no longer exists (its volunteer withdrew); nothing was saved for it.")
 if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()
+# A decision is made on the clip as the organizer saw it (the previous run), not as it is now.
+seen = shown_before[1] if shown_before and shown_before[0] == clip.clip_id else clip.review_state
 st.session_state[state.REVIEW_SEEN] = (clip.clip_id, clip.review_state)
 to_go = to_go_label(store.count_to_review(queue, limit=REVIEW_COUNT_LIMIT))
 st.caption(plain(f"{to_go} to go · speaker {clip.speaker_id} · {clip.created_at:%Y-%m-%d %H:%M} UTC · {clip.source}"))
@@ -111,7 +141,11 @@ st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS ·
 
 accept_column, reject_column, skip_column = st.columns(3)
 if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
-    decide_ui(clip.clip_id, store.set_status(clip.clip_id, "accepted", reviewer=reviewer), "Accepted.")
+    decide_ui(
+        clip.clip_id,
+        partial(store.set_status, clip.clip_id, "accepted", reviewer=reviewer, expected=seen),
+        "Accepted.",
+    )
 if skip_column.button("Skip", shortcut="s", use_container_width=True):
     mark_done(clip.clip_id)
     st.rerun()
@@ -119,16 +153,22 @@ reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_
 if reason == "other…":
     reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
 if reject_column.button("Reject", shortcut="x", use_container_width=True):
-    previous = store.set_status(clip.clip_id, "rejected", reason=reason, reviewer=reviewer)
-    decide_ui(clip.clip_id, previous, f"Rejected ({reason}).")
+    decide_ui(
+        clip.clip_id,
+        partial(store.set_status, clip.clip_id, "rejected", reason=reason, reviewer=reviewer, expected=seen),
+        f"Rejected ({reason}).",
+    )
 
 other_words = [word for word in campaign.words if word != clip.keyword]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
 if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
     near_miss_of = campaign.near_miss_label(new_word)
-    previous = store.relabel(clip.clip_id, new_word, near_miss_of=near_miss_of, reviewer=reviewer)
-    decide_ui(clip.clip_id, previous, f"Filed under “{new_word}”.")
+    decide_ui(
+        clip.clip_id,
+        partial(store.relabel, clip.clip_id, new_word, near_miss_of=near_miss_of, reviewer=reviewer, expected=seen),
+        f"Filed under “{new_word}”.",
+    )
 
 with st.expander(f"All of speaker {clip.speaker_id}"):
     theirs = store.clips(speaker_id=clip.speaker_id)

@@ -36,6 +36,15 @@ class WithdrawnError(ConflictError):
     """The speaker withdrew from the campaign: nothing of theirs is stored any more (a take, an import)."""
 
 
+class StaleReviewError(ConflictError):
+    """A review decision or undo was made on a clip that someone else changed meanwhile; ``current``
+    is the clip's review state now (a ``records.ReviewState``)."""
+
+    def __init__(self, message: str, current: object) -> None:
+        super().__init__(message)
+        self.current = current
+
+
 class StorageError(StoreError, OSError):
     """Audio could not be written, read, listed or deleted: on a local disk or on object storage
     alike (also an OSError, as the failure of a file operation is)."""

@@ -58,6 +58,8 @@ class ReviewState:
     reviewer: str | None
     reviewed_at: datetime | None
     near_miss_of: str | None = None
+    # Bumped by every review write: a decision or an undo made on an older version is refused.
+    version: int = 0
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,7 @@ class Clip:
     consent_version: int | None
     variation: str | None = None
     near_miss_of: str | None = None
+    version: int = 0
 
     @property
     def duration_s(self) -> float:
@@ -97,7 +100,9 @@ class Clip:
     @property
     def review_state(self) -> ReviewState:
         """The clip's review columns as read."""
-        return ReviewState(self.keyword, self.status, self.reason, self.reviewer, self.reviewed_at, self.near_miss_of)
+        return ReviewState(
+            self.keyword, self.status, self.reason, self.reviewer, self.reviewed_at, self.near_miss_of, self.version
+        )
 
     def to_row(self) -> dict[str, Any]:
         """The clip as one flat row, column name to value (quality numbers and flags as stored)."""

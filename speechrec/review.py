@@ -73,6 +73,13 @@ def take_details(variation: object, near_miss_of: object) -> str:
     return " · ".join(parts)
 
 
+def changed_meanwhile(reviewer: str | None, status: str, reason: str | None, keyword: str) -> str:
+    """For organizers: what another organizer made of a clip meanwhile, e.g. "ben changed this clip
+    while you listened: it is now rejected (too quiet), as “yes”."."""
+    what = status + (f" ({reason})" if reason else "")
+    return f"{reviewer or 'someone'} changed this clip while you listened: it is now {what}, as “{keyword}”."
+
+
 def to_go_label(count: int, limit: int = REVIEW_COUNT_LIMIT) -> str:
     """How the page states a queue count made with ``limit``: '1,234' or 'more than 10,000'."""
     return f"more than {limit:,}" if count > limit else f"{count:,}"

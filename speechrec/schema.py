@@ -21,7 +21,7 @@ from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -91,6 +91,8 @@ clips_table = Table(
     Column("variation", String(32), nullable=True),
     # The keywords (joined by '|') the take's word is a near-miss phrase of, NULL for other words.
     Column("near_miss_of", Text, nullable=True),
+    # Bumped by every review write (decision, re-label, undo): the compare-and-set of two organizers.
+    Column("version", Integer, nullable=False, server_default="0"),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
     Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
     # ... of one keyword; and the Stats page's counts per keyword and status, in this order.

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
-from speechrec.errors import ConflictError, StoreError, WithdrawnError, cannot_write, redact
+from speechrec.errors import ConflictError, StaleReviewError, StoreError, WithdrawnError, cannot_write, redact
 from speechrec.migrations import upgrade_schema
 from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
@@ -72,6 +72,8 @@ LEFTOVER_MIN_AGE_S = 600.0
 # A withdrawal starts over when a take of the speaker is committed at the same moment; it gives up
 # (and says so) only if that happens this many times in a row.
 WITHDRAWAL_ATTEMPTS = 5
+# A decision without an expected state is read and written again when another one lands in between.
+REVIEW_ATTEMPTS = 5
 # Audio files checked against the rows per query when a store opens.
 LEFTOVER_BATCH = 500
 # Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
@@ -611,33 +613,61 @@ class ClipStore:
         return set(self._scalars(select(clips_table.c.source_sha1).where(clips_table.c.source_sha1.is_not(None))))
 
     def set_status(
-        self, clip_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None
+        self,
+        clip_id: str,
+        status: str,
+        *,
+        reason: str | None = None,
+        reviewer: str | None = None,
+        expected: ReviewState | None = None,
     ) -> ReviewState:
-        """Record a review decision; return the clip's review state just before it (to undo, or to see
-        that someone else decided meanwhile). StoreError if the clip does not exist."""
+        """Record a review decision; return the clip's review state just before it (to undo it).
+
+        ``expected``: the state the organizer saw (``Clip.review_state``); if the clip has changed
+        since (another organizer's decision), nothing is written and StaleReviewError says what
+        it is now. Without it the decision is written whatever came before. StoreError if the
+        clip does not exist (deleted, or its volunteer withdrew).
+        """
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
+        return self._review(
+            clip_id, expected, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC)
+        )
 
     def relabel(
-        self, clip_id: str, keyword: str, *, near_miss_of: str | None = None, reviewer: str | None = None
+        self,
+        clip_id: str,
+        keyword: str,
+        *,
+        near_miss_of: str | None = None,
+        reviewer: str | None = None,
+        expected: ReviewState | None = None,
     ) -> ReviewState:
         """File a clip under another word (the volunteer said a different one); return the state before.
 
         ``near_miss_of``: the keywords the new word is a near miss of (``Campaign.near_miss_label``),
-        None for any other word: the clip's old value never stays with a new word.
+        None for any other word: the clip's old value never stays with a new word. ``expected``
+        and errors as ``set_status``.
         """
         check_keyword(keyword)
         check_near_miss_of(near_miss_of)
         return self._review(
-            clip_id, keyword=keyword, near_miss_of=near_miss_of, reviewer=reviewer, reviewed_at=datetime.now(UTC)
+            clip_id,
+            expected,
+            keyword=keyword,
+            near_miss_of=near_miss_of,
+            reviewer=reviewer,
+            reviewed_at=datetime.now(UTC),
         )
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
-        """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""
+        """Undo the decision that ``set_status`` or ``relabel`` returned ``previous`` for: put the
+        clip's review state back, unless someone changed the clip after that decision
+        (StaleReviewError: their decision stands). StoreError if the clip no longer exists."""
         if not isinstance(previous, ReviewState):
             raise TypeError(f"previous must be a ReviewState, got {previous!r:.80}")
-        self._review(clip_id, **asdict(previous))
+        values = {name: value for name, value in asdict(previous).items() if name != "version"}
+        self._compare_and_set(clip_id, previous.version + 1, values)
 
     def set_speaker_status(
         self, speaker_id: str, status: str, *, reason: str | None = None, reviewer: str | None = None
@@ -649,29 +679,70 @@ class ClipStore:
             result = connection.execute(
                 update(clips_table)
                 .where(clips_table.c.speaker_id == speaker_id)
-                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
+                .values(
+                    status=status,
+                    reason=reason,
+                    reviewer=reviewer,
+                    reviewed_at=datetime.now(UTC),
+                    version=clips_table.c.version + 1,
+                )
             )
         return result.rowcount
+
+    def clip_exists(self, clip_id: str) -> bool:
+        """Whether a clip row exists (one primary-key lookup)."""
+        return self._scalar(select(clips_table.c.clip_id).where(clips_table.c.clip_id == clip_id)) is not None
 
     def review_state(self, clip_id: str) -> ReviewState:
         """A clip's review columns now; StoreError if there is no such clip."""
         with self._read() as connection:
             return self._review_state(connection, clip_id)
 
-    def _review(self, clip_id: str, **values: object) -> ReviewState:
-        with self._write() as connection:
-            before = self._review_state(connection, clip_id, for_update=True)
-            connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
-        return before
+    def _review(self, clip_id: str, expected: ReviewState | None, **values: object) -> ReviewState:
+        """Write review ``values`` if the clip is still at ``expected`` (or, without it, at whatever
+        version it is read at); return the state replaced."""
+        if expected is not None:
+            if not isinstance(expected, ReviewState):
+                raise TypeError(f"expected must be a ReviewState, got {expected!r:.80}")
+            self._compare_and_set(clip_id, expected.version, values)
+            return expected
+        for _ in range(REVIEW_ATTEMPTS):
+            before = self.review_state(clip_id)
+            if self._compare_and_set(clip_id, before.version, values, stale_ok=True):
+                return before
+        raise StoreError(f"clip {clip_id!r} kept changing while this decision was written; try again")
 
-    def _review_state(self, connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
-        """The review columns of a clip; ``for_update`` locks the row until the transaction ends
-        (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
+    def _compare_and_set(
+        self, clip_id: str, version: int, values: dict[str, object], *, stale_ok: bool = False
+    ) -> bool:
+        """One UPDATE of the clip's review columns that applies only at ``version`` (and bumps it):
+        atomic on SQLite and PostgreSQL alike. False (``stale_ok``) or StaleReviewError when the
+        clip is at another version; StoreError when it is gone."""
+        with self._write() as connection:
+            updated = connection.execute(
+                update(clips_table)
+                .where(clips_table.c.clip_id == clip_id, clips_table.c.version == version)
+                .values(**values, version=version + 1)
+            ).rowcount
+        if updated:
+            return True
+        current = self.review_state(clip_id)  # StoreError if the clip is gone
+        if stale_ok:
+            return False
+        who = current.reviewer or "someone"
+        raise StaleReviewError(
+            f"clip {clip_id} was changed meanwhile by {who}: it is now {current.status}"
+            f"{f' ({current.reason})' if current.reason else ''}, filed under {current.keyword!r}; "
+            "look at it again before you decide",
+            current,
+        )
+
+    def _review_state(self, connection: Connection, clip_id: str) -> ReviewState:
+        """The review columns of a clip (with its version)."""
         columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
-        query = select(*columns).where(clips_table.c.clip_id == clip_id)
-        row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
+        row = connection.execute(select(*columns).where(clips_table.c.clip_id == clip_id)).mappings().first()
         if row is None:
-            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+            raise StoreError(f"no clip {clip_id!r}; it may have been deleted (or its volunteer withdrew)")
         return review_state_record(row)
 
     def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
@@ -835,4 +906,3 @@ class ClipStore:
     def _scalars(self, query) -> Sequence[Any]:
         with self._read() as connection:
             return connection.scalars(query).all()
-

@@ -481,13 +481,58 @@ def test_review_relabels_a_clip():
     assert store.clip(ids[0]).keyword == "tum"
 
 
-def test_review_notices_another_organizers_decision():
+def test_a_decision_on_a_clip_another_organizer_changed_meanwhile_is_refused():
     store, ids = reviewed_store(["yes"])
     at = review_app()
-    store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
+    store.set_status(ids[0], "rejected", reason="too quiet", reviewer="ben")  # meanwhile, in another browser
     button(at, "Accept").click().run()
-    assert "ben had changed this clip while you listened" in shown(at.warning[0].value)
-    assert store.clip(ids[0]).status == "accepted"  # the last decision wins
+    assert not at.exception
+    assert shown(at.warning[0].value) == (
+        "Not saved: ben changed this clip while you listened: it is now rejected (too quiet), as “yes”. "
+        "Look at it again and decide."
+    )
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reviewer) == ("rejected", "ben")  # ben's stands
+    assert shown(at.markdown[0].value) == "## yes"  # shown again, as it is now
+    button(at, "Accept").click().run()  # decided again, on what the page now shows
+    assert shown(at.success[0].value) == "Accepted." and store.clip(ids[0]).status == "accepted"
+
+
+def test_undo_never_reverts_another_organizers_later_decision():
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    button(at, "Accept").click().run()
+    store.set_status(ids[0], "rejected", reason="noise or other voices", reviewer="ben")  # ben, a moment later
+    button(at, "Undo the last decision").click().run()
+    assert not at.exception
+    assert shown(at.warning[0].value).startswith("Not undone: ben changed this clip while you listened")
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reviewer) == ("rejected", "ben")
+    assert not [item for item in at.button if item.label == "Undo the last decision"]
+
+
+def test_undo_after_the_volunteer_withdrew_is_a_plain_message():
+    from speechrec.withdrawal import withdraw_speaker
+
+    store, ids = reviewed_store(["yes", "no"])
+    at = review_app()
+    button(at, "Reject").click().run()
+    withdraw_speaker(store, store.clip(ids[0]).speaker_id)
+    button(at, "Undo the last decision").click().run()
+    assert not at.exception
+    assert shown(at.warning[0].value) == "Not undone: this clip no longer exists (its volunteer withdrew)."
+    assert shown(at.info[0].value).startswith("Nothing to review")
+
+
+def test_a_decision_on_a_clip_whose_volunteer_withdrew_meanwhile_is_a_plain_message():
+    from speechrec.withdrawal import withdraw_speaker
+
+    store, ids = reviewed_store(["yes"])
+    at = review_app()
+    withdraw_speaker(store, store.clip(ids[0]).speaker_id)
+    button(at, "Accept").click().run()
+    assert not at.exception
+    assert shown(at.warning[0].value) == (
+        "The clip shown before no longer exists (its volunteer withdrew); nothing was saved for it."
+    )
 
 
 def test_review_filters_and_empty_queue():

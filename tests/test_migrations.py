@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -393,6 +394,34 @@ def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings
         assert store.delete_speaker("deadbeef") == 20  # an old speaker withdraws in the upgraded store
         assert store.withdrawn_speakers(["0a1b2c3d", "deadbeef"]) == {"deadbeef"}
         assert len(store.clips()) == 40
+        assert schema_differences(settings.database_url) == []
+    finally:
+        store.close()
+
+
+# ---- revision 0008: a version per clip for compare-and-set review (issue 12) -----------------------------
+
+
+def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(settings):
+    make_round_one(settings.database_url)
+    at_revision(settings.database_url, "0007")
+    before = read_all(settings.database_url)
+    store = ClipStore(settings)
+    try:
+        assert revision_of(settings.database_url)[0] == HEAD_REVISION
+        assert read_all(settings.database_url)["clips"] == before["clips"]
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            assert set(connection.execute(text("SELECT version FROM clips")).scalars()) == {0}
+        engine.dispose()
+        old = store.clip(f"{4:032x}")
+        assert old.version == 0 and old.review_state.version == 0
+        previous = store.set_status(old.clip_id, "rejected", reviewer="ben", expected=old.review_state)
+        assert store.clip(old.clip_id).version == 1
+        with pytest.raises(StoreError, match="changed meanwhile by ben"):
+            store.set_status(old.clip_id, "accepted", reviewer="ana", expected=old.review_state)
+        store.restore(old.clip_id, previous)
+        assert store.clip(old.clip_id).review_state == replace(old.review_state, version=2)
         assert schema_differences(settings.database_url) == []
     finally:
         store.close()

@@ -27,7 +27,7 @@ import speechrec.store
 from speechrec.campaign import NOISE_KEYWORD
 from speechrec.config import load_settings
 from speechrec.decode import encode_flac
-from speechrec.errors import CampaignError, StoreError
+from speechrec.errors import CampaignError, StaleReviewError, StoreError
 from speechrec.participant_codes import CODE_ALPHABET, normalize_participant_code
 from speechrec.quality import QualityReport, assess_take
 from speechrec.records import Clip, NewClip, new_clip
@@ -987,9 +987,16 @@ def test_a_relabelled_clip_is_a_near_miss_of_what_its_new_word_is(store, speaker
     previous = store.relabel(clip_id, "hey jarvis", reviewer="ana")  # the volunteer said the keyword
     row = store.clip(clip_id)
     assert (row.keyword, row.near_miss_of, row.variation) == ("hey jarvis", None, "soft")
-    store.relabel(clip_id, "hey", near_miss_of="hey jarvis|hey robot")
-    assert store.clip(clip_id).near_miss_of == "hey jarvis|hey robot"
     store.restore(clip_id, previous)  # undo brings the word and its near miss back together
+    assert (store.clip(clip_id).keyword, store.clip(clip_id).near_miss_of) == ("jarvis", "hey jarvis")
+    previous = store.relabel(clip_id, "hey jarvis", reviewer="ana")
+    second = store.relabel(clip_id, "hey", near_miss_of="hey jarvis|hey robot")
+    assert store.clip(clip_id).near_miss_of == "hey jarvis|hey robot"
+    with pytest.raises(StaleReviewError):  # an undo never skips over a later change
+        store.restore(clip_id, previous)
+    store.restore(clip_id, second)
+    assert (store.clip(clip_id).keyword, store.clip(clip_id).near_miss_of) == ("hey jarvis", None)
+    store.relabel(clip_id, "jarvis", near_miss_of="hey jarvis")
     assert (store.clip(clip_id).keyword, store.clip(clip_id).near_miss_of) == ("jarvis", "hey jarvis")
     with pytest.raises(CampaignError, match="near_miss_of keyword 'a/b'"):
         store.relabel(clip_id, "hey", near_miss_of="a/b")
@@ -1025,14 +1032,18 @@ def test_the_consent_language_is_kept_per_speaker(store):
 def test_undo_restores_the_previous_state(store, speaker_id):
     clip_id = add(store, speaker_id)
     before = store.clip(clip_id)
-    previous = store.set_status(clip_id, "rejected", reason="clipped", reviewer="ana")
-    relabelled = store.relabel(clip_id, "up", reviewer="ana")
-    store.restore(clip_id, relabelled)
-    store.restore(clip_id, previous)
-    after = store.clip(clip_id)
-    assert [getattr(after, name) for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")] == [
-        getattr(before, name) for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")
-    ]
+    names = ("keyword", "status", "reason", "reviewer", "reviewed_at")
+    for decide in (
+        lambda: store.set_status(clip_id, "rejected", reason="clipped", reviewer="ana"),
+        lambda: store.relabel(clip_id, "up", reviewer="ana"),
+    ):
+        store.restore(clip_id, decide())  # each decision undone right after it (the page's one undo)
+        after = store.clip(clip_id)
+        assert [getattr(after, name) for name in names] == [getattr(before, name) for name in names]
+    first = store.set_status(clip_id, "rejected", reason="clipped", reviewer="ana")
+    store.relabel(clip_id, "up", reviewer="ana")
+    with pytest.raises(StaleReviewError):  # an undo never reaches back over a later change
+        store.restore(clip_id, first)
     with pytest.raises(TypeError, match="previous must be a ReviewState"):
         store.restore(clip_id, {"status": "accepted"})
 
