@@ -7,11 +7,12 @@ import streamlit as st
 
 from speechrec.campaign import SOURCES, STATUSES
 from speechrec.decode import read_audio_bytes
-from speechrec.errors import StaleReviewError, StoreError
+from speechrec.errors import AudioError, StaleReviewError, StoreError
 from speechrec.quality import describe_flags
 from speechrec.records import ReviewState
 from speechrec.review import (
     ANY,
+    AUDIO_MISSING,
     FLAG_CHOICES,
     NO_VARIATION,
     REJECT_REASONS,
@@ -131,10 +132,21 @@ if details:
 quality = clip.quality
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
-flac = store.read_flac(clip.audio_key)
-samples, sample_rate = read_audio_bytes(flac)
-st.audio(flac, format="audio/flac", autoplay=True)
-st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
+try:
+    flac = store.read_flac(clip.audio_key)
+    samples, sample_rate = read_audio_bytes(flac)
+except (StoreError, AudioError) as error:  # a file deleted by hand, a partial restore: decide or skip
+    audio_missing = True
+    st.error(
+        plain(
+            f"The audio of this clip is missing or unreadable ({error}). Reject it (reason: {AUDIO_MISSING}) "
+            "or skip it. `python -m speechrec check` lists every clip without audio."
+        )
+    )
+else:
+    audio_missing = False
+    st.audio(flac, format="audio/flac", autoplay=True)
+    st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
 level = "—" if quality.speech_level_dbfs is None else f"{quality.speech_level_dbfs:.0f} dBFS"
 snr = "—" if quality.snr_db is None else f"{quality.snr_db:.0f} dB"
 st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS · {quality.duration_s:.2f} s")
@@ -149,7 +161,14 @@ if accept_column.button("Accept", type="primary", shortcut="a", use_container_wi
 if skip_column.button("Skip", shortcut="s", use_container_width=True):
     mark_done(clip.clip_id)
     st.rerun()
-reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_visibility="collapsed")
+reasons = [*REJECT_REASONS, "other…"]
+reason = reject_column.selectbox(
+    "Reason",
+    reasons,
+    index=reasons.index(AUDIO_MISSING) if audio_missing else 0,
+    key=f"reason-{audio_missing}",
+    label_visibility="collapsed",
+)
 if reason == "other…":
     reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
 if reject_column.button("Reject", shortcut="x", use_container_width=True):

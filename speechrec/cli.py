@@ -1,4 +1,4 @@
-"""Command line: ``python -m speechrec import|export|stats|upgrade|migrate|hash-password``.
+"""Command line: ``python -m speechrec import|export|stats|check|upgrade|migrate|hash-password``.
 Never imports streamlit (fast start)."""
 
 from __future__ import annotations
@@ -84,6 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
         run_stats,
     )
     stats.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    check_help = (
+        "Compare the clip rows with the audio: list rows whose audio is missing and audio files no "
+        "row names. --repair then rejects those rows (reason: audio missing) and deletes those "
+        "files, after you confirm."
+    )
+    checker = command("check", check_help, run_check)
+    checker.add_argument("--repair", action="store_true", help="fix what was found, after a confirmation")
+    checker.add_argument("--yes", action="store_true", help="with --repair: do not ask (for scripts)")
     hasher = commands.add_parser(
         "hash-password",
         help="Print a salted hash of an organizer password, for [organizer] password in secrets.toml.",
@@ -190,6 +198,51 @@ def run_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_check(args: argparse.Namespace) -> int:
+    """``check [--repair [--yes]]``: list mismatches of rows and audio; repair after confirmation.
+    Exit 0 when nothing needs repair (or it was repaired), 1 when something does."""
+    store = _store(args, clean=False)  # audio without rows is listed before anything removes it
+    check = store.check_audio()
+    print(f"checked {check.clips:,} clip rows and {check.audio_files:,} audio files")
+    print(f"rows without audio: {len(check.rows_without_audio)}")
+    for clip_id, key in check.rows_without_audio[:MAX_LISTED_SKIPS]:
+        print(f"  clip {clip_id}: {key} is missing")
+    _more(check.rows_without_audio)
+    if check.known_missing:
+        print(f"  ({check.known_missing} more already rejected as audio missing)")
+    print(f"audio without a row: {len(check.audio_without_rows)}")
+    for key in check.audio_without_rows[:MAX_LISTED_SKIPS]:
+        print(f"  {key}")
+    _more(check.audio_without_rows)
+    if check.recent_without_rows:
+        print(
+            f"  ({len(check.recent_without_rows)} written in the last minutes, maybe a take being stored: left alone)"
+        )
+    if not check.problems:
+        return 0
+    if not args.repair:
+        print("run `python -m speechrec check --repair` to reject those rows and delete those files")
+        return 1
+    question = (
+        f"Reject {len(check.rows_without_audio)} clips (reason: audio missing) and delete "
+        f"{len(check.audio_without_rows)} audio files? [y/N] "
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ValueError("--repair asks for a confirmation; not in a terminal, add --yes to repair without asking")
+        if input(question).strip().lower() not in {"y", "yes"}:
+            print("nothing changed")
+            return 1
+    rejected, deleted = store.repair_audio(check)
+    print(f"rejected {rejected} clips (audio missing) and deleted {deleted} audio files")
+    return 0
+
+
+def _more(items: list) -> None:
+    if len(items) > MAX_LISTED_SKIPS:
+        print(f"  ... and {len(items) - MAX_LISTED_SKIPS} more")
+
+
 def run_hash_password(args: argparse.Namespace) -> int:
     """``hash-password``: read a password without echoing it and print its hash."""
     from speechrec.auth import hash_password
@@ -278,11 +331,11 @@ def _campaign(args: argparse.Namespace, store) -> Campaign:
     return store.saved_campaign() or load_campaign(campaign_path())
 
 
-def _store(args: argparse.Namespace, *, create: bool = False):
+def _store(args: argparse.Namespace, *, create: bool = False, clean: bool = True):
     """The store of ``--store``; only ``create=True`` (import) makes one where there is none."""
     from speechrec.store import ClipStore
 
-    return ClipStore(load_settings(args.store), create=create)
+    return ClipStore(load_settings(args.store), create=create, clean=clean)
 
 
 def _not_empty(value: str) -> str:

@@ -117,6 +117,29 @@ class Clip:
 
 
 @dataclass(frozen=True)
+class AudioCheck:
+    """Rows and audio files that do not match (``ClipStore.check_audio``).
+
+    ``rows_without_audio``: ``(clip_id, audio_key)`` of rows whose file is missing, not yet
+    rejected for it; ``known_missing``: how many such rows were already rejected as "audio
+    missing"; ``audio_without_rows``: keys of files no row names, older than the leftover age;
+    ``recent_without_rows``: younger ones (or of unknown age), maybe a take being stored now.
+    """
+
+    clips: int
+    audio_files: int
+    rows_without_audio: list[tuple[str, str]]
+    known_missing: int
+    audio_without_rows: list[str]
+    recent_without_rows: list[str]
+
+    @property
+    def problems(self) -> int:
+        """What a repair would fix: rows to reject plus files to delete."""
+        return len(self.rows_without_audio) + len(self.audio_without_rows)
+
+
+@dataclass(frozen=True)
 class Speaker:
     """A volunteer: the random id used in the dataset and the code they keep (shown once)."""
 

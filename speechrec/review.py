@@ -12,7 +12,17 @@ from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD, SOURCES, STAT
 from speechrec.quality import FLAGS
 
 # Reasons offered when rejecting a clip (free text is allowed as well).
-REJECT_REASONS = ("wrong word", "noise or other voices", "too quiet", "distorted", "cut off", "not a real take")
+# The reason given to a clip whose audio is missing from storage (the Review page, `speechrec check --repair`).
+AUDIO_MISSING = "audio missing"
+REJECT_REASONS = (
+    "wrong word",
+    "noise or other voices",
+    "too quiet",
+    "distorted",
+    "cut off",
+    "not a real take",
+    AUDIO_MISSING,
+)
 ANY = "any"
 # How the Review filter and the Stats table name "asked in no variation" (a clip's variation NULL).
 NO_VARIATION = "(none)"

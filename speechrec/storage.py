@@ -135,6 +135,12 @@ class AudioStorage:
         with self._failures(f"audio {key!r} cannot be read"):
             return self._fs.cat_file(self._path(key))
 
+    def exists(self, key: str) -> bool:
+        """Whether a file is stored under ``key``; StorageError if the storage cannot tell."""
+        with self._failures(f"audio {key!r} cannot be looked up"):
+            self._fs.invalidate_cache()
+            return bool(self._fs.exists(self._path(key)))
+
     def remove(self, key: str) -> None:
         """Delete ``key``; a key that is already gone is fine. StorageError if the storage fails."""
         with suppress(FileNotFoundError), self._failures(f"audio {key!r} cannot be deleted", FileNotFoundError):
@@ -166,6 +172,21 @@ class AudioStorage:
             if isinstance(modified, datetime):
                 modified = modified.timestamp()
             yield path[len(root) :].lstrip("/"), float(modified)
+
+    def clip_files(self) -> dict[str, float | None]:
+        """Every file under ``clips/``: key -> modified Unix time (None where the back-end reports none)."""
+        prefix = self._path(AUDIO_PREFIX)
+        with self._failures("audio files cannot be listed"):
+            self._fs.invalidate_cache()
+            found = self._fs.find(prefix, detail=True) if self._fs.exists(prefix) else {}
+        root = self._fs._strip_protocol(self._root)
+        files: dict[str, float | None] = {}
+        for path, info in found.items():
+            modified = next((info[name] for name in MODIFIED_TIME_FIELDS if info.get(name)), None)
+            if isinstance(modified, datetime):
+                modified = modified.timestamp()
+            files[path[len(root) :].lstrip("/")] = None if modified is None else float(modified)
+        return files
 
     def keys_under(self, folder: str) -> list[str]:
         """The keys of every file under the key prefix ``folder`` (e.g. ``clips/<speaker>``), sorted."""

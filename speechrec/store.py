@@ -37,6 +37,7 @@ from speechrec.participant_codes import code_digest, format_participant_code, ne
 from speechrec.quality import QualityReport
 from speechrec.queries import equal_conditions, review_conditions, review_count
 from speechrec.records import (
+    AudioCheck,
     Clip,
     NewClip,
     ReviewState,
@@ -47,7 +48,7 @@ from speechrec.records import (
     check_speaker_id,
     new_clip,
 )
-from speechrec.review import ReviewFilter
+from speechrec.review import AUDIO_MISSING, ReviewFilter
 from speechrec.schema import (
     CAMPAIGN_KEY,
     NO_STORE_HINT,
@@ -83,12 +84,13 @@ DAYS_PER_QUERY = 200
 class ClipStore:
     """Clips and speakers of one campaign. Thread-safe; open one per process and share it."""
 
-    def __init__(self, settings: Settings, *, create: bool = True) -> None:
+    def __init__(self, settings: Settings, *, create: bool = True, clean: bool = True) -> None:
         """Open the store of ``settings``, making it (tables, folders) if ``create`` and it is new.
 
         With ``create=False`` (commands that only read or change an existing store) a database
         without speechrec's tables, or a data folder without its SQLite file, raises StoreError
-        "no speechrec store in ..." and nothing is created.
+        "no speechrec store in ..." and nothing is created. ``clean``: remove old leftovers
+        (``clean_leftovers``) now; ``speechrec check`` opens without, to list them first.
         """
         if not isinstance(settings, Settings):
             raise TypeError(f"settings must be a Settings, got {settings!r}")
@@ -113,7 +115,8 @@ class ClipStore:
         self.audio = AudioStorage(settings.storage_url)
         self.audio.check()
         self._upgrade_schema()
-        self.clean_leftovers()
+        if clean:
+            self.clean_leftovers()
 
     # ---- schema and housekeeping -------------------------------------------------------------
 
@@ -168,6 +171,52 @@ class ClipStore:
                 - set(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.audio_key.in_(unknown))))
             )
         return unknown
+
+    def check_audio(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> AudioCheck:
+        """Compare the clip rows with the audio files: rows whose file is missing (a bucket object
+        deleted by hand, a partial restore) and files no row names. Reads every row's key (in
+        batches) and lists the storage once: for ``speechrec check``, not for a page."""
+        files = self.audio.clip_files()
+        cutoff = time.time() - min_age_s
+        missing: list[tuple[str, str]] = []
+        known_missing = clips = 0
+        named: set[str] = set()
+        columns = clips_table.c
+        query = select(columns.clip_id, columns.audio_key, columns.status, columns.reason).order_by(columns.clip_id)
+        with self._read() as connection:
+            for clip_id, key, status, reason in connection.execution_options(yield_per=LEFTOVER_BATCH).execute(query):
+                clips += 1
+                named.add(key)
+                if key not in files:
+                    if status == "rejected" and reason == AUDIO_MISSING:
+                        known_missing += 1
+                    else:
+                        missing.append((clip_id, key))
+        unnamed = sorted(set(files) - named)
+        old = [key for key in unnamed if (files[key] or cutoff) < cutoff]  # unknown age: maybe in flight
+        return AudioCheck(
+            clips=clips,
+            audio_files=len(files),
+            rows_without_audio=missing,
+            known_missing=known_missing,
+            audio_without_rows=old,
+            recent_without_rows=sorted(set(unnamed) - set(old)),
+        )
+
+    def repair_audio(self, check: AudioCheck, reviewer: str = "speechrec check") -> tuple[int, int]:
+        """Fix what ``check`` found: reject its rows without audio (reason "audio missing") and
+        delete its old files without rows; return ``(rejected, deleted)``. A row that got its
+        file back or was deleted meanwhile, and a file a row names by now, are left alone."""
+        rejected = deleted = 0
+        for clip_id, key in check.rows_without_audio:
+            if self.clip_exists(clip_id) and not self.audio.exists(key):
+                self.set_status(clip_id, "rejected", reason=AUDIO_MISSING, reviewer=reviewer)
+                rejected += 1
+        for key in check.audio_without_rows:
+            if self._unreferenced([key]):
+                self.audio.remove(key)
+                deleted += 1
+        return rejected, deleted
 
     def close(self) -> None:
         """Release database connections."""

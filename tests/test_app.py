@@ -982,3 +982,44 @@ def test_after_a_withdrawal_the_stats_page_no_longer_offers_a_zip_that_held_the_
     assert not organizer.exception
     assert [item.proto.label for item in organizer.get("download_button")] == ["Download metadata.csv only"]
     assert list((tmp_path / "data" / "exports").glob("*.zip")) == []
+
+
+# ---- a clip whose audio is missing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", ["deleted", "garbled"])
+def test_review_shows_a_clip_without_audio_and_lets_the_organizer_reject_or_skip_it(damage, tmp_path):
+    store, ids = reviewed_store(["yes", "no", "up"])
+    audio = tmp_path / "data" / "audio" / store.clip(ids[2]).audio_key
+    if damage == "deleted":
+        audio.unlink()  # an object deleted by hand, a partial restore
+    else:
+        audio.write_bytes(b"not a flac file")
+    at = review_app()
+    assert not at.exception
+    assert shown(at.markdown[0].value) == "## up"
+    assert "The audio of this clip is missing or unreadable" in shown(at.error[0].value)
+    assert not at.get("audio")
+    assert next(item for item in at.selectbox if item.label == "Reason").value == "audio missing"
+    button(at, "Reject").click().run()
+    assert not at.exception
+    assert (store.clip(ids[2]).status, store.clip(ids[2]).reason) == ("rejected", "audio missing")
+    assert shown(at.markdown[0].value) == "## no" and not at.error
+    (tmp_path / "data" / "audio" / store.clip(ids[1]).audio_key).unlink()
+    at.run()
+    button(at, "Skip").click().run()  # or skip it: the organizer gets past it
+    assert not at.exception and shown(at.markdown[0].value) == "## yes"
+    assert store.clip(ids[1]).status == "pending"
+
+
+def test_review_of_a_clip_without_audio_on_object_storage(remote_settings, monkeypatch):
+    remote = remote_settings()
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", remote.database_url)
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", remote.storage_url)
+    store, ids = reviewed_store(["yes"])
+    store.audio.remove(store.clip(ids[0]).audio_key)  # a bucket object deleted by hand
+    at = review_app()
+    assert not at.exception
+    assert "The audio of this clip is missing or unreadable" in shown(at.error[0].value)
+    button(at, "Reject").click().run()
+    assert not at.exception and store.clip(ids[0]).reason == "audio missing"

@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -540,7 +541,9 @@ def test_export_replaces_an_earlier_export(cli, tmp_path):
 
 
 @pytest.mark.parametrize(
-    "command", [["stats"], ["export", "--out", "ds.zip"], ["upgrade"]], ids=["stats", "export", "upgrade"]
+    "command",
+    [["stats"], ["export", "--out", "ds.zip"], ["upgrade"], ["check"]],
+    ids=["stats", "export", "upgrade", "check"],
 )
 @pytest.mark.parametrize("how", ["option", "environment", "empty-folder"])
 def test_commands_that_read_refuse_a_folder_without_a_store(cli, tmp_path, command, how):
@@ -685,3 +688,87 @@ def test_an_unreadable_sub_folder_is_listed_as_skipped_and_the_rest_imported(cli
     assert "  skipped recordings/tree-raw/: folder cannot be read (permission denied); nothing in it was imported" in (
         result.stdout
     )
+
+
+# ---- check: rows without audio, audio without rows ------------------------------------------------------
+
+
+def damaged_store(data: Path) -> tuple[list[str], Path, Path]:
+    """Three clips, the audio of one deleted by hand, an old stray file and a fresh one (a take in flight)."""
+    store = ClipStore(load_settings(data, environ={}))
+    try:
+        samples, rate = load_word("yes")
+        speaker = store.create_speaker(consent_version=1).speaker_id
+        ids = [
+            store.add_clip(samples * gain, rate, assess_take(samples * gain, rate), keyword="yes",
+                           speaker_id=speaker, session_id="s", source="webrtc")
+            for gain in (1.0, 0.5, 0.25)
+        ]  # fmt: skip
+        (data / "audio" / store.clip(ids[1]).audio_key).unlink()
+    finally:
+        store.close()
+    stray, fresh = (data / "audio" / "clips" / speaker / f"{name * 32}.flac" for name in ("a", "b"))
+    stray.write_bytes(b"fLaC")
+    fresh.write_bytes(b"fLaC")
+    old = time.time() - 3600
+    os.utime(stray, (old, old))
+    return ids, stray, fresh
+
+
+def test_check_lists_rows_without_audio_and_audio_without_rows_and_repairs_after_confirmation(cli, tmp_path):
+    ids, stray, fresh = damaged_store(tmp_path / "data")
+    result = cli("check")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "checked 3 clip rows and 4 audio files" in result.stdout
+    assert f"rows without audio: 1\n  clip {ids[1]}: clips/" in result.stdout
+    assert f"audio without a row: 1\n  {stray.relative_to(tmp_path / 'data' / 'audio')}" in result.stdout
+    assert "(1 written in the last minutes, maybe a take being stored: left alone)" in result.stdout
+    refused = cli("check", "--repair")  # not a terminal and no --yes: nothing is changed
+    assert refused.returncode == 1 and "add --yes" in refused.stderr and stray.exists()
+    repaired = cli("check", "--repair", "--yes")
+    assert_ok(repaired)
+    assert "rejected 1 clips (audio missing) and deleted 1 audio files" in repaired.stdout
+    assert not stray.exists() and fresh.exists()
+    again = cli("check")
+    assert_ok(again)
+    assert "rows without audio: 0\n  (1 more already rejected as audio missing)" in again.stdout
+    store = ClipStore(load_settings(tmp_path / "data", environ={}))
+    try:
+        assert (store.clip(ids[1]).status, store.clip(ids[1]).reason) == ("rejected", "audio missing")
+        assert [store.clip(clip_id).status for clip_id in (ids[0], ids[2])] == ["pending", "pending"]
+    finally:
+        store.close()
+
+
+def test_check_asks_before_it_repairs_in_a_terminal(tmp_path, monkeypatch, capsys):
+    from speechrec.cli import main
+
+    _, stray, _ = damaged_store(tmp_path / "data")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    answers = iter(["n", "y"])
+    monkeypatch.setattr("builtins.input", lambda question: next(answers))
+    store_args = ["--store", str(tmp_path / "data")]
+    assert main(["check", "--repair", *store_args]) == 1 and stray.exists()
+    assert "nothing changed" in capsys.readouterr().out
+    assert main(["check", "--repair", *store_args]) == 0 and not stray.exists()
+
+
+def test_check_on_postgresql_and_s3(remote_settings):
+    remote = remote_settings()
+    store = ClipStore(remote)
+    try:
+        samples, rate = load_word("yes")
+        speaker = store.create_speaker(consent_version=1).speaker_id
+        kept, lost = (store.add_clip(samples * gain, rate, assess_take(samples * gain, rate), keyword="yes",
+                                     speaker_id=speaker, session_id="s", source="webrtc") for gain in (1.0, 0.5))  # fmt: skip
+        store.audio.remove(store.clip(lost).audio_key)
+        stray = f"clips/{speaker}/{'c' * 32}.flac"
+        store.audio.put(stray, b"fLaC")
+        check = store.check_audio(min_age_s=-60)
+        assert (check.clips, check.audio_files) == (2, 2)
+        assert check.rows_without_audio == [(lost, store.clip(lost).audio_key)]
+        assert check.audio_without_rows == [stray] and check.recent_without_rows == []
+        assert store.repair_audio(check) == (1, 1)
+        assert store.check_audio(min_age_s=-60).problems == 0 and store.clip(kept).status == "pending"
+    finally:
+        store.close()
