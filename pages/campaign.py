@@ -8,7 +8,7 @@ from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
 from speechrec.ui.resources import campaign_and_store_ui
 
-require_organizer()
+require_organizer("campaign")
 campaign, store = campaign_and_store_ui()
 st.title("Campaign")
 state.show_notice()

@@ -47,6 +47,7 @@ class Campaign:
     clip_duration_s: float = 1.0
     export_sample_rate: int = 16000
     background_noise_s: float = 0.0
+    rounds: int = 1  # how many times a volunteer may go through the words (another round after finishing)
 
     def __post_init__(self) -> None:
         for name in ("keywords", "filler_words"):
@@ -125,6 +126,7 @@ def validate_campaign(campaign: Campaign) -> None:
     _check_number("clip_duration_s", campaign.clip_duration_s, float, minimum=0.1, maximum=10.0)
     _check_number("export_sample_rate", campaign.export_sample_rate, int, minimum=8000, maximum=48000)
     _check_number("background_noise_s", campaign.background_noise_s, float, minimum=0.0, maximum=600.0)
+    _check_number("rounds", campaign.rounds, int, minimum=1, maximum=20)
 
 
 def _check_number(name: str, value: object, kind: type, minimum: float, maximum: float | None = None) -> None:

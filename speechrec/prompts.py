@@ -1,4 +1,8 @@
-"""The prompt schedule of a volunteer: which word to say next, and how far along they are."""
+"""The prompt schedule of a volunteer: which word to say next, and how far along they are.
+
+A volunteer may go through the words ``campaign.rounds`` times; a prompt they skip (a word they
+cannot say) counts as done for the schedule but is never a take.
+"""
 
 from __future__ import annotations
 
@@ -40,13 +44,32 @@ def build_schedule(campaign: Campaign, seed: str) -> list[str]:
     return schedule
 
 
+def build_rounds(campaign: Campaign, seed: str, rounds: int) -> list[str]:
+    """The prompts of ``rounds`` rounds one after the other: round 1 is ``build_schedule(campaign,
+    seed)`` (so a volunteer's first round never changes), round n the same words shuffled with the
+    seed ``f"{seed}/{n}"``. Raises ValueError for fewer than one round."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number >= 1, got {rounds!r}")
+    schedule: list[str] = []
+    for number in range(1, rounds + 1):
+        schedule += build_schedule(campaign, seed if number == 1 else f"{seed}/{number}")
+    return schedule
+
+
+def round_length(campaign: Campaign) -> int:
+    """Prompts in one round: each keyword ``takes_per_keyword`` times, each filler word once."""
+    return len(campaign.keywords) * campaign.takes_per_keyword + len(campaign.filler_words)
+
+
 @dataclass(frozen=True)
 class Progress:
-    """Where a volunteer stands: prompts done, prompts in all, and the next word (None when done)."""
+    """Where a volunteer stands: prompts done (skipped ones included), prompts in all, the next word
+    (None when done), and how many of the done prompts were skipped."""
 
     done: int
     total: int
     next_word: str | None
+    skipped: int = 0
 
     @property
     def fraction(self) -> float:
@@ -59,24 +82,30 @@ class Progress:
         return self.next_word is None
 
 
-def progress(schedule: list[str], stored: Mapping[str, int]) -> Progress:
-    """Progress through ``schedule`` given how many takes of each word are stored.
+def progress(schedule: list[str], stored: Mapping[str, int], skipped: Mapping[str, int] | None = None) -> Progress:
+    """Progress through ``schedule`` given how many takes of each word are stored and skipped.
 
-    Stored takes fill the schedule's prompts of that word in order; the next word is the first
-    prompt still unfilled. Extra takes of a word beyond what the schedule asks count once each.
+    Stored takes, then skips, fill the schedule's prompts of that word in order; the next word is
+    the first prompt still unfilled. Extra takes or skips of a word beyond what the schedule asks
+    count once each.
     """
     remaining = Counter(stored)
+    skips = Counter(skipped or {})
     next_word = None
-    done = 0
+    done = skipped_done = 0
     for word in schedule:
         if remaining[word] > 0:
             remaining[word] -= 1
             done += 1
+        elif skips[word] > 0:
+            skips[word] -= 1
+            done += 1
+            skipped_done += 1
         elif next_word is None:
             next_word = word
-    return Progress(done=done, total=len(schedule), next_word=next_word)
+    return Progress(done=done, total=len(schedule), next_word=next_word, skipped=skipped_done)
 
 
 def session_limit(campaign: Campaign) -> int:
-    """The most takes one session may store (MAX_TAKES_FACTOR times its schedule)."""
-    return MAX_TAKES_FACTOR * (len(campaign.keywords) * campaign.takes_per_keyword + len(campaign.filler_words))
+    """The most takes one session may store (MAX_TAKES_FACTOR times every round of its schedule)."""
+    return MAX_TAKES_FACTOR * round_length(campaign) * campaign.rounds

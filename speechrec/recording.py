@@ -3,23 +3,41 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
+from speechrec import audio
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.config import Campaign
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError, StoreError
-from speechrec.prompts import Progress, build_schedule, progress, session_limit
-from speechrec.quality import assess_take, describe_flags
+from speechrec.prompts import Progress, build_rounds, progress, round_length, session_limit
+from speechrec.quality import TOO_QUIET_DBFS, assess_take, describe_flags
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
-# Background noise may come out a little shorter than asked (the volunteer stops early): this
-# much of the campaign's noise length is enough.
-NOISE_LENGTH_TOLERANCE = 0.8
+# The room recorder stops by itself at the campaign's noise length, so a room recording may fall
+# short of it only by rounding: this much, no more. The length asked for is the length enforced.
+NOISE_LENGTH_SLACK_S = 0.25
+# Speech-like sound (the quality checks' speech rule) in a room recording, in all, from which it is
+# refused: measured on the shipped words over a -60 dBFS room, one word gives 0.14 s (said at
+# -50 dBFS) to 0.40 s, a 150 ms door bang 0.16 s, forty 5 ms clicks, steady noise and hum 0 s,
+# and talking 10.7 s in 16.7 s. Any word in the room's noise teaches a model that speech is background.
+ROOM_SPEECH_LIMIT_S = 0.1
+# Flag of a room recording the browser processed (noise suppression, auto gain or echo
+# cancellation stayed on although the recorder asked for them off): it is not the room's sound.
+PROCESSED_FLAG = "browser_processing"
+ROOM_HAS_SPEECH = (
+    "we heard talking or another loud sound: please record again and stay quiet while the countdown runs "
+    "(if your room is never quiet, you can skip this step)"
+)
+# The level meter's words: speech quieter than the quality checks' too-quiet level, or peaks near
+# full scale (-3 dBFS leaves room before the clipped check's 0.99), is said so while it happens.
+LOUD_DBFS = -3.0
 # Problems that make a microphone check fail (a cut-off or long first sentence is fine there).
 MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
 # What a volunteer is told when the store cannot keep a take (storage or database unreachable).
@@ -29,24 +47,65 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VolunteerProgress:
-    """Where a volunteer stands: their clips, their place in the schedule, and whether the room's
-    background noise is still to record."""
+    """Where a volunteer stands: their clips, their place in the schedule of the rounds so far,
+    whether the room's background noise is still to record, the round (1-based) and how many more
+    rounds the campaign allows after it."""
 
     clips: pd.DataFrame
     progress: Progress
     needs_noise: bool
+    round: int = 1
+    more_rounds: int = 0
 
 
-def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
-    """The speaker's stored clips (all sessions) against their schedule."""
+def volunteer_progress(
+    store: ClipStore,
+    campaign: Campaign,
+    speaker_id: str,
+    *,
+    skipped: Mapping[str, int] | None = None,
+    wanted_round: int = 1,
+) -> VolunteerProgress:
+    """The speaker's stored clips (all sessions) against their schedule.
+
+    ``skipped``: prompts skipped per word (NOISE_KEYWORD for the room step). The round is the
+    furthest one the stored takes have started, or ``wanted_round`` if the volunteer asked for
+    another, at most ``campaign.rounds``: a reload in the middle of a round continues it.
+    """
+    skipped = skipped or {}
     clips = store.clips(speaker_id=speaker_id)
     is_noise = clips["keyword"] == NOISE_KEYWORD
     stored_words = clips.loc[~is_noise, "keyword"].value_counts().to_dict()
+    everything = progress(build_rounds(campaign, speaker_id, campaign.rounds), stored_words, skipped)
+    started = math.ceil(everything.done / round_length(campaign))
+    current = min(campaign.rounds, max(1, started, wanted_round))
     return VolunteerProgress(
         clips=clips,
-        progress=progress(build_schedule(campaign, speaker_id), stored_words),
-        needs_noise=campaign.background_noise_s > 0 and not is_noise.any(),
+        progress=progress(build_rounds(campaign, speaker_id, current), stored_words, skipped),
+        needs_noise=campaign.background_noise_s > 0 and not is_noise.any() and not skipped.get(NOISE_KEYWORD),
+        round=current,
+        more_rounds=campaign.rounds - current,
     )
+
+
+def describe_level(level_dbfs: float) -> str:
+    """The level meter's words for the loudest recent sound: "too quiet", "good" or "too loud".
+
+    Thresholds: the quality checks' TOO_QUIET_DBFS, and LOUD_DBFS for peaks near clipping.
+    """
+    if level_dbfs < TOO_QUIET_DBFS:
+        return "too quiet"
+    if level_dbfs > LOUD_DBFS:
+        return "too loud"
+    return "good"
+
+
+def room_speech_s(samples: np.ndarray, sample_rate: int) -> float:
+    """Seconds of speech-like sound in a room recording (mono float32): the frames that the quality
+    checks' speech rule (``audio.speech_frame_mask``: 10 dB over the recording's noise floor, in runs
+    of at least 40 ms) marks, added up."""
+    mask = audio.speech_frame_mask(audio.frame_levels_dbfs(samples, sample_rate))
+    return float(np.count_nonzero(mask)) * audio.FRAME_S
 
 
 def mic_check_passed(result: CaptureResult) -> bool:
@@ -104,13 +163,16 @@ def keep_take(
     session_id: str,
     source: str,
     consent_version: int,
+    raw: bool | None = None,
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
-    ``word`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length). A session never stores more than ``session_limit(campaign)`` takes. A take the store
-    cannot keep is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a word the
-    campaign does not ask for.
+    ``word`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for clipping,
+    for its length against ``campaign.background_noise_s`` and for speech in it, ROOM_SPEECH_LIMIT_S).
+    ``raw``: whether the browser's echo cancellation, noise suppression and auto gain were off
+    (None: unknown); a room recording with them on is kept with the PROCESSED_FLAG. A session never
+    stores more than ``session_limit(campaign)`` takes. A take the store cannot keep is refused with
+    ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a word the campaign does not ask for.
     """
     if word != NOISE_KEYWORD and word not in campaign.words:
         raise ValueError(f"word {word!r} is not one of the campaign's words {campaign.words!r}")
@@ -120,10 +182,17 @@ def keep_take(
     is_noise = word == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
     problems = describe_flags(quality.flags)
-    if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
-        problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
+    if is_noise and quality.duration_s < campaign.background_noise_s - NOISE_LENGTH_SLACK_S:
+        problems.append(
+            f"too short: {quality.duration_s:.1f} seconds were recorded and the room recording needs "
+            f"{campaign.background_noise_s:g}; let the countdown run to the end"
+        )
+    if is_noise and room_speech_s(samples, sample_rate) >= ROOM_SPEECH_LIMIT_S:
+        problems.append(ROOM_HAS_SPEECH)
     if problems:
         return TakeVerdict(None, tuple(problems))
+    if is_noise and raw is False:
+        quality = replace(quality, flags=(*quality.flags, PROCESSED_FLAG))
     try:
         clip_id = store.add_clip(
             samples,
@@ -152,8 +221,8 @@ def keep_capture(
 
 
 def keep_recording(store: ClipStore, campaign: Campaign, data: bytes, *, word: str, **fields: object) -> TakeVerdict:
-    """The fallback recorder's path: decode an uploaded recording (any format), cut it to its take
-    like live capture (background noise is kept whole), then ``keep_take`` it."""
+    """The simple and the room recorders' path: decode a recording (any format), cut it to its take
+    like live capture (background noise is kept whole), then ``keep_take`` it (``fields`` as there)."""
     try:
         samples, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:

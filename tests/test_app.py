@@ -12,21 +12,36 @@ import numpy as np
 import pytest
 import soundfile as sf
 import streamlit as st
+import streamlit.testing.v1.app_test
 import streamlit_webrtc.component
 from signals import load_word, scale_to_dbfs, steady_noise
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 from speechrec.config import load_campaign, load_settings
 from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
 from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.microphone import INSECURE_ADDRESS, NO_MICROPHONE_ACCESS
 from speechrec.ui import state
+from speechrec.ui.volunteer import CODE_COOKIE, LINK_CODE_MALFORMED, LINK_CODE_UNKNOWN
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
 CAMPAIGN = load_campaign(REPO / "campaign.toml")
 RATE = 48000
 SPEECHREC_VARIABLES = ("SPEECHREC_DATA", "SPEECHREC_DATABASE_URL", "SPEECHREC_STORAGE_URL", "SPEECHREC_CAMPAIGN")
+
+
+class NavigationPagesManager(PagesManager):
+    """AppTest (Streamlit 1.67) starts every run by looking for a pages/ folder beside the script and,
+    finding ours, runs reruns in the legacy folder mode: the page script alone, without
+    streamlit_app.py. The server runs streamlit_app.py on every rerun (st.navigation turns the
+    folder mode off), and so must the tests: its session restore and cookies run there."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +53,7 @@ def clean_app(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     # AppTest cannot run the WebRTC component; without a browser session it must think none exists.
     monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+    monkeypatch.setattr(streamlit.testing.v1.app_test, "PagesManager", NavigationPagesManager)
     st.cache_resource.clear()
     st.cache_data.clear()
     yield
@@ -92,16 +108,22 @@ def test_welcome_shows_the_campaign_and_its_consent():
     assert open_store().speakers().empty
 
 
-def test_agreeing_creates_a_speaker_and_shows_the_code():
-    at = agree(run_app())
+def test_agreeing_creates_a_speaker_and_shows_the_code_with_a_copy_button_and_a_resume_link():
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.context["url"] = "https://tum-words.example.org/"
+    agree(at.run())
     assert not at.exception
     speakers = open_store().speakers()
     assert len(speakers) == 1 and speakers["consent_version"].tolist() == [CAMPAIGN.consent_version]
     assert at.session_state[state.SPEAKER_ID] == speakers["speaker_id"][0]
     code = at.session_state[state.PARTICIPANT_CODE]
     assert re.fullmatch(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", code)
-    assert code in at.success[0].value
+    # st.code blocks: each has Streamlit's copy button.
+    assert [block.value for block in at.code] == [code, f"https://tum-words.example.org/?code={code}"]
     assert open_store().find_speaker(code) == speakers["speaker_id"][0]
+    # The code is the one secret the address carries; the browser keeps it in a cookie too.
+    assert at.query_params["code"] == code
+    assert at.session_state[state.COOKIES][CODE_COOKIE]["value"] == code
 
 
 def test_live_recorder_starts_with_a_microphone_check():
@@ -174,18 +196,47 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     at.text_input[0].input(speaker.participant_code.lower()).run()
     button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert "Welcome back" in at.success[0].value
-    simple_recorder(at.switch_page("pages/record.py").run())
+    assert "Welcome back" in at.success[0].value  # straight on the Record page
+    simple_recorder(at)
     assert prompted_word(at) == schedule[4]
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
+    assert at.query_params["code"] == speaker.participant_code
 
 
-def test_code_in_the_link_is_filled_in():
-    speaker = open_store().create_speaker(CAMPAIGN.consent_version)
+def link_app(code: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params["code"] = speaker.participant_code
-    at.run()
-    assert at.text_input[0].value == speaker.participant_code
+    at.query_params["code"] = code
+    return at.run()
+
+
+def test_a_resume_link_goes_straight_to_recording_as_the_same_speaker():
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    schedule = build_schedule(CAMPAIGN, speaker.speaker_id)
+    prefill(store, speaker.speaker_id, schedule[:2])
+    at = link_app(speaker.participant_code.lower().replace("-", " "))
+    assert not at.exception
+    assert "Welcome back" in at.success[0].value
+    assert not at.checkbox  # no consent form, no new code
+    assert at.session_state[state.SPEAKER_ID] == speaker.speaker_id
+    assert at.query_params["code"] == speaker.participant_code  # tidied to the shown form
+    simple_recorder(at)
+    assert f"2 / {len(schedule)}" in at.get("progress")[0].proto.text
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert len(store.speakers()) == 1
+    assert store.clips()["speaker_id"].tolist() == [speaker.speaker_id] * 3
+
+
+@pytest.mark.parametrize(("code", "message"), [("K7QM-2XPA-9DHT", LINK_CODE_UNKNOWN), ("[x](https://example.org)", LINK_CODE_MALFORMED)])
+def test_a_resume_link_with_a_code_nobody_has_says_so_and_makes_no_speaker(code, message):
+    at = link_app(code)
+    assert not at.exception
+    assert at.error[0].value == message
+    assert "example.org" not in at.error[0].value  # the link's text is never shown as a link
+    assert open_store().speakers().empty
+    assert at.session_state[state.SPEAKER_ID] is None
+    agree(at)  # someone new after all: their own code replaces the link's
+    assert at.query_params["code"] == at.session_state[state.PARTICIPANT_CODE] != code
 
 
 @pytest.mark.parametrize(

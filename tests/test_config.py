@@ -190,6 +190,8 @@ def test_bad_takes_per_keyword(tmp_path, value, message):
         ("target_per_keyword", "0", "target_per_keyword must be at least 1, got 0"),
         ("consent_version", "0", "consent_version must be at least 1, got 0"),
         ("background_noise_s", "-1", "background_noise_s must be at least 0 and at most 600, got -1"),
+        ("rounds", "0", "rounds must be at least 1 and at most 20, got 0"),
+        ("rounds", "2.5", "rounds must be a whole number, got 2.5"),
         ("title", '"  "', "title is empty"),
         ("consent_text", '""', "consent_text is empty"),
         ("title", "3", "title must be a string, got 3"),

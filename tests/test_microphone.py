@@ -9,6 +9,7 @@ from speechrec.microphone import (
     MICROPHONE_BLOCKED,
     NO_MICROPHONE_ACCESS,
     BrowserReport,
+    is_raw,
     microphone_problem,
     secure_address,
 )
@@ -85,3 +86,16 @@ def test_what_the_browser_reports_decides_on_a_secure_address(report, expected):
 )
 def test_a_report_is_read_from_the_components_value(value, expected):
     assert BrowserReport.from_value(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("settings", "raw"),
+    [
+        ({"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False, "sampleRate": 48000}, True),
+        ({}, True),  # e.g. a stream from Web Audio: no processing to report
+        ({"echoCancellation": False, "noiseSuppression": False, "autoGainControl": True}, False),
+        ({"noiseSuppression": True}, False),
+    ],
+)
+def test_a_track_is_raw_when_it_reports_no_processing_on(settings, raw):
+    assert is_raw(settings) is raw

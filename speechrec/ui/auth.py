@@ -1,6 +1,7 @@
 """Organizer sign-in for the pages: the password from secrets (or generated), or Streamlit's own
 OIDC login (st.login) for the e-mails in ``[organizer] emails`` when ``[auth]`` is configured;
-a form, a gate, sign-out."""
+a form, a gate, sign-out. A password sign-in is kept for ORGANIZER_SESSION_S in a cookie holding
+a signed token (never the password), so a reload or a bookmarked organizer page stays signed in."""
 
 from __future__ import annotations
 
@@ -9,12 +10,26 @@ import time
 
 import streamlit as st
 
-from speechrec.auth import check_password, failure_delay_s, generated_password, is_organizer_email, organizer_emails
+from speechrec.auth import (
+    ORGANIZER_SESSION_S,
+    check_password,
+    failure_delay_s,
+    generated_password,
+    is_organizer_email,
+    organizer_emails,
+    organizer_session_token,
+    organizer_session_valid,
+    session_key,
+)
 from speechrec.ui import state
+from speechrec.ui.browser import cookie, delete_cookie, set_cookie
 from speechrec.ui.resources import app_settings, secret
 
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
+NEXT_PARAMETER = "next"  # ?organizer&next=stats: where to go after signing in (Review by default)
+ORGANIZER_PAGES = {"review": "pages/review.py", "stats": "pages/stats.py", "campaign": "pages/campaign.py"}
+SESSION_COOKIE = "speechrec_organizer"
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,6 +51,26 @@ def organizer_password() -> str:
             data_dir,
         )
     return password
+
+
+@st.cache_resource(show_spinner=False)
+def organizer_session_key(password: str) -> bytes:
+    """``session_key`` of the password, derived once per process (scrypt takes tens of milliseconds)."""
+    return session_key(password)
+
+
+def restore_organizer_ui() -> None:
+    """Sign this session in if the browser holds a valid organizer token (signed in within
+    ORGANIZER_SESSION_S with the current password)."""
+    token = cookie(SESSION_COOKIE)
+    if st.session_state[state.ORGANIZER] or not token:
+        return
+    try:
+        key = organizer_session_key(organizer_password())
+    except OSError:  # no password could be kept: nobody can be signed in by password
+        return
+    if organizer_session_valid(token, key):
+        st.session_state[state.ORGANIZER] = True
 
 
 def oidc_organizers() -> frozenset[str]:
@@ -79,23 +114,40 @@ def sign_in_ui() -> None:
     if candidate and check_password(candidate, organizer_password()):
         st.session_state[state.ORGANIZER] = True
         st.session_state[state.SIGN_IN_FAILURES] = 0
-        st.rerun()
+        token = organizer_session_token(organizer_session_key(organizer_password()))
+        set_cookie(SESSION_COOKIE, token, ORGANIZER_SESSION_S)
+        go_where_the_organizer_was_going()
     st.session_state[state.SIGN_IN_FAILURES] += 1
     st.error("Wrong password.")
 
 
-def require_organizer() -> None:
-    """Stop the page (showing nothing of the store) unless an organizer is signed in."""
+def go_where_the_organizer_was_going() -> None:
+    """After a sign-in: the organizer page named by ``?next=``, else Review."""
+    wanted = st.query_params.get(NEXT_PARAMETER)
+    st.switch_page(ORGANIZER_PAGES.get(wanted, ORGANIZER_PAGES["review"]))
+
+
+def require_organizer(page: str) -> None:
+    """Stop the page (showing nothing of the store) unless an organizer is signed in; say where to sign in.
+
+    ``page``: this page's key in ORGANIZER_PAGES, where the sign-in leads back to.
+    """
     if not signed_in():
-        st.warning("This page is for the campaign's organizers. Please sign in first.")
-        st.markdown(f"🔑 [Sign in](/?{SIGN_IN_PARAMETER})")
+        st.warning(f"This page is for the campaign's organizers: sign in at ?{SIGN_IN_PARAMETER} first.")
+        st.page_link(
+            "pages/welcome.py",
+            label="Sign in",
+            icon="🔑",
+            query_params={SIGN_IN_PARAMETER: "", NEXT_PARAMETER: page},
+        )
         st.stop()
 
 
 def sign_out_ui() -> None:
-    """A sign-out button in the sidebar."""
+    """A sign-out button in the sidebar: ends the session here and the kept sign-in of this browser."""
     if st.sidebar.button("Sign out"):
         st.session_state[state.ORGANIZER] = False
+        delete_cookie(SESSION_COOKIE)
         if st.user.get("is_logged_in"):
             st.logout()
-        st.rerun()
+        st.switch_page("pages/welcome.py")
