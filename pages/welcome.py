@@ -8,7 +8,13 @@ from speechrec.ui import state
 from speechrec.ui.auth import SIGN_IN_PARAMETER, go_where_the_organizer_was_going, sign_in_ui, signed_in
 from speechrec.ui.participants import confirm_withdrawal_ui, find_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
-from speechrec.ui.volunteer import CODE_EXAMPLE, CODE_PARAMETER, current_volunteer, participant_code_ui, remember_volunteer
+from speechrec.ui.volunteer import (
+    CODE_EXAMPLE,
+    CODE_PARAMETER,
+    current_volunteer,
+    participant_code_ui,
+    remember_volunteer,
+)
 
 campaign, store = campaign_and_store_ui()
 if SIGN_IN_PARAMETER in st.query_params:

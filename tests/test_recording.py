@@ -14,6 +14,8 @@ from signals import hum, load_word, scale_to_dbfs, steady_noise
 
 from speechrec.capture import CaptureResult, Outcome
 from speechrec.config import Campaign
+from speechrec.prompts import build_rounds
+from speechrec.quality import assess_take
 from speechrec.recording import (
     NOISE_LENGTH_SLACK_S,
     PROCESSED_FLAG,
@@ -27,8 +29,6 @@ from speechrec.recording import (
     take_from_recording,
     volunteer_progress,
 )
-from speechrec.prompts import build_rounds
-from speechrec.quality import assess_take
 from speechrec.store import NOISE_KEYWORD, ClipStore
 
 RATE = 48000

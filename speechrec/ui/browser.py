@@ -81,7 +81,10 @@ def set_cookie(name: str, value: str, max_age_s: int) -> None:
 
     Values are short plain strings (codes, tokens); they are URL-encoded in the cookie.
     """
-    st.session_state[state.COOKIES] = {**st.session_state[state.COOKIES], name: {"value": value, "max_age_s": max_age_s}}
+    st.session_state[state.COOKIES] = {
+        **st.session_state[state.COOKIES],
+        name: {"value": value, "max_age_s": max_age_s},
+    }
 
 
 def delete_cookie(name: str) -> None:

@@ -125,9 +125,9 @@ def listen_ui(
             live.started_at = time.monotonic()
         _poll_ui(context, new_capture, on_result, meter_label)
         return
-    if live.started_at is not None and live.last_audio_at is None:
-        if time.monotonic() - live.started_at > FAILED_START_S:  # the component gave up connecting
-            _give_up("the connection ended before any audio arrived")
+    connecting_s = time.monotonic() - live.started_at if live.started_at is not None else 0.0
+    if live.last_audio_at is None and connecting_s > FAILED_START_S:  # the component gave up connecting
+        _give_up("the connection ended before any audio arrived")
     st.session_state[state.LIVE] = LiveState()
     st.caption("Press START and allow the microphone. STOP pauses.")
 
