@@ -31,18 +31,33 @@ class NamespaceUnavailable(RuntimeError):
     """A network namespace cannot be made here (not root, or no iproute2)."""
 
 
+# The private address of the namespace's own link for browsers that gather no loopback candidates.
+NAMESPACE_LAN_ADDRESS = "10.99.0.1/24"
+
+
 @contextmanager
-def network_namespace(webrtc: bool = True) -> Iterator[str]:
+def network_namespace(webrtc: bool = True, lan: bool = False) -> Iterator[str]:
     """A network namespace with only loopback up, plus 127.0.0.2 (aioice skips 127.0.0.1 when it
     gathers candidates), so WebRTC between app and browser never leaves 127.0.0.0/8.
 
     ``webrtc=False``: no 127.0.0.2, so the app has no address to offer and no WebRTC connection
     can be made, as behind a firewall without a TURN server; the page itself still loads.
+    ``lan=True``: also a veth pair with both ends inside, one holding NAMESPACE_LAN_ADDRESS: Firefox
+    gathers no loopback candidates in such a namespace, but this one (traffic to it stays inside).
     """
-    name = f"speechrec-test-{os.getpid()}-{'webrtc' if webrtc else 'blocked'}"
-    commands = [["ip", "netns", "add", name], ["ip", "netns", "exec", name, "ip", "link", "set", "lo", "up"]]
+    name = f"speechrec-test-{os.getpid()}-{'webrtc' if webrtc else 'blocked'}{'-lan' if lan else ''}"
+    run_inside = ["ip", "netns", "exec", name]
+    commands = [["ip", "netns", "add", name], [*run_inside, "ip", "link", "set", "lo", "up"]]
     if webrtc:
-        commands.append(["ip", "netns", "exec", name, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo"])
+        commands.append([*run_inside, "ip", "addr", "add", "127.0.0.2/8", "dev", "lo"])
+    if lan:
+        commands += [
+            [*run_inside, "ip", "link", "add", "veth0", "type", "veth", "peer", "name", "veth1"],
+            [*run_inside, "ip", "addr", "add", NAMESPACE_LAN_ADDRESS, "dev", "veth0"],
+            [*run_inside, "ip", "link", "set", "veth0", "up"],
+            [*run_inside, "ip", "link", "set", "veth1", "up"],
+            [*run_inside, "ip", "route", "add", "default", "dev", "veth0"],
+        ]
     try:
         for command in commands:
             subprocess.run(command, check=True, capture_output=True)

@@ -42,9 +42,6 @@ RECEIVER_FRAMES = 1500
 CONNECT_TIMEOUT_S = 6.0
 # Once audio flowed, this long without any means the connection dropped.
 NO_AUDIO_TIMEOUT_S = 3.0
-# A start that ends without audio after this long connecting failed (the component gave up with an
-# error); quicker than this, the volunteer pressed STOP themselves.
-FAILED_START_S = 1.0
 # Streamlit-webrtc's own TURN credential variables (Twilio, Cloudflare, Hugging Face).
 TURN_CREDENTIAL_VARIABLES = ("TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN")
 METER_FLOOR_DBFS = -70.0
@@ -125,8 +122,7 @@ def listen_ui(
             live.started_at = time.monotonic()
         _poll_ui(context, new_capture, on_result, meter_label)
         return
-    connecting_s = time.monotonic() - live.started_at if live.started_at is not None else 0.0
-    if live.last_audio_at is None and connecting_s > FAILED_START_S:  # the component gave up connecting
+    if live.started_at is not None and live.last_audio_at is None:  # the component gave up connecting
         _give_up("the connection ended before any audio arrived")
     st.session_state[state.LIVE] = LiveState()
     st.caption("Press START and allow the microphone. STOP pauses.")
