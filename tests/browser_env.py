@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 MICROPHONE_RATE = 48000
 WEBRTC_COMPONENT = 'iframe[title*="webrtc"]'
+PHONE_VIEWPORT = {"width": 420, "height": 900}
 
 
 class NamespaceUnavailable(RuntimeError):
@@ -117,8 +118,8 @@ def browser(
 ) -> Iterator:
     """A headless Chromium context (inside ``namespace`` if given) whose fake microphone plays ``microphone``.
 
-    The context is persistent (a profile in tmp_path): cookies outlive a reload, as in a phone's browser.
-    ``extra_arguments``: more Chromium switches.
+    Cookies outlive a reload, as in a phone's browser; ``context.browser.new_context()`` is another,
+    fresh browser. ``extra_arguments``: more Chromium switches.
     """
     executable = CHROMIUM
     if namespace:  # playwright talks to the browser over pipes, so only the browser's network moves
@@ -143,16 +144,11 @@ def browser(
         *extra_arguments,
     ]
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=str(executable),
-            args=arguments,
-            viewport={"width": 420, "height": 900},
-        )
+        chromium = playwright.chromium.launch(executable_path=str(executable), args=arguments)
         try:
-            yield browser
+            yield chromium.new_context(viewport=PHONE_VIEWPORT)
         finally:
-            browser.close()
+            chromium.close()
 
 
 def start_recording(page: Page) -> None:

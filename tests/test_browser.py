@@ -32,6 +32,7 @@ try:
     from browser_env import (
         CHROMIUM,
         MICROPHONE_RATE,
+        PHONE_VIEWPORT,
         REPO,
         WEBRTC_COMPONENT,
         NamespaceUnavailable,
@@ -286,10 +287,10 @@ def test_a_volunteer_keeps_one_speaker_id_through_a_blocked_network_a_reload_and
         page.get_by_text("2 / 3").wait_for(timeout=20000)
         assert participant_code(page) == code
 
-        context.clear_cookies()  # another browser: only the personal link knows the volunteer
+        page = context.browser.new_context(viewport=PHONE_VIEWPORT).new_page()  # another browser: no cookie
         page.goto(url)
-        page.get_by_text("I have read this and I agree").wait_for(timeout=20000)
-        page.goto(f"{url}/?code={code}")
+        page.get_by_text("I have read this and I agree").wait_for(timeout=20000)  # a stranger to this one
+        page.goto(f"{url}/?code={code}")  # the personal link
         page.get_by_text("Welcome back").wait_for(timeout=20000)
         page.get_by_text("Use the simple recorder").click()
         simple_take(page, "Last step: the sound of your room")  # 3 / 3

@@ -30,9 +30,12 @@ export default function (component) {
     microphone_api: !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia),
     permission: null,
   };
+  // Only a problem is reported (and its end, once reported): a report reruns the script, and one
+  // sent while the page is still loading can rerun it on the default page instead of this one.
   const send = () => {
     const text = JSON.stringify(report);
-    if (text !== lastReport) {
+    const problem = !report.secure || !report.microphone_api || report.permission === "denied";
+    if (text !== lastReport && (problem || lastReport !== null)) {
       lastReport = text;
       setStateValue("report", { ...report });
     }
@@ -55,7 +58,8 @@ _component = st.components.v2.component("speechrec_browser", js=_JS)
 
 
 def browser_ui() -> BrowserReport | None:
-    """Write this session's cookies in the browser and return what it said (None until it has).
+    """Write this session's cookies in the browser and return what it said about its microphone:
+    None until it reported a problem (a browser with nothing to report never reruns the page).
 
     Render it on every run (it draws nothing).
     """
