@@ -634,6 +634,17 @@ def test_a_reload_with_the_organizer_cookie_stays_signed_in_until_sign_out(monke
     assert_asks_to_sign_in(at.switch_page("pages/review.py").run(), "review")
 
 
+def test_signing_out_in_one_tab_signs_out_every_tab_holding_the_same_token(monkeypatch):
+    token = organizer_session_token(session_key("tum-organizers"))
+    first, second = (app_with_cookie(monkeypatch, SESSION_COOKIE, token).run() for _ in range(2))
+    assert first.session_state[state.ORGANIZER] and second.session_state[state.ORGANIZER]
+    next(item for item in first.sidebar.button if item.label == "Sign out").click().run()
+    second.switch_page("pages/review.py").run()
+    assert second.session_state[state.ORGANIZER] is False
+    assert_asks_to_sign_in(second, "review")
+    assert app_with_cookie(monkeypatch, SESSION_COOKIE, token).run().session_state[state.ORGANIZER] is False
+
+
 @pytest.mark.parametrize(
     "token",
     [

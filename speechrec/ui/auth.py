@@ -59,11 +59,18 @@ def organizer_session_key(password: str) -> bytes:
     return session_key(password)
 
 
+@st.cache_resource(show_spinner=False)
+def signed_out_tokens() -> set[str]:
+    """Organizer tokens signed out in this app process: every session (tab) that holds one is
+    signed out at its next run, and a copy of the token is refused here until it expires."""
+    return set()
+
+
 def restore_organizer_ui() -> None:
     """Sign this session in if the browser holds a valid organizer token (signed in within
-    ORGANIZER_SESSION_S with the current password)."""
+    ORGANIZER_SESSION_S with the current password, and not signed out)."""
     token = cookie(SESSION_COOKIE)
-    if st.session_state[state.ORGANIZER] or not token:
+    if st.session_state[state.ORGANIZER] or not token or token in signed_out_tokens():
         return
     try:
         key = organizer_session_key(organizer_password())
@@ -71,6 +78,7 @@ def restore_organizer_ui() -> None:
         return
     if organizer_session_valid(token, key):
         st.session_state[state.ORGANIZER] = True
+        st.session_state[state.ORGANIZER_TOKEN] = token
 
 
 def oidc_organizers() -> frozenset[str]:
@@ -82,6 +90,8 @@ def oidc_organizers() -> frozenset[str]:
 
 def signed_in() -> bool:
     """True when an organizer signed in in this browser session, by password or by OIDC login."""
+    if st.session_state.get(state.ORGANIZER) and st.session_state.get(state.ORGANIZER_TOKEN) in signed_out_tokens():
+        st.session_state[state.ORGANIZER] = False  # signed out in another tab of this browser
     if st.session_state.get(state.ORGANIZER):
         return True
     allowed = oidc_organizers()
@@ -115,6 +125,7 @@ def sign_in_ui() -> None:
         st.session_state[state.ORGANIZER] = True
         st.session_state[state.SIGN_IN_FAILURES] = 0
         token = organizer_session_token(organizer_session_key(organizer_password()))
+        st.session_state[state.ORGANIZER_TOKEN] = token
         set_cookie(SESSION_COOKIE, token, ORGANIZER_SESSION_S)
         go_where_the_organizer_was_going()
     st.session_state[state.SIGN_IN_FAILURES] += 1
@@ -147,6 +158,9 @@ def sign_out_ui() -> None:
     """A sign-out button in the sidebar: ends the session here and the kept sign-in of this browser."""
     if st.sidebar.button("Sign out"):
         st.session_state[state.ORGANIZER] = False
+        if st.session_state[state.ORGANIZER_TOKEN]:
+            signed_out_tokens().add(st.session_state[state.ORGANIZER_TOKEN])
+        st.session_state[state.ORGANIZER_TOKEN] = None
         delete_cookie(SESSION_COOKIE)
         if st.user.get("is_logged_in"):
             st.logout()
