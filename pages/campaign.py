@@ -24,8 +24,11 @@ with st.form("campaign"):
     filler_words = st.text_area(
         "Filler words, recorded once each for an \\_unknown\\_ class (optional)", "\n".join(campaign.filler_words)
     )
-    takes_column, target_column = st.columns(2)
+    takes_column, rounds_column, target_column = st.columns(3)
     takes = takes_column.number_input("Takes per keyword", 1, 100, campaign.takes_per_keyword)
+    rounds = rounds_column.number_input(
+        "Rounds per volunteer", 1, 20, campaign.rounds, help="After a round a volunteer may record another."
+    )
     target = target_column.number_input("Target clips per keyword", 1, None, campaign.target_per_keyword)
     length_column, noise_column = st.columns(2)
     clip_duration_s = length_column.number_input(
@@ -49,6 +52,7 @@ if saved:
         "keywords": parse_word_list(keywords),
         "filler_words": parse_word_list(filler_words),
         "takes_per_keyword": int(takes),
+        "rounds": int(rounds),
         "target_per_keyword": int(target),
         "clip_duration_s": float(clip_duration_s),
         "background_noise_s": float(noise_s),

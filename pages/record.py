@@ -21,10 +21,9 @@ from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.room import room_recorder_ui
 from speechrec.ui.takes import last_take_ui, skip_ui, takes_list_ui
-from speechrec.ui.volunteer import choose_simple_recorder, current_volunteer, forget_volunteer, participant_code_ui
+from speechrec.ui.volunteer import current_volunteer, not_me_ui, participant_code_ui, simple_recorder_toggle_ui
 
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
-SIMPLE_TOGGLE = "simple_recorder_toggle"
 
 campaign, store = campaign_and_store_ui()
 speaker_id, agreed_version = current_volunteer(store)
@@ -77,13 +76,7 @@ def live_take_ui(result: CaptureResult) -> None:
     after_take_ui(keep_capture(store, campaign, result, word=now.next_word, source="webrtc", **fields), now.next_word)
 
 
-if st.session_state[state.NOT_ME]:  # found again by this browser's cookie: maybe someone else uses the device
-    code_column, button_column = st.columns([3, 2], vertical_alignment="center")
-    code_column.caption(f"Continuing as participant {st.session_state[state.PARTICIPANT_CODE]}.")
-    if button_column.button("Not you? Start anew"):
-        forget_volunteer()
-        st.switch_page("pages/welcome.py")
-
+not_me_ui()
 if not now.finished:
     skipped = f" · {now.skipped} skipped" if now.skipped else ""
     round_text = f" · round {volunteer.round} of {campaign.rounds}" if volunteer.round > 1 else ""
@@ -120,12 +113,7 @@ if not now.finished:
             st.caption("Say the word when you are ready; the next one appears by itself.")
             live.listen_ui(context, partial(new_capture, campaign), live_take_ui, meter_label="Level")
         skip_ui(now.next_word)
-    st.session_state[SIMPLE_TOGGLE] = simple
-    st.toggle(
-        "Use the simple recorder (if the live one does not work on your network)",
-        key=SIMPLE_TOGGLE,
-        on_change=lambda: choose_simple_recorder(st.session_state[SIMPLE_TOGGLE]),
-    )
+    simple_recorder_toggle_ui()
 elif volunteer.needs_noise:
     st.subheader("Last step: the sound of your room")
     state.show_notice()

@@ -822,12 +822,14 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     at = organizer_page("pages/campaign.py")
     campaign_field(at, "Keywords").input("hey robot, tum\nstop")
     campaign_field(at, "Takes per keyword").set_value(3)
+    campaign_field(at, "Rounds per volunteer").set_value(4)
     campaign_field(at, "Consent text").input(CAMPAIGN.consent_text + "\nWe also keep the date of each take.")
     button(at, "Save").click().run()
     assert not at.exception
     assert "now version 2: volunteers will be asked again" in at.success[0].value
     saved = store.saved_campaign()
     assert (saved.keywords, saved.takes_per_keyword, saved.consent_version) == (("hey robot", "tum", "stop"), 3, 2)
+    assert saved.rounds == 4
     assert saved.filler_words == CAMPAIGN.filler_words  # untouched fields stay
     # A volunteer who agreed to version 1 is asked again before recording more.
     volunteer = AppTest.from_file(str(APP), default_timeout=60)

@@ -20,6 +20,7 @@ from speechrec.ui.browser import cookie, delete_cookie, set_cookie
 CODE_PARAMETER = "code"
 CODE_COOKIE = "speechrec_code"
 RECORDER_COOKIE = "speechrec_recorder"
+SIMPLE_TOGGLE = "simple_recorder_toggle"  # the toggle's widget key (session state keeps the choice itself)
 # A year: longer than a campaign usually runs, so a volunteer who comes back months later continues.
 VOLUNTEER_COOKIE_S = 365 * 24 * 3600
 CODE_EXAMPLE = "K7QM-2XPA-9DHT"
@@ -135,6 +136,28 @@ def choose_simple_recorder(simple: bool) -> None:
         set_cookie(RECORDER_COOKIE, "simple", VOLUNTEER_COOKIE_S)
     else:
         delete_cookie(RECORDER_COOKIE)
+
+
+def simple_recorder_toggle_ui() -> None:
+    """The switch between the live and the simple recorder (the choice is kept across reloads)."""
+    st.session_state[SIMPLE_TOGGLE] = st.session_state[state.SIMPLE_RECORDER]
+    st.toggle(
+        "Use the simple recorder (if the live one does not work on your network)",
+        key=SIMPLE_TOGGLE,
+        on_change=lambda: choose_simple_recorder(st.session_state[SIMPLE_TOGGLE]),
+    )
+
+
+def not_me_ui() -> None:
+    """For a volunteer found by this browser's cookie alone, until they record: someone else may be
+    using the device, and starts anew with one tap (their own consent, their own code)."""
+    if not st.session_state[state.NOT_ME]:
+        return
+    code_column, button_column = st.columns([3, 2], vertical_alignment="center")
+    code_column.caption(f"Continuing as participant {st.session_state[state.PARTICIPANT_CODE]}.")
+    if button_column.button("Not you? Start anew"):
+        forget_volunteer()
+        st.switch_page("pages/welcome.py")
 
 
 def resume_link(page_url: str | None, code: str) -> str:
