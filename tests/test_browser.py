@@ -1,9 +1,10 @@
-"""The volunteer flow in a real headless Chromium with a fake microphone, against `streamlit run`.
+"""The volunteer and organizer flows in a real headless Chromium with a fake microphone, against
+`streamlit run` (the same volunteer flow in Firefox ESR: tests/test_firefox.py).
 
 Needs Debian's chromium (`apt-get install chromium`), the playwright package (never
-`playwright install`: the browser comes from Debian) and, for the live recorder, root and
-iproute2 for a loopback-only network namespace. Outside CI the tests skip with that hint when
-something is missing; in CI (CI=true) they must run.
+`playwright install`: the browser comes from Debian) and, for the live recorder and a network
+that blocks WebRTC, root and iproute2 for loopback-only network namespaces. Outside CI the tests
+skip with that hint when something is missing; in CI (CI=true) they must run.
 """
 
 from __future__ import annotations
