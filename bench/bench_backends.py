@@ -36,7 +36,8 @@ from backends import S3_ENVIRONMENT, MotoServer, PostgresServer  # noqa: E402
 from bench_stats import fill, time_stats_page  # noqa: E402
 from signals import make_take  # noqa: E402
 
-from speechrec.config import Campaign, Settings, load_campaign, load_settings  # noqa: E402
+from speechrec.campaign import Campaign, load_campaign  # noqa: E402
+from speechrec.config import Settings, load_settings  # noqa: E402
 from speechrec.quality import QualityReport, assess_take  # noqa: E402
 from speechrec.store import ClipStore  # noqa: E402
 

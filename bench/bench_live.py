@@ -42,11 +42,12 @@ from browser_env import (  # noqa: E402
 )
 from signals import webrtc_frame  # noqa: E402
 
+from speechrec.campaign import load_campaign  # noqa: E402
 from speechrec.capture import Outcome  # noqa: E402
-from speechrec.config import load_campaign, load_settings  # noqa: E402
+from speechrec.config import load_settings  # noqa: E402
 from speechrec.decode import frames_to_mono  # noqa: E402
-from speechrec.recording import keep_take, new_capture  # noqa: E402
 from speechrec.store import ClipStore  # noqa: E402
+from speechrec.takes import keep_take, new_capture  # noqa: E402
 from speechrec.ui.live import POLL_S  # noqa: E402
 
 STORED = re.compile(r"take stored ([0-9.]+) ms after the end of speech")
@@ -97,7 +98,7 @@ def capture_path_cpu(streams: int, seconds: float, microphone: Path, work: Path)
                         campaign,
                         result.samples,
                         rate,
-                        word=campaign.keywords[0],
+                        keyword=campaign.keywords[0],
                         speaker_id=speaker_id,
                         session_id=f"bench-{index}",
                         source="webrtc",

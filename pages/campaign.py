@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from speechrec.config import parse_word_list, revise_campaign
+from speechrec.campaign import parse_word_list, revise_campaign
 from speechrec.errors import SpeechrecError
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer

@@ -6,17 +6,10 @@ from functools import partial
 
 import streamlit as st
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.capture import CaptureResult, Outcome
 from speechrec.microphone import microphone_problem
-from speechrec.recording import (
-    TakeVerdict,
-    keep_capture,
-    keep_recording,
-    mic_check_passed,
-    new_capture,
-    volunteer_progress,
-)
-from speechrec.store import NOISE_KEYWORD
+from speechrec.takes import TakeVerdict, keep_capture, keep_upload, mic_check_passed, new_capture, volunteer_progress
 from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.room import room_recorder_ui
@@ -39,9 +32,9 @@ if problem:
 volunteer = volunteer_progress(
     store, campaign, speaker_id, skipped=st.session_state[state.SKIPPED], wanted_round=st.session_state[state.ROUND]
 )
-mine, now = volunteer.clips, volunteer.progress
+now = volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
-fields = {"speaker_id": speaker_id, "session_id": st.session_state[state.SESSION_ID], "consent_version": agreed_version}
+session_id = st.session_state[state.SESSION_ID]
 
 
 def after_take_ui(verdict: TakeVerdict, word: str) -> None:
@@ -54,6 +47,22 @@ def after_take_ui(verdict: TakeVerdict, word: str) -> None:
         state.leave_notice("error", "That one did not work: " + "; ".join(verdict.problems) + ". Please try again.")
     st.session_state[state.ATTEMPT] += 1
     st.rerun()
+
+
+def uploaded_ui(data: bytes, keyword: str, raw: bool | None) -> None:
+    """The simple and the room recorders' path: one recording per prompt."""
+    verdict = keep_upload(
+        store,
+        campaign,
+        data,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source="audio_input",
+        consent_version=agreed_version,
+        raw=raw,
+    )
+    after_take_ui(verdict, keyword)
 
 
 def mic_check_ui(result: CaptureResult) -> None:
@@ -73,7 +82,17 @@ def live_take_ui(result: CaptureResult) -> None:
     if result.outcome is Outcome.NOTHING_HEARD:
         state.leave_notice("warning", f"Nothing was heard yet: say “{now.next_word}” when you are ready.")
         st.rerun()
-    after_take_ui(keep_capture(store, campaign, result, word=now.next_word, source="webrtc", **fields), now.next_word)
+    verdict = keep_capture(
+        store,
+        campaign,
+        result,
+        keyword=now.next_word,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source="webrtc",
+        consent_version=agreed_version,
+    )
+    after_take_ui(verdict, now.next_word)
 
 
 not_me_ui()
@@ -104,10 +123,8 @@ if not now.finished:
                 sample_rate=RECORDING_RATE,
             )
             if recording is not None:
-                verdict = keep_recording(
-                    store, campaign, recording.getvalue(), word=now.next_word, source="audio_input", **fields
-                )
-                after_take_ui(verdict, now.next_word)
+                # st.audio_input asks the browser for plain audio: its processing stays on (see README)
+                uploaded_ui(recording.getvalue(), now.next_word, raw=False)
         else:
             context = live.recorder_ui()
             st.caption("Say the word when you are ready; the next one appears by itself.")
@@ -123,15 +140,12 @@ elif volunteer.needs_noise:
     )
     room = room_recorder_ui(campaign.background_noise_s, key=f"room-{attempt}")
     if room is not None:
-        verdict = keep_recording(
-            store, campaign, room.wav, word=NOISE_KEYWORD, source="audio_input", raw=room.raw, **fields
-        )
-        after_take_ui(verdict, NOISE_KEYWORD)
+        uploaded_ui(room.wav, NOISE_KEYWORD, raw=room.raw)
     skip_ui(NOISE_KEYWORD, "Skip this step")
 else:
     state.show_notice()
     st.subheader("All done. Thank you!")
-    st.write(f"You recorded {len(mine)} clips for this dataset.")
+    st.write(f"You recorded {volunteer.clips} clips for this dataset.")
     participant_code_ui(
         st.session_state[state.PARTICIPANT_CODE],
         "Your participant code: keep it (or the link) to continue later or to withdraw your recordings.",
@@ -140,4 +154,4 @@ else:
         st.session_state[state.ROUND] = volunteer.round + 1
         st.rerun()
 
-takes_list_ui(store, mine)
+takes_list_ui(store, speaker_id)

@@ -2,10 +2,19 @@
 
 import streamlit as st
 
+from speechrec.campaign import SOURCES, STATUSES
 from speechrec.decode import read_audio_bytes
-from speechrec.quality import FLAGS, QualityReport, describe_flags
-from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
-from speechrec.store import SOURCES, STATUSES, ReviewState
+from speechrec.quality import describe_flags
+from speechrec.records import ReviewState
+from speechrec.review import (
+    ANY,
+    FLAG_CHOICES,
+    REJECT_REASONS,
+    REVIEW_COUNT_LIMIT,
+    ReviewFilter,
+    to_go_label,
+    word_label,
+)
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
 from speechrec.ui.participants import withdraw_speaker_ui
@@ -18,14 +27,13 @@ campaign, store = campaign_and_store_ui()
 st.title("Review")
 state.show_notice()
 
-clips = store.clips()
 with st.expander("Filters", expanded=False):
     word_column, speaker_column = st.columns(2)
-    keywords = word_column.multiselect("Words", sorted(set(campaign.words) | set(clips["keyword"])), key="review_words")
-    speakers = speaker_column.multiselect("Speakers", sorted(set(clips["speaker_id"])), key="review_speakers")
+    keywords = word_column.multiselect("Words", sorted(set(campaign.words) | set(store.keywords())), key="review_words")
+    speakers = speaker_column.multiselect("Speakers", store.speaker_ids(), key="review_speakers")
     status_column, flag_column = st.columns(2)
     status = status_column.selectbox("Status", [*STATUSES, ANY], key="review_status")
-    flag = flag_column.selectbox("Quality", [ANY, "clean", "flagged", *FLAGS], key="review_flag")
+    flag = flag_column.selectbox("Quality", FLAG_CHOICES, key="review_flag")
     source_column, days_column = st.columns(2)
     sources = source_column.multiselect("Recorded with", SOURCES, key="review_sources")
     picked_days = days_column.date_input("Recorded between (UTC days)", value=(), key="review_days")
@@ -60,8 +68,7 @@ if last and st.button("Undo the last decision", shortcut="u"):
     state.leave_notice("success", "Undone.")
     st.rerun()
 
-clip, to_go = next_clip(
-    clips,
+queue = ReviewFilter(
     keywords=keywords,
     speakers=speakers,
     sources=sources,
@@ -69,20 +76,21 @@ clip, to_go = next_clip(
     status=status,
     flag=flag,
     exclude=st.session_state[state.REVIEW_DONE],
-    shown=shown_before[0] if shown_before else None,
 )
+clip = store.next_to_review(queue, shown=shown_before[0] if shown_before else None)
 with st.sidebar.expander("Withdraw a volunteer"):
     withdraw_speaker_ui(store)
 if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()
-st.session_state[state.REVIEW_SEEN] = (clip["clip_id"], store.review_state(clip["clip_id"]))
-st.caption(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
-st.markdown(f"## {word_label(clip['keyword'])}")
-quality = QualityReport.from_row(clip)
+st.session_state[state.REVIEW_SEEN] = (clip.clip_id, clip.review_state)
+to_go = to_go_label(store.count_to_review(queue, limit=REVIEW_COUNT_LIMIT))
+st.caption(f"{to_go} to go · speaker {clip.speaker_id} · {clip.created_at:%Y-%m-%d %H:%M} UTC · {clip.source}")
+st.markdown(f"## {word_label(clip.keyword)}")
+quality = clip.quality
 if quality.flags:
     st.warning("Quality: " + "; ".join(describe_flags(quality.flags)))
-flac = store.read_flac(clip["audio_key"])
+flac = store.read_flac(clip.audio_key)
 samples, sample_rate = read_audio_bytes(flac)
 st.audio(flac, format="audio/flac", autoplay=True)
 st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
@@ -92,28 +100,28 @@ st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS ·
 
 accept_column, reject_column, skip_column = st.columns(3)
 if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
-    decide_ui(clip["clip_id"], store.set_status(clip["clip_id"], "accepted", reviewer=reviewer), "Accepted.")
+    decide_ui(clip.clip_id, store.set_status(clip.clip_id, "accepted", reviewer=reviewer), "Accepted.")
 if skip_column.button("Skip", shortcut="s", use_container_width=True):
-    mark_done(clip["clip_id"])
+    mark_done(clip.clip_id)
     st.rerun()
 reason = reject_column.selectbox("Reason", [*REJECT_REASONS, "other…"], label_visibility="collapsed")
 if reason == "other…":
     reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
 if reject_column.button("Reject", shortcut="x", use_container_width=True):
-    previous = store.set_status(clip["clip_id"], "rejected", reason=reason, reviewer=reviewer)
-    decide_ui(clip["clip_id"], previous, f"Rejected ({reason}).")
+    previous = store.set_status(clip.clip_id, "rejected", reason=reason, reviewer=reviewer)
+    decide_ui(clip.clip_id, previous, f"Rejected ({reason}).")
 
-other_words = [word for word in campaign.words if word != clip["keyword"]]
+other_words = [word for word in campaign.words if word != clip.keyword]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
 if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
-    previous = store.relabel(clip["clip_id"], new_word, reviewer=reviewer)
-    decide_ui(clip["clip_id"], previous, f"Filed under “{new_word}”.")
+    previous = store.relabel(clip.clip_id, new_word, reviewer=reviewer)
+    decide_ui(clip.clip_id, previous, f"Filed under “{new_word}”.")
 
-with st.expander(f"All of speaker {clip['speaker_id']}"):
-    theirs = clips[clips["speaker_id"] == clip["speaker_id"]]
+with st.expander(f"All of speaker {clip.speaker_id}"):
+    theirs = store.clips(speaker_id=clip.speaker_id)
     st.dataframe(theirs[["keyword", "status", "flags", "created_at"]], hide_index=True)
     if st.button(f"Reject all {len(theirs)} clips of this speaker (e.g. a bad microphone)"):
-        count = store.set_speaker_status(clip["speaker_id"], "rejected", reason="speaker rejected", reviewer=reviewer)
-        state.leave_notice("success", f"Rejected {count} clips of speaker {clip['speaker_id']}.")
+        count = store.set_speaker_status(clip.speaker_id, "rejected", reason="speaker rejected", reviewer=reviewer)
+        state.leave_notice("success", f"Rejected {count} clips of speaker {clip.speaker_id}.")
         st.rerun()

@@ -12,7 +12,8 @@ campaign, store = campaign_and_store_ui()
 st.title("Stats")
 
 counts = store.status_counts()  # one query serves the headline and the per-word table
-headline = totals(store, counts=counts)
+speakers = speaker_table(store)  # and one the per-speaker table and the number of speakers
+headline = totals(store, counts=counts, speaker_count=len(speakers))
 clips_column, speakers_column, hours_column, noise_column = st.columns(4)
 clips_column.metric("Clips", f"{headline['clips']:,}")
 speakers_column.metric("Speakers", f"{headline['speakers']:,}")
@@ -31,7 +32,7 @@ st.bar_chart(words.set_index("keyword")[["accepted", "pending", "flagged", "reje
 
 st.subheader("Per speaker")
 st.dataframe(
-    speaker_table(store),
+    speakers,
     hide_index=True,
     column_config={
         "accepted_share": st.column_config.ProgressColumn("accepted", min_value=0.0, max_value=1.0),

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from speechrec.errors import SettingsError
+
 PASSWORD_FILE_NAME = "organizer-password.txt"
 HASH_PREFIX = "scrypt$"
 # scrypt cost: 16 MiB (128 * n * r bytes) and, measured on the development machine, 29 ms per check.
@@ -55,10 +57,10 @@ def check_password(candidate: str, configured: str) -> bool:
         )
         digest = hashlib.scrypt(candidate.encode(), salt=salt_bytes, n=int(n), r=int(r), p=int(p))
     except (ValueError, TypeError) as error:
-        raise ValueError(
+        raise SettingsError(
             f"the organizer password hash in secrets.toml is malformed ({error}); "
             "make a new one with: python -m speechrec hash-password"
-        ) from None
+        ) from error
     return hmac.compare_digest(digest, expected_bytes)
 
 
@@ -134,7 +136,7 @@ def organizer_session_token(key: bytes) -> str:
     return _session_serializer(key).dumps({"role": "organizer"})
 
 
-def organizer_session_valid(token: object, key: bytes, max_age_s: float = ORGANIZER_SESSION_S) -> bool:
+def organizer_session_valid(token: object, key: bytes, max_age_s: int = ORGANIZER_SESSION_S) -> bool:
     """True if ``token`` was made by ``organizer_session_token`` with ``key`` at most ``max_age_s`` ago.
 
     Anything else (tampered, expired, from another key, not a string) is False, never an error.

@@ -1,4 +1,5 @@
-"""Command line: ``python -m speechrec import|export|stats|migrate``. Never imports streamlit (fast start)."""
+"""Command line: ``python -m speechrec import|export|stats|upgrade|migrate|hash-password``.
+Never imports streamlit (fast start)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from speechrec.config import CAMPAIGN_ENV, Campaign, Settings, campaign_path, load_campaign, load_settings
+from speechrec.campaign import CAMPAIGN_ENV, NOISE_KEYWORD, Campaign, campaign_path, load_campaign
+from speechrec.config import Settings, load_settings
 from speechrec.errors import SpeechrecError
 
 # How many skipped files the import summary lists one by one before it only counts them.
@@ -78,6 +80,14 @@ def build_parser() -> argparse.ArgumentParser:
         ".streamlit/secrets.toml. Asks for the password (or reads one line from standard input).",
     )
     hasher.set_defaults(run=run_hash_password)
+    upgrade_help = (
+        "Bring the store's database to this speechrec's schema (opening a store does it too); "
+        "--dry-run lists the pending steps and changes nothing."
+    )
+    upgrader = commands.add_parser("upgrade", help=upgrade_help, description=upgrade_help)
+    upgrader.add_argument("--store", metavar="DIR", help="data folder (default: $SPEECHREC_DATA or ./data)")
+    upgrader.add_argument("--dry-run", action="store_true", help="list the pending steps, change nothing")
+    upgrader.set_defaults(run=run_upgrade)
     migrate_help = (
         "Copy a whole store (metadata and audio) into a new, empty one, e.g. from a data folder to "
         "PostgreSQL + S3 or back; verified by counts and SHA-256 checksums. Each side is a data "
@@ -111,7 +121,7 @@ def run_import(args: argparse.Namespace) -> int:
         f"{summary.duplicates} already in the store, {len(summary.skipped)} skipped, "
         f"{summary.ignored} non-audio files ignored"
     )
-    unknown = sorted(set(summary.words) - set(campaign.words) - {"_background_noise_"})
+    unknown = sorted(set(summary.words) - set(campaign.words) - {NOISE_KEYWORD})
     if unknown:
         print(f"words not in the campaign: {', '.join(unknown)}")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:
@@ -173,6 +183,37 @@ def run_hash_password(args: argparse.Namespace) -> int:
     else:
         password = sys.stdin.readline().rstrip("\n")
     print(hash_password(password))
+    return 0
+
+
+def run_upgrade(args: argparse.Namespace) -> int:
+    """``upgrade [--dry-run]``: run or list the schema revisions the database lacks."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from speechrec.errors import StoreError
+    from speechrec.migrations import pending_steps, schema_state, upgrade_schema
+    from speechrec.schema import SCHEMA_VERSION, create_engine
+
+    settings = load_settings(args.store)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        engine = create_engine(settings.database_url)
+        with engine.connect() as connection:
+            steps = pending_steps(schema_state(connection))
+        if steps and not args.dry_run:
+            steps = upgrade_schema(engine)
+        engine.dispose()
+    except SQLAlchemyError as error:  # the message names the problem, never the URL's password
+        # Not chained: a failed connection's traceback holds the connection arguments, password too.
+        raise StoreError(f"cannot open the database: {getattr(error, 'orig', None) or error}") from None
+    if not steps:
+        print(f"{where}: up to date (schema version {SCHEMA_VERSION})")
+        return 0
+    print(f"{where}: {'would run' if args.dry_run else 'ran'} {len(steps)} step(s) to schema version {SCHEMA_VERSION}")
+    for step in steps:
+        kept = " (its tables are already there: only recorded)" if step.recorded_only else ""
+        print(f"  {step.revision} {step.description}{kept}")
     return 0
 
 

@@ -7,13 +7,13 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import av
 import numpy as np
 import soundfile as sf
 
-from speechrec.audio import to_mono
+from speechrec.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, to_mono
 from speechrec.errors import AudioError
 
 # Nothing a volunteer or the old web app recorded is longer than this; a longer file is a
@@ -25,14 +25,21 @@ SAMPLE_DTYPES = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": n
 DIRECT_FORMATS = frozenset(SAMPLE_DTYPES) | {f"{name}p" for name in SAMPLE_DTYPES}
 # Each thread's last Opus decoder and the stream settings it was opened for (see stream_decoder).
 _KEPT = threading.local()
+# What a file that FFmpeg cannot read is, in plain words (never FFmpeg's error number or '<none>').
+CUT_SHORT = "cannot be decoded: the file ends too early (it was cut short or is damaged)"
+NOT_AUDIO = "cannot be decoded: it is damaged or not a sound file"
+# A gap in a live stream longer than this is filled only this far: past it, the take in progress
+# is cut as too long anyway, and a jump of the pts (a restarted stream) must not fill memory.
+MAX_GAP_FILL_S = 3.0
 
 
 def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | None = None) -> tuple[np.ndarray, int]:
     """Decode the first audio stream of a file or bytes (Ogg/Opus, WebM, WAV, FLAC, MP3, ...).
 
     Returns ``(samples, sample_rate)``: mono float32 in [-1, 1], shape ``(frames,)``. Raises
-    AudioError naming ``name`` (or the path) when the data cannot be decoded, has no audio
-    stream, has no samples, or is longer than MAX_DECODED_S.
+    AudioError naming ``name`` (or the path), with one plain sentence, when the data cannot be
+    decoded, has no audio stream, claims a sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE
+    (a damaged or mislabelled header), has no samples, or is longer than MAX_DECODED_S.
     """
     label = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "the audio")
     stream_source = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
@@ -43,6 +50,11 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                 raise AudioError(f"{label}: has no audio stream")
             stream = container.streams.audio[0]
             sample_rate = stream.rate or stream.codec_context.sample_rate
+            if not MIN_SAMPLE_RATE <= (sample_rate or 0) <= MAX_SAMPLE_RATE:
+                raise AudioError(
+                    f"{label}: its header gives a sample rate of {sample_rate or 0} Hz, which no recording has "
+                    f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz are possible); the file is damaged or mislabelled"
+                )
             read = None
             total = 0
             with stream_decoder(stream) as decoder:
@@ -57,15 +69,17 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                 chunks.extend(read(None))
     except AudioError:
         raise
-    except (av.FFmpegError, ValueError, IndexError, OSError, EOFError) as error:
-        raise AudioError(f"{label}: cannot be decoded ({error})") from None
+    except EOFError as error:  # av.error.EOFError too: the container or a packet stops early
+        raise AudioError(f"{label}: {CUT_SHORT}") from error
+    except (av.FFmpegError, ValueError, IndexError, OSError) as error:
+        raise AudioError(f"{label}: {NOT_AUDIO}") from error
     if sum(len(chunk) for chunk in chunks) == 0:
         raise AudioError(f"{label}: contains no audio samples")
     return to_mono(np.concatenate(chunks)), int(sample_rate)
 
 
 @contextmanager
-def stream_decoder(stream: av.AudioStream) -> Iterator[av.CodecContext]:
+def stream_decoder(stream: av.AudioStream) -> Iterator[Any]:
     """An open decoder for the packets of ``stream``.
 
     Opus decoders are kept, one per thread, and reused (flushed) for the next stream with the same
@@ -78,7 +92,8 @@ def stream_decoder(stream: av.AudioStream) -> Iterator[av.CodecContext]:
         yield context
         return
     settings = (bytes(context.extradata or b""), context.sample_rate, context.layout.name)
-    kept_settings, decoder = getattr(_KEPT, "opus", (None, None))
+    kept: tuple[Any, Any] = getattr(_KEPT, "opus", (None, None))
+    kept_settings, decoder = kept
     _KEPT.opus = (None, None)
     if kept_settings == settings:
         decoder.flush_buffers()
@@ -102,18 +117,18 @@ def frame_reader(first: av.AudioFrame, sample_rate: int) -> Callable[[av.AudioFr
     if first.format.name not in DIRECT_FORMATS:
         resampler = av.AudioResampler(format="flt", rate=sample_rate)
         return lambda frame: [
-            np.frombuffer(part.planes[0], np.float32, part.samples * channels).reshape(-1, channels)
+            np.frombuffer(part.planes[0], np.float32, part.samples * channels).reshape(-1, channels)  # type: ignore[call-overload]  # planes are buffers
             for part in resampler.resample(frame)
         ]
     dtype = SAMPLE_DTYPES[first.format.name.rstrip("p")]
     if first.format.is_planar and channels > 1:
         return lambda frame: (
-            [np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]], axis=1)]
+            [np.stack([np.frombuffer(plane, dtype, frame.samples) for plane in frame.planes[:channels]], axis=1)]  # type: ignore[call-overload]
             if frame is not None
             else []
         )
     return lambda frame: (
-        [np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels)]
+        [np.frombuffer(frame.planes[0], dtype, frame.samples * channels).reshape(-1, channels)]  # type: ignore[call-overload]
         if frame is not None
         else []
     )
@@ -153,7 +168,7 @@ def read_pcm16(data: bytes) -> tuple[np.ndarray, int]:
     try:
         samples, sample_rate = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, TypeError) as error:
-        raise AudioError(f"stored audio cannot be read: {error}") from None
+        raise AudioError(f"stored audio cannot be read: {error}") from error
     mono = samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1).astype(np.int16)
     return mono, int(sample_rate)
 
@@ -163,15 +178,27 @@ def frames_to_mono(frames: list[av.AudioFrame], next_pts: int | None) -> tuple[n
 
     ``next_pts`` is where the previous call left off (None at the start). Returns the samples,
     the pts expected next, and how many samples went missing between frames (gaps in their pts,
-    in samples of the frames' rate; 0 when nothing was lost).
+    in samples of the frames' rate; 0 when nothing was lost). The samples keep the real
+    timeline: a gap is filled with NaN (no audio; at most MAX_GAP_FILL_S of it), which
+    ``SpeechCapture.feed`` records as lost audio, so a word with frames lost in it is never
+    spliced into a shorter, clean-looking take.
     """
     if not frames:
         return np.zeros(0, np.float32), next_pts, 0
-    chunks, lost = [], 0
+    pieces: list[np.ndarray] = []
+    run: list[np.ndarray] = []
+    lost = 0
     read = frame_reader(frames[0], frames[0].sample_rate)  # one stream: every frame has the same layout
     for frame in frames:
         if next_pts is not None and frame.pts is not None and frame.pts > next_pts:
-            lost += frame.pts - next_pts
-        chunks.extend(read(frame))
+            gap = frame.pts - next_pts
+            lost += gap
+            if run:
+                pieces.append(to_mono(np.concatenate(run)))
+                run = []
+            pieces.append(np.full(min(gap, round(MAX_GAP_FILL_S * frame.sample_rate)), np.nan, np.float32))
+        run.extend(read(frame))
         next_pts = None if frame.pts is None else frame.pts + frame.samples
-    return to_mono(np.concatenate(chunks)), next_pts, lost
+    if run:
+        pieces.append(to_mono(np.concatenate(run)))
+    return (pieces[0] if len(pieces) == 1 else np.concatenate(pieces)), next_pts, lost

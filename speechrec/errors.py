@@ -9,6 +9,10 @@ class CampaignError(SpeechrecError, ValueError):
     """A campaign file or campaign value is invalid."""
 
 
+class SettingsError(SpeechrecError, ValueError):
+    """Where to keep the data is given wrongly (e.g. a database URL SQLAlchemy cannot parse)."""
+
+
 class AudioError(SpeechrecError, ValueError):
     """Audio could not be decoded or has no usable samples."""
 
@@ -19,3 +23,8 @@ class StoreError(SpeechrecError):
 
 class ConflictError(StoreError):
     """A write clashed with stored data (a duplicate import, an id taken by another process)."""
+
+
+class StorageError(StoreError, OSError):
+    """Audio could not be written, read, listed or deleted: on a local disk or on object storage
+    alike (also an OSError, as the failure of a file operation is)."""

@@ -18,10 +18,11 @@ from typing import BinaryIO
 
 import pandas as pd
 
-from speechrec.config import Campaign, campaign_to_dict
+from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, folder_spellings
 from speechrec.jobs import RenderJob, render_clip
 from speechrec.parallel import bounded_map, worker_pool
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.quality import QUALITY_COLUMNS
+from speechrec.store import ClipStore
 
 # TensorFlow's speech_commands/input_data.py: the split of a file depends only on the part of
 # its name before "_nohash_" (the speaker), so one speaker never spans two splits.
@@ -41,16 +42,9 @@ PARALLEL_MIN_CLIPS = 200
 # per worker: enough to keep workers busy while the zip is written, few enough for flat memory.
 CLIPS_PER_TASK = 32
 TASKS_PER_WORKER = 3
-QUALITY_COLUMNS = [
-    "speech_level_dbfs",
-    "noise_floor_dbfs",
-    "snr_db",
-    "peak_dbfs",
-    "clipped_fraction",
-    "speech_start_s",
-    "speech_end_s",
-    "flags",
-]
+
+# metadata.csv's quality columns: the report's, but the take's length, which is original_duration_s there.
+METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "duration_s"]
 
 # Prepared download zips are kept this long after their last use, so a slow click still finds its file.
 PREPARED_MAX_AGE_S = 3600.0
@@ -128,12 +122,14 @@ def select_clips(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
 def plan_export(clips: pd.DataFrame, selection: str) -> pd.DataFrame:
     """One row per file of the zip, in zip order: the clip columns plus ``path`` and ``split``.
 
-    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``);
+    Word clips are numbered per speaker and word in recording order (``<word>/<speaker>_nohash_<n>.wav``;
+    spellings of one word that differ in letter case or Unicode form share one folder, ``folder_spellings``);
     background noise goes to ``_background_noise_/<speaker>_<n>.wav`` with split ''.
     """
-    chosen = select_clips(clips, selection).sort_values(
-        ["keyword", "speaker_id", "created_at", "clip_id"], kind="stable"
-    )
+    chosen = select_clips(clips, selection)
+    spellings = folder_spellings(chosen["keyword"])  # one folder per word, whatever the case or Unicode form
+    chosen = chosen.assign(keyword=chosen["keyword"].map(spellings).astype(chosen["keyword"].dtype))
+    chosen = chosen.sort_values(["keyword", "speaker_id", "created_at", "clip_id"], kind="stable")
     number = chosen.groupby(["keyword", "speaker_id"], sort=False).cumcount().astype(str)
     is_noise = chosen["keyword"] == NOISE_KEYWORD
     plan = chosen.assign(
@@ -158,7 +154,26 @@ def export_dataset(
     options: ExportOptions = ExportOptions(),
     progress: ProgressCallback | None = None,
 ) -> ExportSummary:
-    """Write the dataset zip to a path (atomically: a failed export leaves no file) or a binary stream.
+    """Write the dataset zip of the store as it is now to a path (atomically: a failed export
+    leaves no file) or a binary stream: ``plan_export`` of one read of the clips, then ``write_dataset``.
+
+    Raises StoreError when the store cannot be read and OSError when the destination cannot be written.
+    """
+    if not isinstance(options, ExportOptions):
+        raise TypeError(f"options must be ExportOptions, got {options!r}")
+    return write_dataset(store, campaign, destination, plan_export(store.clips(), options.selection), options, progress)
+
+
+def write_dataset(
+    store: ClipStore,
+    campaign: Campaign,
+    destination: str | os.PathLike[str] | BinaryIO,
+    plan: pd.DataFrame,
+    options: ExportOptions = ExportOptions(),
+    progress: ProgressCallback | None = None,
+) -> ExportSummary:
+    """Write the zip of ``plan`` (``plan_export``'s rows, in zip order) to a path (atomically) or a
+    binary stream. Only the audio is read from the store: the rows are the plan's.
 
     Memory stays flat: clips are read, cut and written one at a time. ``progress(done, total)``
     is called after each file. Raises StoreError when the store cannot be read and OSError when
@@ -172,7 +187,7 @@ def export_dataset(
         partial_path = final_path.with_name(f"{final_path.name}.{uuid.uuid4().hex[:8]}.partial")
         try:
             with open(partial_path, "wb") as file:
-                summary = export_dataset(store, campaign, file, options, progress)
+                summary = write_dataset(store, campaign, file, plan, options, progress)
             os.replace(partial_path, final_path)
         finally:
             partial_path.unlink(missing_ok=True)
@@ -180,7 +195,6 @@ def export_dataset(
 
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
-    plan = plan_export(store.clips(), options.selection)
 
     jobs = (
         RenderJob(store.settings.storage_url, key, sample_rate, None if keyword == NOISE_KEYWORD else duration_s)
@@ -229,8 +243,8 @@ def prepare_export(
 
     The file is named by a fingerprint of everything that decides its bytes (the chosen clips with
     their review state and quality, the campaign, the options), so a repeated request, or another
-    organizer's, is served at once. Zips in ``folder`` unused for an hour are removed. Raises as
-    ``export_dataset``.
+    organizer's, is served at once. The clips are read once: the same plan names the file and
+    fills it. Zips in ``folder`` unused for an hour are removed. Raises as ``export_dataset``.
     """
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -241,7 +255,7 @@ def prepare_export(
     if path.exists():
         path.touch()
     else:
-        export_dataset(store, campaign, path, options, progress)
+        write_dataset(store, campaign, path, plan, options, progress)
     cutoff = time.time() - PREPARED_MAX_AGE_S
     for old in folder.glob("dataset-*.zip"):
         if old != path and old.stat().st_mtime < cutoff:
@@ -282,7 +296,7 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
             "original_duration_s": files["duration_s"].round(4),
         }
     )
-    for column in QUALITY_COLUMNS:
+    for column in METADATA_QUALITY_COLUMNS:
         values = files[column]
         table[column] = values.round(4) if values.dtype.kind == "f" else values
     buffer = io.StringIO()
@@ -311,7 +325,7 @@ def _readme(
 A keyword-spotting dataset in the layout of Google's Speech Commands v0.02, made with speechrec.
 
 - Clips: {summary.files} from {summary.speakers} speakers, background noise files: {summary.background_noise_files}
-- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (the loudest {duration_s:g} s of each take)
+- Audio: WAV, mono, 16-bit PCM, {sample_rate} Hz, exactly {duration_s:g} s (centred on the word; the loudest {duration_s:g} s where the speech is longer)
 - Included: {SELECTIONS[options.selection]}
 - Splits: `validation_list.txt` and `testing_list.txt` by TensorFlow's `which_set` (10 % / 10 %, by speaker);
   every other file is training data

@@ -13,14 +13,15 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from speechrec.config import Campaign, check_word
+from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword, fold_keyword, normalize_keyword
 from speechrec.errors import CampaignError, SpeechrecError
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
-from speechrec.store import NOISE_KEYWORD, ClipStore, NewClip
+from speechrec.records import NewClip
+from speechrec.store import ClipStore
 
 AUDIO_EXTENSIONS = frozenset(
     {".ogg", ".oga", ".opus", ".webm", ".weba", ".wav", ".flac", ".mp3", ".m4a", ".mp4", ".aac"}
@@ -42,8 +43,8 @@ ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
-class Recording:
-    """An audio file found in the import folder and what its path says about it."""
+class FoundFile:
+    """An audio file found in the import folder and what its path says about it (keyword, speaker, session)."""
 
     path: Path
     relative: str
@@ -69,13 +70,14 @@ def derived_speaker_id(layout: str, session: str) -> str:
     return hashlib.sha1(f"{layout}:{session}".encode()).hexdigest()[:8]
 
 
-def identify_recording(path: Path, folder: Path) -> Recording:
-    """Work out word, speaker and session from a file's path; ValueError saying why if the layout is unknown."""
+def identify_file(path: Path, folder: Path) -> FoundFile:
+    """Work out keyword (in NFC), speaker and session from a file's path; ValueError saying why if
+    the layout is unknown or the keyword cannot be a folder name."""
     relative = PurePosixPath(path.relative_to(folder).as_posix())
     stem, parent = relative.stem, relative.parent.name
     if parent == NOISE_KEYWORD:
         speaker = derived_speaker_id("noise", str(relative))
-        return Recording(path, str(relative), NOISE_KEYWORD, speaker, "import-noise")
+        return FoundFile(path, str(relative), NOISE_KEYWORD, speaker, "import-noise")
     if parent.endswith("-raw") and TUM_ID.match(stem.lower()):
         word, session = parent[: -len("-raw")], stem.lower()[:4]
         speaker, session_id = derived_speaker_id("tum", session), f"tum-{session}"
@@ -89,11 +91,12 @@ def identify_recording(path: Path, folder: Path) -> Recording:
             "unknown layout: expected <word>-raw/<8 hex>.ogg, <word>_<session>_<uuid>.ogg "
             "or <word>/<speaker>_nohash_<n>.wav"
         )
+    word = normalize_keyword(word)
     try:
-        check_word(word, "word")
+        check_keyword(word, "word")
     except CampaignError as error:
-        raise ValueError(str(error)) from None
-    return Recording(path, str(relative), word, speaker, session_id)
+        raise ValueError(str(error)) from error
+    return FoundFile(path, str(relative), word, speaker, session_id)
 
 
 def import_folder(
@@ -107,6 +110,9 @@ def import_folder(
     """Import every recording under ``folder``; files already imported (same bytes) are not added again.
 
     One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
+    A word is stored as the campaign spells it when the folder name differs only in letter case
+    or Unicode form (``Yes-raw/``, a macOS NFD ``über-raw/``), else as a word already in the store
+    or already met in this import, so one word never becomes two folders.
     ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
     audio files. Raises SpeechrecError if ``folder`` is not a folder.
     """
@@ -116,7 +122,10 @@ def import_folder(
     if not folder.is_dir():
         raise SpeechrecError(f"{str(folder)!r} is not a folder; give the folder that holds the recordings")
     summary = ImportSummary()
-    recordings: list[Recording] = []
+    found: list[FoundFile] = []
+    spellings: dict[str, str] = {}
+    for word in [*campaign.words, *store.keywords()]:
+        spellings.setdefault(fold_keyword(word), word)
     for path in sorted(folder.rglob("*")):
         if not path.is_file() or path.name.startswith("."):
             continue
@@ -124,38 +133,41 @@ def import_folder(
             summary.ignored += 1
             continue
         try:
-            recordings.append(identify_recording(path, folder))
+            found_file = identify_file(path, folder)
         except ValueError as error:
             summary.skipped.append((path.relative_to(folder).as_posix(), str(error)))
-    total = len(recordings) + len(summary.skipped)
+        else:
+            keyword = spellings.setdefault(fold_keyword(found_file.keyword), found_file.keyword)
+            found.append(replace(found_file, keyword=keyword))
+    total = len(found) + len(summary.skipped)
     done = len(summary.skipped)
     known = store.known_source_sha1s()
 
-    new_recordings: list[tuple[Recording, str]] = []
+    new_files: list[tuple[FoundFile, str]] = []
 
     def jobs() -> Iterator[IngestJob]:
         nonlocal done
-        for recording in recordings:
+        for file in found:
             try:
-                data = recording.path.read_bytes()
+                data = file.path.read_bytes()
             except OSError as error:
-                summary.skipped.append((recording.relative, f"cannot be read: {error.strerror}"))
+                summary.skipped.append((file.relative, f"cannot be read: {error.strerror}"))
             else:
                 sha1 = hashlib.sha1(data).hexdigest()
                 if not data:
-                    summary.skipped.append((recording.relative, "empty file"))
+                    summary.skipped.append((file.relative, "empty file"))
                 elif sha1 in known:
                     summary.duplicates += 1
                 else:
                     known.add(sha1)
-                    new_recordings.append((recording, sha1))
+                    new_files.append((file, sha1))
                     yield IngestJob(
                         data,
-                        recording.relative,
+                        file.relative,
                         store.settings.storage_url,
-                        recording.speaker_id,
+                        file.speaker_id,
                         campaign.clip_duration_s,
-                        expect_speech=recording.keyword != NOISE_KEYWORD,
+                        expect_speech=file.keyword != NOISE_KEYWORD,
                     )
                     continue
             done += 1
@@ -163,18 +175,18 @@ def import_folder(
                 progress(done, total)
 
     workers = workers or os.cpu_count() or 1
-    parallel = len(recordings) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
+    parallel = len(found) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
     batch: list[NewClip] = []
     speakers: set[str] = set()
     with worker_pool(workers, enabled=parallel) as pool:
         chunks = bounded_map(pool, ingest_files, batched(jobs(), FILES_PER_TASK), TASKS_PER_WORKER * workers)
         for index, result in enumerate(itertools.chain.from_iterable(chunks)):
             done += 1
-            recording, sha1 = new_recordings[index]
+            file, sha1 = new_files[index]
             if isinstance(result, IngestedTake):
-                batch.append(_new_clip(recording, sha1, result))
+                batch.append(_new_clip(file, sha1, result))
             else:
-                summary.skipped.append((recording.relative, result))
+                summary.skipped.append((file.relative, result))
             if len(batch) >= BATCH_SIZE:
                 _store_batch(store, batch, speakers, summary)
             if progress:
@@ -184,16 +196,16 @@ def import_folder(
     return summary
 
 
-def _new_clip(recording: Recording, sha1: str, take: IngestedTake) -> NewClip:
+def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
     return NewClip(
-        keyword=recording.keyword,
-        speaker_id=recording.speaker_id,
-        session_id=recording.session_id,
+        keyword=file.keyword,
+        speaker_id=file.speaker_id,
+        session_id=file.session_id,
         source="import",
         sample_rate=take.sample_rate,
         flac_bytes=None,
         quality=take.quality,
-        source_path=recording.relative,
+        source_path=file.relative,
         source_sha1=sha1,
         clip_id=take.clip_id,
     )

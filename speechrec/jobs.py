@@ -50,7 +50,7 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
     Files are written and fsynced in background threads while the next recording decodes; this
     returns only when every take is stored completely, so the caller may then add their rows
     (``ClipStore.add_clips`` with ``flac_bytes=None``). Audio whose row never comes is an orphan
-    the store removes later. Raises OSError/StoreError if storage fails.
+    the store removes later. Raises StorageError if storage fails.
     """
     results: list[IngestedTake | str] = []
     writes = []
@@ -91,15 +91,16 @@ class RenderJob:
 
 
 def render_clip(job: RenderJob) -> bytes | str:
-    """The exported WAV (16-bit mono at ``job.sample_rate``, cut to the loudest window), or why not.
+    """The exported WAV (16-bit mono at ``job.sample_rate``, cut around the word: ``audio.fit_to_window``), or why not.
 
+    The take's DC offset is removed first (a cheap microphone's offset is no part of the voice).
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.
     """
     try:
         samples, rate = read_pcm16(open_storage(job.storage_url).get(job.audio_key))
     except (StoreError, AudioError) as error:
         return f"audio unreadable: {error}"
-    samples = audio.resample(samples, rate, job.sample_rate)
+    samples = audio.resample(audio.remove_dc(samples), rate, job.sample_rate)
     if job.clip_duration_s is not None:
         samples = audio.fit_to_window(samples, job.sample_rate, job.clip_duration_s)
     return encode_wav(samples, job.sample_rate)

@@ -61,7 +61,7 @@ def _copy(source: ClipStore, target: ClipStore, progress: Callable[[int, int], N
     audio_bytes = 0
     try:
         for done, clip in enumerate(clips, start=1):
-            key = clip["audio_key"]
+            key = str(clip["audio_key"])
             data = source.read_flac(key)
             target.audio.put(key, data)
             written.append(key)

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from speechrec.config import Campaign
+from speechrec.campaign import Campaign
 
 # A session may store at most this many times the takes its schedule asks for (redone takes
 # included): enough for any honest volunteer, and a bound on what one link can write to disk.

@@ -8,181 +8,57 @@ process can still be about to commit it.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext, suppress
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import asdict
+from datetime import UTC, date, datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import (
-    Column,
-    DateTime,
-    Float,
-    ForeignKey,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    case,
-    create_engine,
-    delete,
-    event,
-    func,
-    insert,
-    select,
-    update,
-)
-from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy import DateTime, delete, func, insert, select, update, values
+from sqlalchemy import column as sql_column
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from speechrec.config import Campaign, Settings, campaign_from_dict, campaign_to_dict, check_word
-from speechrec.decode import encode_flac, read_audio_bytes
+from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
+from speechrec.config import Settings
+from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StoreError
+from speechrec.migrations import upgrade_schema
+from speechrec.parallel import batched
+from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
+from speechrec.queries import equal_conditions, review_conditions, review_count
+from speechrec.records import Clip, NewClip, ReviewState, Speaker, check_new_clip, check_speaker_id, new_clip
+from speechrec.review import ReviewFilter
+from speechrec.schema import (
+    CAMPAIGN_KEY,
+    SCHEMA_VERSION_KEY,
+    as_utc,
+    clip_record,
+    clip_row,
+    clips_table,
+    create_engine,
+    meta_table,
+    metadata,
+    review_state_record,
+    speakers_table,
+)
 from speechrec.storage import AudioStorage, audio_key
 
-SCHEMA_VERSION = 1
-# The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
-SCHEMA_LOCK_ID = 0x73707263
-STATUSES = ("pending", "accepted", "rejected")
-SOURCES = ("webrtc", "audio_input", "import")
-# Background noise is stored as clips of this pseudo-keyword (the Speech Commands folder name).
-NOISE_KEYWORD = "_background_noise_"
 # Leftovers younger than this may belong to a write another process is finishing right now.
 LEFTOVER_MIN_AGE_S = 600.0
-# Participant codes: 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L), 60 bits.
-CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
-CODE_LENGTH = 12
-CLIP_ID = re.compile(r"[0-9a-f]{32}")
-# The campaign an organizer saved in the app, as JSON in the meta table.
-CAMPAIGN_KEY = "campaign"
-
-metadata = MetaData()
-meta_table = Table(
-    "speechrec_meta",
-    metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
-)
-speakers_table = Table(
-    "speakers",
-    metadata,
-    Column("speaker_id", String(8), primary_key=True),
-    Column("code_sha256", String(64), unique=True, nullable=True),
-    Column("origin", String(16), nullable=False),
-    Column("consent_version", Integer, nullable=True),
-    Column("consented_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
-clips_table = Table(
-    "clips",
-    metadata,
-    Column("clip_id", String(32), primary_key=True),
-    Column("keyword", String(64), nullable=False, index=True),
-    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False, index=True),
-    Column("session_id", String(64), nullable=False, index=True),
-    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("source", String(16), nullable=False),
-    Column("source_path", Text, nullable=True),
-    Column("source_sha1", String(40), nullable=True, unique=True),
-    Column("sample_rate", Integer, nullable=False),
-    Column("duration_s", Float, nullable=False),
-    Column("audio_key", Text, nullable=False),
-    Column("peak_dbfs", Float, nullable=False),
-    Column("clipped_fraction", Float, nullable=False),
-    Column("noise_floor_dbfs", Float, nullable=False),
-    Column("speech_level_dbfs", Float, nullable=True),
-    Column("snr_db", Float, nullable=True),
-    Column("speech_start_s", Float, nullable=True),
-    Column("speech_end_s", Float, nullable=True),
-    Column("flags", String(128), nullable=False),
-    Column("status", String(10), nullable=False, index=True),
-    Column("reason", Text, nullable=True),
-    Column("reviewer", String(128), nullable=True),
-    Column("reviewed_at", DateTime(timezone=True), nullable=True),
-    Column("consent_version", Integer, nullable=True),
-)
-
-
-@dataclass(frozen=True)
-class NewClip:
-    """A take ready to store: its FLAC bytes plus everything its row needs.
-
-    ``flac_bytes=None`` with a ``clip_id`` means a worker already wrote the audio with
-    ``AudioStorage.put`` under ``audio_key(speaker_id, clip_id)``; the store then adds the row only.
-    """
-
-    keyword: str
-    speaker_id: str
-    session_id: str
-    source: str
-    sample_rate: int
-    flac_bytes: bytes | None
-    quality: QualityReport
-    source_path: str | None = None
-    source_sha1: str | None = None
-    consent_version: int | None = None
-    clip_id: str | None = None
-
-
-@dataclass(frozen=True)
-class ReviewState:
-    """A clip's review columns at one moment: to undo a decision, or to notice someone else's."""
-
-    keyword: str
-    status: str
-    reason: str | None
-    reviewer: str | None
-    reviewed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class Speaker:
-    """A volunteer: the random id used in the dataset and the code they keep (shown once)."""
-
-    speaker_id: str
-    participant_code: str | None
-
-
-def new_clip(samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> NewClip:
-    """Build a NewClip from mono float32 samples in [-1, 1] (encodes them as FLAC)."""
-    return NewClip(sample_rate=sample_rate, flac_bytes=encode_flac(samples, sample_rate), quality=quality, **fields)
-
-
-def normalize_participant_code(code: object) -> str:
-    """Upper-case a typed participant code and drop spaces and dashes; ValueError if malformed."""
-    if not isinstance(code, str):
-        raise TypeError(f"participant code must be a string, got {code!r}")
-    cleaned = code.upper().replace("-", "").replace(" ", "")
-    if len(cleaned) != CODE_LENGTH or any(char not in CODE_ALPHABET for char in cleaned):
-        raise ValueError(
-            f"participant code {code!r} is not valid: it has {CODE_LENGTH} letters and digits, "
-            "like 'K7QM-2XPA-9DHT'; check it for typos"
-        )
-    return cleaned
-
-
-def format_participant_code(code: str) -> str:
-    """Group a normalized code in fours for display: 'K7QM-2XPA-9DHT'."""
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def _code_digest(code: str) -> str:
-    return hashlib.sha256(normalize_participant_code(code).encode()).hexdigest()
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
+# Audio files checked against the rows per query when a store opens.
+LEFTOVER_BATCH = 500
+# Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
+DAYS_PER_QUERY = 200
 
 
 class ClipStore:
@@ -193,9 +69,10 @@ class ClipStore:
             raise TypeError(f"settings must be a Settings, got {settings!r}")
         self.settings = settings
         try:
-            self._engine = _create_engine(settings.database_url)
+            self._engine = create_engine(settings.database_url)
         except (SQLAlchemyError, ImportError, OSError) as error:
-            # The message names the problem (dialect, driver, folder), never the URL's password.
+            # The message names the problem (dialect, driver, folder), never the URL's password; not
+            # chained, as SQLAlchemy's own message may repeat the URL.
             raise StoreError(
                 f"cannot open the database: {error}; check the database URL and that its driver is installed"
             ) from None
@@ -203,42 +80,48 @@ class ClipStore:
         self._write_lock = threading.Lock() if self._sqlite else None
         self.audio = AudioStorage(settings.storage_url)
         self.audio.check()
-        self._create_schema()
+        self._upgrade_schema()
         self.clean_leftovers()
 
     # ---- schema and housekeeping -------------------------------------------------------------
 
-    def _create_schema(self) -> None:
-        """Create the tables and the schema version once, however many processes start at once."""
+    def _upgrade_schema(self) -> None:
+        """Create the tables, or bring them to this speechrec's revision, however many processes
+        start at once (speechrec.migrations)."""
         try:
-            with self._write() as connection:
-                if self._engine.dialect.name == "postgresql":
-                    # Concurrent CREATE TABLEs clash in PostgreSQL's catalog: one process at a time.
-                    connection.execute(select(func.pg_advisory_xact_lock(SCHEMA_LOCK_ID)))
-                metadata.create_all(connection)
-                stored = connection.scalar(select(meta_table.c.value).where(meta_table.c.key == "schema_version"))
-                if stored is None:
-                    connection.execute(insert(meta_table).values(key="schema_version", value=str(SCHEMA_VERSION)))
-        except ConflictError:
-            stored = None  # another process made the new store at the same moment (SQLite)
-        except StoreError as error:
-            raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
-        if stored is not None and int(stored) > SCHEMA_VERSION:
-            raise StoreError(
-                f"the store's schema version {stored} is newer than this speechrec "
-                f"(version {SCHEMA_VERSION}); upgrade speechrec"
-            )
+            upgrade_schema(self._engine)
+        except SQLAlchemyError as error:  # the first connection: the server, the database, the file
+            # Not chained: a failed connection's traceback holds the connection arguments, password too.
+            raise StoreError(f"cannot open the database: {getattr(error, 'orig', None) or error}") from None
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
-        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count."""
+        """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count.
+
+        The rows are looked up per file, by the clip id in its name (``clips/<speaker>/<clip>.flac``),
+        so opening a store reads as many rows as there are files to check, not the whole table.
+        """
         cutoff = time.time() - min_age_s
         removed = self.audio.clean_temporary_files(older_than=cutoff)
-        known = set(self._scalars(select(clips_table.c.audio_key)))
-        for key, modified in self.audio.audio_files():
-            if key not in known and modified < cutoff:
+        old = (key for key, modified in self.audio.audio_files() if modified < cutoff)
+        for keys in batched(old, LEFTOVER_BATCH):
+            for key in self._unreferenced(keys):
                 self.audio.remove(key)
                 removed += 1
         return removed
+
+    def _unreferenced(self, keys: Sequence[str]) -> list[str]:
+        """The audio keys no clip row names: looked up by primary key (the clip id in the key's
+        name), then, for the few not found so, by audio_key itself (a full scan, but only when
+        there are leftovers)."""
+        clip_ids = [PurePosixPath(key).stem for key in keys]
+        found = self._scalars(select(clips_table.c.audio_key).where(clips_table.c.clip_id.in_(clip_ids)))
+        unknown = sorted(set(keys) - set(found))
+        if unknown:
+            unknown = sorted(
+                set(unknown)
+                - set(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.audio_key.in_(unknown))))
+            )
+        return unknown
 
     def close(self) -> None:
         """Release database connections."""
@@ -282,14 +165,14 @@ class ClipStore:
             raise ValueError(f"consent_version must be a whole number >= 1, got {consent_version!r}")
         for _ in range(5):
             speaker_id = secrets.token_hex(4)
-            code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
-            now = _utc_now()
+            code = new_participant_code()
+            now = datetime.now(UTC)
             try:
                 with self._write() as connection:
                     connection.execute(
                         insert(speakers_table).values(
                             speaker_id=speaker_id,
-                            code_sha256=_code_digest(code),
+                            code_sha256=code_digest(code),
                             origin="volunteer",
                             consent_version=consent_version,
                             consented_at=now,
@@ -303,7 +186,7 @@ class ClipStore:
 
     def ensure_speaker(self, speaker_id: str, origin: str = "import") -> None:
         """Make sure a speaker row exists for an imported speaker id (8 lower-case hex digits)."""
-        _check_speaker_id(speaker_id)
+        check_speaker_id(speaker_id)
         try:
             with self._write() as connection:
                 exists = connection.scalar(
@@ -311,7 +194,9 @@ class ClipStore:
                 )
                 if exists is None:
                     connection.execute(
-                        insert(speakers_table).values(speaker_id=speaker_id, origin=origin, created_at=_utc_now())
+                        insert(speakers_table).values(
+                            speaker_id=speaker_id, origin=origin, created_at=datetime.now(UTC)
+                        )
                     )
         except ConflictError:
             pass  # another process created the same speaker a moment ago
@@ -321,7 +206,7 @@ class ClipStore:
 
         Raises ValueError for a malformed code (see ``normalize_participant_code``).
         """
-        digest = _code_digest(participant_code)
+        digest = code_digest(participant_code)
         return self._scalar(select(speakers_table.c.speaker_id).where(speakers_table.c.code_sha256 == digest))
 
     def record_consent(self, speaker_id: str, consent_version: int) -> None:
@@ -330,7 +215,7 @@ class ClipStore:
             result = connection.execute(
                 update(speakers_table)
                 .where(speakers_table.c.speaker_id == speaker_id)
-                .values(consent_version=consent_version, consented_at=_utc_now())
+                .values(consent_version=consent_version, consented_at=datetime.now(UTC))
             )
         if result.rowcount == 0:
             raise StoreError(f"no speaker {speaker_id!r}")
@@ -352,13 +237,35 @@ class ClipStore:
 
     # ---- clips ------------------------------------------------------------------------------
 
-    def add_clip(self, samples: np.ndarray, sample_rate: int, quality: QualityReport, **fields: object) -> str:
-        """Store one take (mono float32 in [-1, 1]) with its quality report; return its clip id.
-
-        ``fields`` are NewClip's: keyword, speaker_id, session_id, source, and optionally
-        source_path, source_sha1, consent_version.
-        """
-        return self.add_clips([new_clip(samples, sample_rate, quality, **fields)])[0]
+    def add_clip(
+        self,
+        samples: np.ndarray,
+        sample_rate: int,
+        quality: QualityReport,
+        *,
+        keyword: str,
+        speaker_id: str,
+        session_id: str,
+        source: str,
+        source_path: str | None = None,
+        source_sha1: str | None = None,
+        consent_version: int | None = None,
+    ) -> str:
+        """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
+        return its clip id. Raises as ``add_clips``."""
+        clip = new_clip(
+            samples,
+            sample_rate,
+            quality,
+            keyword=keyword,
+            speaker_id=speaker_id,
+            session_id=session_id,
+            source=source,
+            source_path=source_path,
+            source_sha1=source_sha1,
+            consent_version=consent_version,
+        )
+        return self.add_clips([clip])[0]
 
     def add_clips(self, new_clips: Sequence[NewClip]) -> list[str]:
         """Store several takes: all audio first, then all rows in one transaction; return clip ids.
@@ -367,7 +274,7 @@ class ClipStore:
         (then nothing of this batch is visible).
         """
         for clip in new_clips:
-            _check_new_clip(clip)
+            check_new_clip(clip)
         if not new_clips:
             return []
         clip_ids = [clip.clip_id or uuid.uuid4().hex for clip in new_clips]
@@ -379,7 +286,7 @@ class ClipStore:
                 if clip.flac_bytes is not None:
                     self.audio.put(key, clip.flac_bytes)
                     written.append(key)
-            rows = [_clip_row(*entry) for entry in zip(clip_ids, keys, new_clips, strict=True)]
+            rows = [clip_row(*entry, datetime.now(UTC)) for entry in zip(new_clips, clip_ids, keys, strict=True)]
             with self._write() as connection:
                 connection.execute(insert(clips_table), rows)
         except (OSError, StoreError) as error:
@@ -389,8 +296,8 @@ class ClipStore:
             if isinstance(error, ConflictError):
                 raise ConflictError(
                     f"clip not stored: it duplicates a stored clip or names an unknown speaker; {error}"
-                ) from None
-            raise StoreError(f"clip not stored: {error}") from None
+                ) from error
+            raise StoreError(f"clip not stored: {error}") from error
         return clip_ids
 
     def clips(
@@ -402,58 +309,158 @@ class ClipStore:
         status: str | None = None,
     ) -> pd.DataFrame:
         """Clip rows matching every filter given, oldest first (one row per clip, all columns)."""
-        query = select(clips_table)
-        for column, value in (
-            ("keyword", keyword),
-            ("speaker_id", speaker_id),
-            ("session_id", session_id),
-            ("status", status),
-        ):
-            if value is not None:
-                query = query.where(clips_table.c[column] == value)
+        conditions = equal_conditions(keyword=keyword, speaker_id=speaker_id, session_id=session_id, status=status)
+        query = select(clips_table).where(*conditions)
         return self._frame(query.order_by(clips_table.c.created_at, clips_table.c.clip_id))
 
-    def clip(self, clip_id: str) -> dict[str, object]:
-        """One clip's row as a dict; StoreError if there is no such clip."""
+    def clip(self, clip_id: str) -> Clip:
+        """One clip; StoreError if there is no such clip."""
         with self._read() as connection:
             row = connection.execute(select(clips_table).where(clips_table.c.clip_id == clip_id)).mappings().first()
         if row is None:
             raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-        return {name: _as_utc(value) for name, value in row.items()}
+        return clip_record(row)
+
+    def clip_count(
+        self,
+        *,
+        keyword: str | None = None,
+        speaker_id: str | None = None,
+        session_id: str | None = None,
+        status: str | None = None,
+    ) -> int:
+        """How many clips match every filter given, counted in SQL (as ``clips`` would list them)."""
+        query = select(func.count()).select_from(clips_table)
+        return int(
+            self._scalar(
+                query.where(
+                    *equal_conditions(keyword=keyword, speaker_id=speaker_id, session_id=session_id, status=status)
+                )
+            )
+        )
+
+    def takes_per_keyword(self, speaker_id: str) -> dict[str, int]:
+        """How many clips a speaker has per keyword (background noise under NOISE_KEYWORD), counted in SQL."""
+        clips = clips_table.c
+        query = select(clips.keyword, func.count()).where(clips.speaker_id == speaker_id).group_by(clips.keyword)
+        with self._read() as connection:
+            return {keyword: int(count) for keyword, count in connection.execute(query)}
+
+    def latest_takes(self, speaker_id: str, *, limit: int) -> list[Clip]:
+        """A speaker's newest ``limit`` clips (all sessions), newest first (created_at, then clip_id):
+        one query with a ``LIMIT`` over the speaker's rows (ix_clips_speaker_counts).
+
+        Raises ValueError for a limit below 1.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}")
+        clips = clips_table.c
+        query = (
+            select(clips_table)
+            .where(clips.speaker_id == speaker_id)
+            .order_by(clips.created_at.desc(), clips.clip_id.desc())
+            .limit(limit)
+        )
+        with self._read() as connection:
+            return [clip_record(row) for row in connection.execute(query).mappings()]
+
+    def keywords(self) -> list[str]:
+        """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
+        however many clips there are."""
+        keyword = clips_table.c.keyword
+        found = select(func.min(keyword).label("keyword")).cte("found", recursive=True)
+        following = select(func.min(keyword)).where(keyword > found.c.keyword).scalar_subquery()
+        found = found.union_all(select(following).where(found.c.keyword.is_not(None)))
+        return [str(value) for value in self._scalars(select(found.c.keyword).where(found.c.keyword.is_not(None)))]
+
+    def speaker_ids(self) -> list[str]:
+        """Every speaker's id (from the speakers table, one row each), sorted."""
+        return [
+            str(value)
+            for value in self._scalars(select(speakers_table.c.speaker_id).order_by(speakers_table.c.speaker_id))
+        ]
+
+    def next_to_review(self, queue: ReviewFilter, *, shown: str | None = None) -> Clip | None:
+        """The clip to review now: the newest (created_at, then clip_id) of those ``queue`` holds,
+        or None. One ``LIMIT 1`` query on the review index.
+
+        The clip ``shown`` on screen stays while it matches the other filters, even if another
+        organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
+        """
+        if not isinstance(queue, ReviewFilter):
+            raise TypeError(f"queue must be a ReviewFilter, got {queue!r:.80}")
+        with self._read() as connection:
+            if shown is not None:
+                pinned = select(clips_table).where(
+                    clips_table.c.clip_id == shown, *review_conditions(queue, any_status=True)
+                )
+                row = connection.execute(pinned).mappings().first()
+                if row is not None:
+                    return clip_record(row)
+            newest = (
+                select(clips_table)
+                .where(*review_conditions(queue))
+                .order_by(clips_table.c.created_at.desc(), clips_table.c.clip_id.desc())
+                .limit(1)
+            )
+            row = connection.execute(newest).mappings().first()
+        return None if row is None else clip_record(row)
+
+    def count_to_review(self, queue: ReviewFilter, *, limit: int | None = None) -> int:
+        """How many clips ``queue`` holds, counted in SQL. With ``limit`` (the Review page's
+        REVIEW_COUNT_LIMIT) the count stops early and a result above ``limit`` means "more than
+        ``limit``": its time then does not grow with the store."""
+        if not isinstance(queue, ReviewFilter):
+            raise TypeError(f"queue must be a ReviewFilter, got {queue!r:.80}")
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+            raise ValueError(f"limit must be a whole number >= 0 or None, got {limit!r}")
+        count = int(self._scalar(review_count(queue, limit)))
+        return count if limit is None else min(count, limit + 1)
 
     def status_counts(self) -> pd.DataFrame:
         """Clip counts per keyword, status and whether the clip has a quality flag.
 
-        Columns: keyword, status, flagged (bool), clips, duration_s (sum). Computed in SQL.
-        """
-        flagged = (clips_table.c.flags != "").label("flagged")
-        query = (
-            select(
-                clips_table.c.keyword,
-                clips_table.c.status,
-                flagged,
-                func.count().label("clips"),
-                func.sum(clips_table.c.duration_s).label("duration_s"),
-            )
-            .group_by(clips_table.c.keyword, clips_table.c.status, flagged)
-            .order_by(clips_table.c.keyword, clips_table.c.status, flagged)
-        )
-        frame = self._frame(query)
-        frame["flagged"] = frame["flagged"].astype(bool)
-        return frame
-
-    def speaker_counts(self) -> pd.DataFrame:
-        """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC).
-
-        Background noise is left out.
+        Columns: keyword, status, flagged (bool), clips, duration_s (sum); a row only where
+        clips > 0. Counted in SQL per keyword and status, flagged and clean clips side by side
+        (aggregate FILTERs), in the order of the index that covers them (no sort, no table read).
         """
         clips = clips_table.c
-        accepted = func.sum(case((clips.status == "accepted", 1), else_=0))
+        clean, flagged = clips.flags == "", clips.flags != ""
+        query = (
+            select(
+                clips.keyword,
+                clips.status,
+                func.count().filter(clean).label("clean_clips"),
+                func.sum(clips.duration_s).filter(clean).label("clean_duration_s"),
+                func.count().filter(flagged).label("flagged_clips"),
+                func.sum(clips.duration_s).filter(flagged).label("flagged_duration_s"),
+            )
+            .group_by(clips.keyword, clips.status)
+            .order_by(clips.keyword, clips.status)
+        )
+        wide = self._frame(query)
+        parts = [
+            wide[["keyword", "status"]].assign(
+                flagged=kind == "flagged",
+                clips=wide[f"{kind}_clips"].fillna(0),
+                duration_s=wide[f"{kind}_duration_s"].fillna(0.0),
+            )
+            for kind in ("clean", "flagged")
+        ]
+        frame = pd.concat(parts, ignore_index=True).astype({"flagged": bool, "clips": "int64", "duration_s": float})
+        frame = frame[frame["clips"] > 0].sort_values(["keyword", "status", "flagged"], kind="stable")
+        return frame.reset_index(drop=True)
+
+    def speaker_counts(self) -> pd.DataFrame:
+        """Per speaker, computed in SQL: clips, accepted, words covered, first and last take (UTC),
+        the speakers with the latest take first. Background noise is left out. Read from the
+        speaker index (speaker_id, keyword, status, created_at) alone."""
+        clips = clips_table.c
         query = (
             select(
                 clips.speaker_id,
                 func.count().label("clips"),
-                accepted.label("accepted"),
+                func.count().filter(clips.status == "accepted").label("accepted"),
                 func.count(clips.keyword.distinct()).label("words"),
                 func.min(clips.created_at).label("first_take"),
                 func.max(clips.created_at).label("last_take"),
@@ -462,24 +469,58 @@ class ClipStore:
             .group_by(clips.speaker_id)
             .order_by(func.max(clips.created_at).desc())
         )
-        frame = self._frame(query)
+        frame = self._frame(query).astype({"clips": "int64", "accepted": "int64", "words": "int64"})
         for column in ("first_take", "last_take"):
             frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
     def speaker_count(self) -> int:
-        """How many speakers have clips (background noise aside), counted in SQL."""
+        """How many speakers have clips (background noise aside), counted in SQL (grouped in the
+        order of the speaker index, which needs no DISTINCT)."""
         clips = clips_table.c
-        query = select(func.count(clips.speaker_id.distinct())).where(clips.keyword != NOISE_KEYWORD)
-        return int(self._scalar(query))
+        speakers = select(clips.speaker_id).where(clips.keyword != NOISE_KEYWORD).group_by(clips.speaker_id).subquery()
+        return int(self._scalar(select(func.count()).select_from(speakers)))
 
     def daily_counts(self) -> pd.DataFrame:
-        """Takes per UTC day (columns day, clips), background noise left out, computed in SQL."""
-        day = func.date(clips_table.c.created_at).label("day")
-        query = select(day, func.count().label("clips")).where(clips_table.c.keyword != NOISE_KEYWORD)
-        frame = self._frame(query.group_by(day).order_by(day))
-        frame["day"] = pd.to_datetime(frame["day"])
-        return frame
+        """Takes per UTC day (columns day, clips; days without takes left out), background noise
+        left out, computed in SQL.
+
+        One range count per day on the created_at index, from the first take's day to the last's
+        (two index seeks find them), the days given as a VALUES list: each index entry is read
+        once and nothing is sorted, where GROUP BY date(created_at) sorts every row.
+        """
+        clips = clips_table.c
+        bounds = select(
+            select(func.min(clips.created_at)).scalar_subquery(), select(func.max(clips.created_at)).scalar_subquery()
+        )
+        found: list[tuple[date, int]] = []
+        with self._read() as connection:
+            first, last = (as_utc(value) for value in connection.execute(bounds).one())
+            if first is not None:
+                start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+                starts = [start + timedelta(days=number) for number in range((last - start).days + 1)]
+                for offset in range(0, len(starts), DAYS_PER_QUERY):
+                    day_list = values(
+                        sql_column("begin", DateTime(timezone=True)),
+                        sql_column("end", DateTime(timezone=True)),
+                        name="days",
+                    ).data([(begin, begin + timedelta(days=1)) for begin in starts[offset : offset + DAYS_PER_QUERY]])
+                    days = day_list.cte("days")  # SQLite names a VALUES list's columns only in a CTE
+                    takes = (
+                        select(func.count())
+                        .where(
+                            clips.created_at >= days.c.begin,
+                            clips.created_at < days.c.end,
+                            clips.keyword != NOISE_KEYWORD,
+                        )
+                        .scalar_subquery()
+                    )
+                    rows = connection.execute(select(days.c.begin, takes).order_by(days.c.begin)).all()
+                    found += [(as_utc(begin).date(), int(count)) for begin, count in rows if count]
+        frame = pd.DataFrame(
+            {"day": pd.Series([day for day, _ in found], dtype="object"), "clips": [count for _, count in found]}
+        )
+        return frame.astype({"day": "datetime64[ns]", "clips": "int64"})
 
     def known_source_sha1s(self) -> set[str]:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
@@ -492,12 +533,12 @@ class ClipStore:
         that someone else decided meanwhile). StoreError if the clip does not exist."""
         if status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, got {status!r}")
-        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+        return self._review(clip_id, status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
     def relabel(self, clip_id: str, keyword: str, *, reviewer: str | None = None) -> ReviewState:
         """File a clip under another word (the volunteer said a different one); return the state before."""
-        check_word(keyword)
-        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=_utc_now())
+        check_keyword(keyword)
+        return self._review(clip_id, keyword=keyword, reviewer=reviewer, reviewed_at=datetime.now(UTC))
 
     def restore(self, clip_id: str, previous: ReviewState) -> None:
         """Put a clip's review state back as ``set_status`` or ``relabel`` returned it (undo)."""
@@ -515,24 +556,34 @@ class ClipStore:
             result = connection.execute(
                 update(clips_table)
                 .where(clips_table.c.speaker_id == speaker_id)
-                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=_utc_now())
+                .values(status=status, reason=reason, reviewer=reviewer, reviewed_at=datetime.now(UTC))
             )
         return result.rowcount
 
     def review_state(self, clip_id: str) -> ReviewState:
         """A clip's review columns now; StoreError if there is no such clip."""
         with self._read() as connection:
-            return _review_state(connection, clip_id)
+            return self._review_state(connection, clip_id)
 
     def _review(self, clip_id: str, **values: object) -> ReviewState:
         with self._write() as connection:
-            before = _review_state(connection, clip_id, for_update=True)
+            before = self._review_state(connection, clip_id, for_update=True)
             connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(**values))
         return before
 
+    def _review_state(self, connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
+        """The review columns of a clip; ``for_update`` locks the row until the transaction ends
+        (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
+        columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
+        query = select(*columns).where(clips_table.c.clip_id == clip_id)
+        row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
+        if row is None:
+            raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
+        return review_state_record(row)
+
     def read_audio(self, clip_id: str) -> tuple[np.ndarray, int]:
         """A clip's audio as ``(mono float32 samples in [-1, 1], sample_rate)``."""
-        return read_audio_bytes(self.read_flac(self.clip(clip_id)["audio_key"]))
+        return read_audio_bytes(self.read_flac(self.clip(clip_id).audio_key))
 
     def read_flac(self, key: str) -> bytes:
         """The stored FLAC bytes under ``key`` (a value of the clips' audio_key column)."""
@@ -540,7 +591,7 @@ class ClipStore:
 
     def delete_clip(self, clip_id: str) -> None:
         """Delete one clip: its row first (so nothing points at missing audio), then its audio."""
-        key = self.clip(clip_id)["audio_key"]
+        key = self.clip(clip_id).audio_key
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.clip_id == clip_id))
         self.audio.remove(key)
@@ -563,7 +614,7 @@ class ClipStore:
         with self._read() as connection:
             for table in metadata.sorted_tables:  # speakers before the clips that name them
                 rows = connection.execute(select(table).order_by(*table.primary_key.columns)).mappings()
-                dumped[table.name] = [{name: _as_utc(value) for name, value in row.items()} for row in rows]
+                dumped[table.name] = [{name: as_utc(value) for name, value in row.items()} for row in rows]
         return dumped
 
     def load_rows(self, rows: dict[str, list[dict[str, object]]]) -> None:
@@ -579,7 +630,7 @@ class ClipStore:
             for table in metadata.sorted_tables:
                 table_rows = rows.get(table.name, [])
                 if table is meta_table:
-                    table_rows = [row for row in table_rows if row["key"] != "schema_version"]
+                    table_rows = [row for row in table_rows if row["key"] != SCHEMA_VERSION_KEY]
                 if table_rows:
                     connection.execute(insert(table), table_rows)
 
@@ -593,9 +644,9 @@ class ClipStore:
             with lock, self._engine.begin() as connection:
                 yield connection
         except IntegrityError as error:
-            raise ConflictError(f"conflicts with stored data ({error.orig})") from None
+            raise ConflictError(f"conflicts with stored data ({error.orig})") from error
         except SQLAlchemyError as error:
-            raise StoreError(f"database error: {error.orig or error}") from None
+            raise StoreError(f"database error: {getattr(error, 'orig', None) or error}") from error
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -605,7 +656,7 @@ class ClipStore:
                 yield connection
         except (SQLAlchemyError, pd.errors.DatabaseError) as error:
             cause = error.__cause__ if isinstance(error, pd.errors.DatabaseError) else error  # pandas wraps it
-            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from None
+            raise StoreError(f"database error: {getattr(cause, 'orig', None) or cause or error}") from error
 
     def _frame(self, query) -> pd.DataFrame:
         with self._read() as connection:
@@ -615,96 +666,10 @@ class ClipStore:
                 frame[column] = pd.to_datetime(frame[column], utc=True)
         return frame
 
-    def _scalar(self, query) -> object:
+    def _scalar(self, query) -> Any:
         with self._read() as connection:
             return connection.scalar(query)
 
-    def _scalars(self, query) -> Iterable[object]:
+    def _scalars(self, query) -> Sequence[Any]:
         with self._read() as connection:
             return connection.scalars(query).all()
-
-
-def _review_state(connection: Connection, clip_id: str, *, for_update: bool = False) -> ReviewState:
-    """The review columns of a clip; ``for_update`` locks the row until the transaction ends
-    (PostgreSQL; SQLite has one writer anyway), so the state returned is the one replaced."""
-    columns = [clips_table.c[name] for name in ReviewState.__dataclass_fields__]
-    query = select(*columns).where(clips_table.c.clip_id == clip_id)
-    row = connection.execute(query.with_for_update() if for_update else query).mappings().first()
-    if row is None:
-        raise StoreError(f"no clip {clip_id!r}; it may have been deleted")
-    return ReviewState(**{**row, "reviewed_at": _as_utc(row["reviewed_at"])})
-
-
-def _as_utc(value: object) -> object:
-    """A datetime read back from SQLite, which keeps no time zone, as UTC (every stored time is)."""
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
-
-
-def _check_speaker_id(speaker_id: object) -> None:
-    if not (isinstance(speaker_id, str) and len(speaker_id) == 8 and all(c in "0123456789abcdef" for c in speaker_id)):
-        raise ValueError(f"speaker_id must be 8 lower-case hex digits, got {speaker_id!r}")
-
-
-def _check_new_clip(clip: NewClip) -> None:
-    if not isinstance(clip, NewClip):
-        raise TypeError(f"expected a NewClip, got {clip!r:.80}")
-    if clip.keyword != NOISE_KEYWORD:
-        check_word(clip.keyword)
-    # The speaker id is part of the audio key (a path): check it before anything is written.
-    _check_speaker_id(clip.speaker_id)
-    if clip.source not in SOURCES:
-        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
-    if not isinstance(clip.quality, QualityReport):
-        raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
-    if clip.flac_bytes is None:
-        if not (isinstance(clip.clip_id, str) and CLIP_ID.fullmatch(clip.clip_id)):
-            raise ValueError(
-                f"a clip whose audio is already stored needs its clip_id (32 hex digits), got {clip.clip_id!r}"
-            )
-    elif not clip.flac_bytes:
-        raise ValueError("flac_bytes is empty; encode the take with speechrec.decode.encode_flac")
-
-
-def _clip_row(clip_id: str, audio_key: str, clip: NewClip) -> dict[str, object]:
-    quality = clip.quality.to_row()
-    return {
-        "clip_id": clip_id,
-        "keyword": clip.keyword,
-        "speaker_id": clip.speaker_id,
-        "session_id": clip.session_id,
-        "created_at": _utc_now(),
-        "source": clip.source,
-        "source_path": clip.source_path,
-        "source_sha1": clip.source_sha1,
-        "sample_rate": clip.sample_rate,
-        "audio_key": audio_key,
-        "status": "pending",
-        "consent_version": clip.consent_version,
-        **quality,
-    }
-
-
-def _create_engine(database_url: str) -> Engine:
-    url = make_url(database_url)
-    if url.get_backend_name() == "postgresql":
-        # Times are stored as timestamptz; UTC sessions make SQL's date() count UTC days.
-        # pool_pre_ping: a connection the server dropped (restart, failover) is replaced unseen.
-        return create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
-    if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-
-    @event.listens_for(engine, "connect")
-    def _configure_sqlite(dbapi_connection, _record) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-
-    return engine

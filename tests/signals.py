@@ -8,6 +8,7 @@ Randomness is always seeded: every call with the same arguments gives the same s
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import av
@@ -16,6 +17,8 @@ import soundfile as sf
 import soxr
 
 SPEECH_DIR = Path(__file__).parent / "data" / "speech"
+# Inputs rebuilt from public bug reports (issue 11); data/audio-quirks/README.md says what each is.
+QUIRKS_DIR = Path(__file__).parent / "data" / "audio-quirks"
 # Made by data/make_speech.sh: espeak-ng, 16 kHz mono 16-bit FLAC, 0.3 s of silence around the word.
 WORDS = ("yes", "no", "up", "down", "tum")
 SPEECH_SAMPLE_RATE = 16000
@@ -152,6 +155,45 @@ def make_take(
     return np.clip(take, -1.0, 1.0).astype(np.float32)
 
 
+TRANSIENTS = ("mouse-click", "tick", "noise-burst", "thump", "key-press")
+
+
+def transient(kind: str, sample_rate: int, peak_dbfs: float = -12.0) -> np.ndarray:
+    """A click, pop or key press (one of TRANSIENTS) with peak ``peak_dbfs``: what a take may hold
+    besides the word. ``mouse-click``: 30 ms of 2 kHz decaying with a 6 ms time constant (case
+    17-click); ``tick``: 10 ms of 4 kHz; ``noise-burst``: 5 ms of Hann-windowed white noise;
+    ``thump``: a 10 ms half-sine pop (a plosive on the microphone, the mic switching on);
+    ``key-press``: two ticks 80 ms apart (press and release)."""
+    def decaying(frequency_hz: float, length_s: float, tau_s: float) -> np.ndarray:
+        t = np.arange(round(length_s * sample_rate)) / sample_rate
+        return np.sin(2.0 * np.pi * frequency_hz * t) * np.exp(-t / tau_s)
+
+    if kind == "mouse-click":
+        shape = decaying(2000.0, 0.03, 0.006)
+    elif kind == "tick":
+        shape = decaying(4000.0, 0.01, 0.002)
+    elif kind == "noise-burst":
+        length = round(0.005 * sample_rate)
+        shape = np.random.default_rng(11).standard_normal(length) * np.hanning(length)
+    elif kind == "thump":
+        shape = np.sin(np.pi * np.arange(round(0.01 * sample_rate)) / round(0.01 * sample_rate))
+    elif kind == "key-press":
+        tick = decaying(4000.0, 0.01, 0.002)
+        shape = np.concatenate([tick, np.zeros(round(0.07 * sample_rate)), 0.7 * tick])
+    else:
+        raise ValueError(f"unknown transient {kind!r}; choose one of {', '.join(TRANSIENTS)}")
+    return (shape / np.max(np.abs(shape)) * 10.0 ** (peak_dbfs / 20.0)).astype(np.float32)
+
+
+def add_at(take: np.ndarray, sound: np.ndarray, at_s: float, sample_rate: int) -> np.ndarray:
+    """``take`` with ``sound`` added from ``at_s`` on (cut at the end), clipped to [-1, 1]; a copy."""
+    out = take.astype(np.float64).copy()
+    start = round(at_s * sample_rate)
+    end = min(len(out), start + len(sound))
+    out[start:end] += sound[: end - start]
+    return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+
 def encode_with_pyav(path: Path, samples: np.ndarray, sample_rate: int, container: str, codec: str, rate: int) -> Path:
     """Write mono float32 ``samples`` to ``path`` with PyAV (it resamples to ``rate`` itself)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -172,3 +214,12 @@ def webrtc_frame(block: np.ndarray, pts: int, sample_rate: int = 48000) -> av.Au
     frame = av.AudioFrame.from_ndarray(np.repeat(block, 2)[np.newaxis], format="s16", layout="stereo")
     frame.sample_rate, frame.pts = sample_rate, pts
     return frame
+
+
+def wav_with_header_rate(samples: np.ndarray, header_rate: int) -> bytes:
+    """16-bit mono WAV bytes of float ``samples`` whose header claims ``header_rate`` Hz, whatever
+    it is (soundfile refuses impossible rates, so the header is written here by hand)."""
+    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 1, header_rate % 2**32, (2 * header_rate) % 2**32, 2, 16)
+    chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
+    return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks

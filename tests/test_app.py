@@ -16,17 +16,18 @@ import soundfile as sf
 import streamlit as st
 import streamlit.testing.v1.app_test
 import streamlit_webrtc.component
-from signals import load_word, scale_to_dbfs, steady_noise
+from signals import QUIRKS_DIR, load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
 import speechrec.ui.browser
 from speechrec.auth import ORGANIZER_SESSION_S, organizer_session_token, organizer_session_valid, session_key
-from speechrec.config import load_campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, load_campaign
+from speechrec.config import load_settings
 from speechrec.microphone import INSECURE_ADDRESS, NO_MICROPHONE_ACCESS
 from speechrec.prompts import build_schedule
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.auth import SESSION_COOKIE
 from speechrec.ui.volunteer import CODE_COOKIE, LINK_CODE_MALFORMED, LINK_CODE_UNKNOWN, RECORDER_COOKIE
@@ -218,6 +219,47 @@ def test_a_silent_recording_is_refused_and_the_word_stays():
     assert "no word was heard" in at.error[0].value
     assert open_store().clips().empty
     assert prompted_word(at) == word
+
+
+@pytest.mark.parametrize("name", ["take.wav", "take-with-click.wav"])
+def test_case_17_a_take_with_a_mouse_click_is_kept(name):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value((name, (QUIRKS_DIR / "17-click" / name).read_bytes(), "audio/wav")).run()
+    assert not at.exception
+    assert at.success[0].value == "Got it, thank you!"
+    clips = open_store().clips()
+    assert clips["keyword"].tolist() == [word] and clips["flags"].tolist() == [""]
+
+
+def broken_upload(kind: str) -> tuple[str, bytes, str]:
+    if kind.startswith("rate-"):
+        return "take.wav", wav_with_header_rate(spoken_take(), int(kind.removeprefix("rate-"))), "audio/wav"
+    return "take.wav", wav(spoken_take())[1][:30], "audio/wav"  # the upload stopped inside the header
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("rate-1", "sample rate of 1 Hz"),
+        ("rate-999", "sample rate of 999 Hz"),
+        ("rate-500000", "sample rate of 500000 Hz"),
+        ("rate-4000000", "sample rate of 4000000 Hz"),
+        ("cut-short", "cannot be decoded"),
+    ],
+)
+def test_a_broken_recording_gets_one_plain_sentence_and_the_word_stays(kind, reason):
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value(broken_upload(kind)).run()
+    assert not at.exception
+    message = at.error[0].value
+    assert reason in message and message.endswith("please record again. Please try again.")
+    assert not re.search(r"Errno|<none>|Traceback|longer than", message)
+    assert open_store().clips().empty
+    assert prompted_word(at) == word
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()  # and the next good take is kept
+    assert not at.exception and len(open_store().clips()) == 1
 
 
 def takes_toggle(at: AppTest):
@@ -713,7 +755,7 @@ def test_review_accepts_and_shows_the_next_clip():
     assert at.markdown[0].value == "## no"  # newest first
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[1])["status"] == "accepted" and store.clip(ids[1])["reviewer"] == "organizer"
+    assert store.clip(ids[1]).status == "accepted" and store.clip(ids[1]).reviewer == "organizer"
     assert "Accepted." in at.success[0].value
     assert at.markdown[0].value == "## yes"
 
@@ -723,10 +765,10 @@ def test_review_reject_with_a_reason_then_undo():
     at = review_app()
     next(item for item in at.selectbox if item.label == "Reason").set_value("too quiet").run()
     button(at, "Reject").click().run()
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("rejected", "too quiet")
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("rejected", "too quiet")
     button(at, "Undo the last decision").click().run()
     assert not at.exception
-    assert (store.clip(ids[0])["status"], store.clip(ids[0])["reason"]) == ("pending", None)
+    assert (store.clip(ids[0]).status, store.clip(ids[0]).reason) == ("pending", None)
     assert at.markdown[0].value == "## yes"  # back in the queue
 
 
@@ -736,7 +778,7 @@ def test_review_relabels_a_clip():
     next(item for item in at.selectbox if item.label == "The volunteer actually said").set_value("tum").run()
     button(at, "Re-label").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["keyword"] == "tum"
+    assert store.clip(ids[0]).keyword == "tum"
 
 
 def test_review_notices_another_organizers_decision():
@@ -745,7 +787,7 @@ def test_review_notices_another_organizers_decision():
     store.set_status(ids[0], "rejected", reviewer="ben")  # meanwhile, in another browser
     button(at, "Accept").click().run()
     assert "ben had changed this clip while you listened" in at.warning[0].value
-    assert store.clip(ids[0])["status"] == "accepted"  # the last decision wins
+    assert store.clip(ids[0]).status == "accepted"  # the last decision wins
 
 
 def test_review_filters_and_empty_queue():
@@ -838,14 +880,32 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     assert "The consent text has changed" in volunteer.info[0].value
 
 
-def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved():
+@pytest.mark.parametrize(
+    ("keywords", "message"),
+    [
+        ("yes\n../etc", "Not saved: keywords: keyword '../etc' contains '..'"),
+        ("yes\ncon", "Not saved: keywords: keyword 'con' is a name Windows keeps for a device"),
+        ("yes, LPT1.", "Not saved: keywords: keyword 'LPT1.' ends with a dot"),
+        ("yes\nYES", "Not saved: keywords: keyword 'YES' is listed twice (also as 'yes')"),
+        ("\u00fcber, u\u0308ber", "Not saved: keywords: keyword '\u00fcber' is listed twice (also as '\u00fcber')"),
+    ],
+)
+def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved(keywords, message):
     store = open_store()
     at = organizer_page("pages/campaign.py")
-    campaign_field(at, "Keywords").input("yes\n../etc")
+    campaign_field(at, "Keywords").input(keywords)
     button(at, "Save").click().run()
     assert not at.exception
-    assert "Not saved: keyword '../etc' contains '..'" in at.error[0].value
+    assert message in at.error[0].value
     assert store.saved_campaign() is None
+
+
+def test_a_word_typed_in_decomposed_unicode_is_saved_in_nfc():
+    at = organizer_page("pages/campaign.py")
+    campaign_field(at, "Keywords").input("u\u0308ber\nyes")
+    button(at, "Save").click().run()
+    assert not at.exception
+    assert open_store().saved_campaign().keywords == ("\u00fcber", "yes")
 
 
 OIDC_SECRETS = {
@@ -932,7 +992,7 @@ def test_oidc_organizers_sign_their_review_decisions_with_their_email():
     at.switch_page("pages/review.py").run()
     button(at, "Accept").click().run()
     assert not at.exception
-    assert store.clip(ids[0])["reviewer"] == "ada@example.org"
+    assert store.clip(ids[0]).reviewer == "ada@example.org"
 
 
 def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_environment, monkeypatch, caplog):
@@ -947,3 +1007,29 @@ def test_a_store_that_cannot_keep_clips_stops_every_page_with_one_message(s3_env
     monkeypatch.setenv("SPEECHREC_STORAGE_URL", f"s3://{bucket}/campaign")
     at = run_app()  # fixed: the next page load opens the store (a failed open is not cached)
     assert not at.error and at.checkbox
+
+
+def test_pages_read_no_whole_table(monkeypatch):
+    """Review (a decision), Stats, Record (a take, the replay list) and the withdrawal sidebar ask
+    the store for one row, a count or one speaker's or session's clips, never every clip."""
+    store, ids = reviewed_store(["yes", "no"])
+    reads = []
+    read_clips = ClipStore.clips
+
+    def filtered_only(self, **filters):
+        reads.append(filters)
+        assert any(value is not None for value in filters.values()), "a page read the whole clips table"
+        return read_clips(self, **filters)
+
+    monkeypatch.setattr(ClipStore, "clips", filtered_only)
+    monkeypatch.setattr(ClipStore, "dump_rows", lambda self: pytest.fail("a page dumped the store"))
+    at = review_app()
+    button(at, "Accept").click().run()
+    assert not at.exception and store.clip(ids[1]).status == "accepted"
+    at.switch_page("pages/stats.py").run()
+    assert not at.exception
+    at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    next(item for item in at.toggle if "Replay or delete" in item.label).set_value(True).run()
+    assert not at.exception and len(at.get("audio")) == 1
+    assert reads  # the review page's speaker list and the replay list were read, filtered

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import SPEECH_PAD_S, load_word, make_take, speech_burst, steady_noise, tone
+from signals import SPEECH_PAD_S, TRANSIENTS, add_at, load_word, make_take, speech_burst, steady_noise, tone, transient
 
 from speechrec import audio
 from speechrec.errors import AudioError
@@ -42,16 +42,52 @@ def test_to_mono_keeps_float_and_clips_to_range(dtype):
     np.testing.assert_array_equal(mono, np.array([0.25, -0.5, 1.0, -1.0], dtype=np.float32))
 
 
-def test_to_mono_averages_channels():
-    stereo = np.array([[0.5, -0.5], [1.0, 0.0], [0.2, 0.4]], dtype=np.float32)
+def test_to_mono_averages_equal_channels():
+    stereo = np.array([[0.5, 0.5], [1.0, 1.0], [0.2, 0.2], [-0.4, -0.4]], dtype=np.float32)
     mono = audio.to_mono(stereo)
-    assert mono.shape == (3,)
-    np.testing.assert_allclose(mono, [0.0, 0.5, 0.3], atol=1e-7)
+    assert mono.shape == (4,)
+    np.testing.assert_allclose(mono, stereo[:, 0], atol=1e-7)
 
 
-def test_to_mono_averages_integer_channels():
-    stereo = np.array([[16384, 16384], [32767, -32768]], dtype=np.int16)
-    np.testing.assert_allclose(audio.to_mono(stereo), [0.5, -0.5 / 32768], atol=1e-7)
+def test_to_mono_scales_integer_channels():
+    stereo = np.array([[16384, 16384], [32767, 32767], [-32768, -32768]], dtype=np.int16)
+    np.testing.assert_allclose(audio.to_mono(stereo), [0.5, 32767 / 32768, -1.0], atol=1e-7)
+
+
+def spoken_and_room(level_dbfs: float, seed: int, rate: int = 16000) -> tuple[np.ndarray, np.ndarray]:
+    """A take of a shipped word and, sample for sample, its room noise alone (the other mic)."""
+    word = ("yes", "no", "up", "down", "tum")[seed % 5]
+    take = make_take(sample_rate=rate, word=word, level_dbfs=level_dbfs, noise_dbfs=-65.0, seed=seed)
+    return take, steady_noise(len(take) / rate, rate, -65.0, seed=seed + 100)[: len(take)]
+
+
+# Each layout: the channels built from (voice, other), where ``other`` is a channel without the voice.
+LAYOUTS = {
+    "left-only, right hissing": lambda v, o: [v, o * 10 ** (-30 / 20)],
+    "right-only, left dead": lambda v, o: [np.zeros_like(v), v],
+    "right inverted": lambda v, o: [v, -v],
+    "left inverted, right 1 dB down": lambda v, o: [-v, v * 10 ** (-1 / 20)],
+    "copied to both": lambda v, o: [v, v],
+    "4 channels, voice on the third": lambda v, o: [o, o * 0.1, v, np.zeros_like(v)],
+    "6 channels, voice on two in phase": lambda v, o: [o * 0.2, v, o * 0.1, v, o * 0.3, o * 0.05],
+    "two microphones, the other 10 dB down": lambda v, o: [v, o + 0.3 * np.roll(v, 37)],
+}
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize(("level_dbfs", "seed"), [(-40.0, 0), (-25.0, 1), (-12.0, 2)])
+def test_downmix_keeps_the_voice_at_its_own_level(layout, level_dbfs, seed):
+    voice, other = spoken_and_room(level_dbfs, seed)
+    channels = np.stack(LAYOUTS[layout](voice, other), axis=1).astype(np.float32)
+    mono = audio.to_mono(channels)
+    assert mono.shape == voice.shape and mono.dtype == np.float32
+    level = audio.power_to_dbfs(np.mean(mono.astype(np.float64) ** 2))
+    assert level == pytest.approx(audio.power_to_dbfs(np.mean(voice.astype(np.float64) ** 2)), abs=1.0)
+    assert abs(np.corrcoef(mono, voice)[0, 1]) > 0.99  # the voice itself, not cancelled nor blended
+
+
+def test_downmix_of_silent_channels_is_silence():
+    assert not audio.to_mono(np.zeros((1600, 3), dtype=np.float32)).any()
 
 
 def test_to_mono_single_channel_column():
@@ -147,10 +183,38 @@ def test_digital_silence_is_silence_dbfs():
 
 
 def test_frame_levels_drop_partial_frame_but_measure_a_short_take():
-    assert audio.frame_levels_dbfs(np.ones(330, dtype=np.float32), 16000).shape == (1,)
-    short = audio.frame_levels_dbfs(np.ones(160, dtype=np.float32), 16000)
-    # Half a frame of full scale, padded with silence to one frame: half the power.
-    np.testing.assert_allclose(short, [-3.0103], atol=0.01)
+    assert audio.frame_levels_dbfs(tone(1000.0, 330 / 16000, 16000), 16000).shape == (1,)
+    short = audio.frame_levels_dbfs(tone(1000.0, 0.01, 16000), 16000)
+    # Half a frame of a full-scale sine (-3 dBFS), padded with silence to one frame: half the power.
+    np.testing.assert_allclose(short, [-6.0206], atol=0.01)
+
+
+@pytest.mark.parametrize("offset", [0.005, 0.02, -0.1, 0.5])
+@pytest.mark.parametrize("sample_rate", [16000, 48000])
+def test_a_dc_offset_is_no_part_of_any_frame_level(offset, sample_rate):
+    take = make_take(sample_rate=sample_rate, word="down", level_dbfs=-30.0, noise_dbfs=-60.0, seed=2)
+    with_offset = take + np.float32(offset)
+    np.testing.assert_allclose(
+        audio.frame_levels_dbfs(with_offset, sample_rate), audio.frame_levels_dbfs(take, sample_rate), atol=0.01
+    )
+    assert np.all(audio.frame_levels_dbfs(np.full(4000, offset, np.float32), sample_rate) == audio.SILENCE_DBFS)
+
+
+def test_a_drifting_offset_is_not_taken_for_sound():
+    drift = np.linspace(-0.05, 0.05, 32000, dtype=np.float32)  # 0.1 full scale over 2 s
+    room = steady_noise(2.0, 16000, -60.0)
+    assert audio.noise_floor_dbfs(audio.frame_levels_dbfs(room + drift, 16000)) == pytest.approx(-60.0, abs=1.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_remove_dc_keeps_the_dtype_and_centres(dtype):
+    take = make_take(word="no", level_dbfs=-25.0) + np.float32(0.02)
+    samples = (take * 32768).astype(np.int16) if dtype == np.int16 else take
+    centred = audio.remove_dc(samples)
+    assert centred.dtype == dtype and centred.shape == samples.shape
+    scale = 32768 if dtype == np.int16 else 1
+    assert abs(np.mean(centred, dtype=np.float64)) / scale < 1e-4
+    np.testing.assert_allclose(centred / scale, (take - np.mean(take, dtype=np.float64)), atol=2 / 32768)
 
 
 def test_noise_floor_of_steady_noise():
@@ -273,15 +337,41 @@ def test_fit_to_window_pads_a_silent_short_take_evenly():
 
 
 @pytest.mark.parametrize("sample_rate", [16000, 44100, 48000])
-def test_fit_to_window_keeps_a_long_takes_word(sample_rate):
-    take = make_take(sample_rate=sample_rate, duration_s=3.0, offset_s=1.8, word="down", noise_dbfs=-50.0)
+@pytest.mark.parametrize(("offset_s", "word"), [(1.8, "down"), (0.05, "yes"), (2.6, "tum"), (1.0, "up")])
+def test_fit_to_window_keeps_a_long_takes_word_in_the_middle(sample_rate, offset_s, word):
+    take = make_take(sample_rate=sample_rate, duration_s=3.0, offset_s=offset_s, word=word, noise_dbfs=-50.0)
     fitted = audio.fit_to_window(take, sample_rate, 1.0)
-    word_samples = load_word("down", sample_rate, trim=True)[0]
-    word_start = round(1.8 * sample_rate)
-    start = audio.loudest_window_start(take, sample_rate)
+    word_samples = load_word(word, sample_rate, trim=True)[0]
+    word_start = round(offset_s * sample_rate)
+    word_end = min(len(take), word_start + len(word_samples))
+    start = audio.word_window_start(take, sample_rate, sample_rate)
     np.testing.assert_array_equal(fitted, take[start : start + sample_rate])
-    # The whole word is inside the kept second.
-    assert start <= word_start and word_start + len(word_samples) <= start + sample_rate
+    # The whole word is inside the kept second, in its middle as far as the take's edges allow.
+    assert start <= word_start and word_end <= start + sample_rate
+    span = audio.speech_span(take, sample_rate)
+    centred = np.clip((span[0] + span[1] - 1.0) / 2, 0.0, 2.0)
+    assert start / sample_rate == pytest.approx(centred, abs=0.001)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize(("word", "word_at_s", "click_at_s"), [("yes", 0.4, 2.1), ("tum", 1.6, 0.2), ("no", 0.3, 1.45)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int16])
+def test_a_loud_click_never_pulls_the_cut_off_the_word(kind, word, word_at_s, click_at_s, dtype):
+    sample_rate = 16000
+    take = make_take(sample_rate=sample_rate, duration_s=2.5, offset_s=word_at_s, word=word, level_dbfs=-32.0)
+    take = add_at(take, transient(kind, sample_rate, -1.0), click_at_s, sample_rate)
+    samples = np.round(take * 32767).astype(np.int16) if dtype == np.int16 else take
+    start = audio.word_window_start(samples, sample_rate, sample_rate) / sample_rate
+    word_s = len(load_word(word, trim=True)[0]) / sample_rate
+    assert start <= word_at_s and word_at_s + word_s <= start + 1.0
+    fitted = audio.fit_to_window(samples, sample_rate, 1.0)
+    assert fitted.dtype == dtype
+    np.testing.assert_array_equal(fitted, samples[round(start * sample_rate) :][:sample_rate])
+
+
+def test_speech_longer_than_the_window_is_cut_to_its_loudest_window():
+    take = make_take(sample_rate=16000, duration_s=3.0, offset_s=0.5, burst_s=1.6, noise_dbfs=-50.0)
+    assert audio.word_window_start(take, 16000, 16000) == audio.loudest_window_start(take, 16000)
 
 
 @pytest.mark.parametrize("duration_s", [0.0, -1.0, 0.00001])

@@ -22,9 +22,10 @@ from urllib.parse import parse_qs, urlsplit
 import numpy as np
 import pytest
 
-from speechrec.config import load_campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, load_campaign
+from speechrec.config import load_settings
 from speechrec.prompts import build_schedule
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 pytestmark = pytest.mark.browser
 IN_CI = os.environ.get("CI") == "true"
@@ -159,7 +160,7 @@ def test_a_volunteers_take_is_accepted_by_the_organizer_and_downloaded(tmp_path,
         downloaded = tmp_path / download.suggested_filename
         download.save_as(downloaded)
 
-    assert ClipStore(load_settings(data, environ={})).clip(take["clip_id"])["status"] == "accepted"
+    assert ClipStore(load_settings(data, environ={})).clip(take["clip_id"]).status == "accepted"
     with zipfile.ZipFile(downloaded) as archive:
         wav_name = f"{take['keyword']}/{take['speaker_id']}_nohash_0.wav"
         assert wav_name in archive.namelist()

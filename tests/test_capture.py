@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import load_word, scale_to_dbfs, speech_burst, steady_noise
+from signals import TRANSIENTS, add_at, load_word, scale_to_dbfs, speech_burst, steady_noise, transient
 
 from speechrec.capture import NO_SPEECH_TIMEOUT_S, POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.quality import assess_take
@@ -44,6 +44,41 @@ def test_one_word_gives_one_take_with_silence_around_it():
     assert take.start_sample >= word_start - round(PRE_ROLL_S * RATE) - 2 * BLOCK
     assert take.start_sample + len(take.samples) >= word_end + round(POST_ROLL_S * RATE) - 2 * BLOCK
     assert assess_take(take.samples, RATE).flags == ()
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("peak_dbfs", [-20.0, -3.0])
+def test_clicks_and_pops_alone_give_no_take(kind, peak_dbfs):
+    stream = room(6.0)
+    for at_s in (0.5, 1.7, 2.9, 4.1):
+        stream = add_at(stream, transient(kind, RATE, peak_dbfs), at_s, RATE)
+    capture = SpeechCapture(RATE, timeout_s=3.0)
+    results = feed_in_blocks(capture, stream) + [capture.flush()]
+    outcomes = [result.outcome for result in results if result is not None]
+    assert outcomes and set(outcomes) == {Outcome.NOTHING_HEARD}  # the volunteer is told nothing was heard
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("gap_s", [0.1, 0.3, 0.8])
+def test_a_click_before_the_word_still_gives_one_take_with_the_word(kind, gap_s):
+    spoken = word("down", level_dbfs=-30.0)
+    stream = add_at(np.concatenate([room(1.5), spoken, room(1.5, seed=1)]), transient(kind, RATE, -6.0), 1.5 - gap_s, RATE)
+    results = feed_in_blocks(SpeechCapture(RATE), stream)
+    assert [result.outcome for result in results] == [Outcome.TAKE]
+    take = results[0]
+    assert take.start_sample <= 1.5 * RATE and 1.5 * RATE + len(spoken) <= take.start_sample + len(take.samples)
+    assert assess_take(take.samples, RATE).flags == ()
+
+
+@pytest.mark.parametrize("offset", [0.01, 0.05, -0.2])
+@pytest.mark.parametrize("name", ["yes", "down"])
+def test_a_microphones_dc_offset_captures_the_same_take(offset, name):
+    stream = np.concatenate([room(1.0), word(name, level_dbfs=-35.0), room(1.5, seed=1)])
+    clean = feed_in_blocks(SpeechCapture(RATE), stream)
+    shifted = feed_in_blocks(SpeechCapture(RATE), stream + np.float32(offset))
+    assert [result.outcome for result in shifted] == [Outcome.TAKE]
+    assert (shifted[0].start_sample, len(shifted[0].samples)) == (clean[0].start_sample, len(clean[0].samples))
+    assert assess_take(shifted[0].samples, RATE).flags == ()
 
 
 @pytest.mark.parametrize("sizes", [(BLOCK,), (1,), (333, 1701, 17, 4800), (RATE * 5,)])

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from signals import encode_with_pyav, load_word, make_take
+import soundfile as sf
+from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import Campaign
+from speechrec.config import load_settings
 from speechrec.quality import assess_take
 from speechrec.store import ClipStore
 
@@ -147,6 +151,67 @@ def test_import_stats_export(cli, tmp_path):
     result = cli("import", "upload")
     assert_ok(result)
     assert "imported 0 clips (0 with a quality flag), 4 already in the store" in result.stdout
+
+
+def test_case_11_a_dc_offset_is_measured_away_and_never_exported(cli, tmp_path):
+    shutil.copytree(QUIRKS_DIR / "11-dc-offset", tmp_path / "sc")
+    shutil.copy(QUIRKS_DIR / "campaign.toml", tmp_path / "quirks.toml")
+    assert_ok(cli("import", "sc", "--store", "store", "--campaign", "quirks.toml"))
+    assert_ok(cli("export", "--store", "store", "--campaign", "quirks.toml", "--out", "out.zip", "--select", "all"))
+    store = ClipStore(load_settings(tmp_path / "store", environ={}))
+    rows = {row["source_path"]: row for row in store.clips().to_dict(orient="records")}
+    store.close()
+    clean, offset = rows["no/4a4b4c4d_nohash_0.wav"], rows["no/4a4b4c4d_nohash_1.wav"]
+    assert clean["flags"] == offset["flags"] == ""
+    assert clean["speech_level_dbfs"] == pytest.approx(-25.7, abs=0.5)
+    for row, tolerance_db in ((clean, 0.5), (offset, 3.0)):
+        assert row["noise_floor_dbfs"] == pytest.approx(-60.5, abs=tolerance_db)
+        assert row["snr_db"] == pytest.approx(34.8, abs=tolerance_db)
+        assert row["speech_start_s"] == pytest.approx(0.40, abs=0.04)
+        assert row["speech_end_s"] == pytest.approx(0.82, abs=0.04)
+    with zipfile.ZipFile(tmp_path / "out.zip") as archive:
+        clips = [name for name in archive.namelist() if WORD_PATH.match(name)]
+        assert len(clips) == 2
+        for name in clips:
+            samples, _ = sf.read(io.BytesIO(archive.read(name)), dtype="float64")
+            assert abs(samples.mean()) <= 0.005, name
+
+
+def test_case_16_folder_names_that_differ_in_case_or_unicode_form_are_one_word(cli, tmp_path):
+    source = QUIRKS_DIR / "16-folder-names"
+    recordings = tmp_path / "recordings"
+    nfd_uber = unicodedata.normalize("NFD", "über")  # the way macOS writes the folder's name
+    for folder, name, file in (
+        ("yes-raw", "lowercase-yes.ogg", "a1b2c3d4.ogg"),
+        ("Yes-raw", "capitalised-yes.ogg", "a1b2c3d4.ogg"),
+        (nfd_uber + "-raw", "nfd-uber.ogg", "c1c2c3d4.ogg"),
+    ):
+        (recordings / folder).mkdir(parents=True)
+        shutil.copy(source / name, recordings / folder / file)
+    assert (nfd_uber + "-raw").encode() in [path.name.encode() for path in recordings.iterdir()]
+    shutil.copy(source / "campaign.toml", tmp_path / "names.toml")
+    result = cli("import", "recordings", "--store", "store", "--campaign", "names.toml")
+    assert_ok(result)
+    assert "not in the campaign" not in result.stdout
+    stats = cli("stats", "--store", "store", "--campaign", "names.toml", "--json")
+    assert_ok(stats)
+    rows = {row["keyword"]: row for row in json.loads(stats.stdout)["keywords"]}
+    assert set(rows) == {"über", "yes"}  # no "Yes" row, and über in NFC only (U+00FC)
+    assert (rows["yes"]["kind"], rows["yes"]["total"], rows["über"]["kind"], rows["über"]["total"]) == (
+        "keyword",
+        2,
+        "keyword",
+        1,
+    )
+    assert_ok(cli("export", "--store", "store", "--campaign", "names.toml", "--out", "out.zip", "--select", "all"))
+    names = [name for name in zipfile.ZipFile(tmp_path / "out.zip").namelist() if name.endswith(".wav")]
+    folders = sorted({name.split("/")[0] for name in names})
+    assert folders == ["yes", "über"] and all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert sorted(name for name in names if name.startswith("yes/")) == [
+        "yes/bcc336d4_nohash_0.wav",
+        "yes/bcc336d4_nohash_1.wav",
+    ]
+    assert len({name.casefold() for name in names}) == len(names)  # nothing lost when unzipped on macOS or Windows
 
 
 def test_store_and_campaign_options_and_skipped_files(cli, tmp_path):

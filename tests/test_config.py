@@ -3,26 +3,29 @@
 from __future__ import annotations
 
 import re
+import tomllib
+import traceback
+import unicodedata
 from pathlib import Path
 
 import pytest
 
-from speechrec.config import (
+from speechrec.campaign import (
     CAMPAIGN_ENV,
-    DATABASE_FILE_NAME,
-    MAX_WORD_LENGTH,
+    MAX_KEYWORD_LENGTH,
     Campaign,
-    Settings,
     campaign_from_dict,
     campaign_path,
     campaign_to_dict,
-    check_word,
+    check_keyword,
+    fold_keyword,
+    folder_spellings,
     load_campaign,
-    load_settings,
     parse_word_list,
     revise_campaign,
 )
-from speechrec.errors import CampaignError
+from speechrec.config import DATABASE_FILE_NAME, Settings, load_settings
+from speechrec.errors import CampaignError, SettingsError, SpeechrecError
 
 SHIPPED_CAMPAIGN = Path(__file__).resolve().parent.parent / "campaign.toml"
 
@@ -73,11 +76,11 @@ def test_minimal_campaign_gets_defaults(tmp_path):
     assert campaign.filler_words == ()
 
 
-@pytest.mark.parametrize("word", ["hey robot", "okay-computer", "très", "ja.nein", "x" * MAX_WORD_LENGTH])
+@pytest.mark.parametrize("word", ["hey robot", "okay-computer", "très", "ja.nein", "x" * MAX_KEYWORD_LENGTH])
 def test_plain_words_are_accepted(tmp_path, word):
     campaign = load_campaign(write_campaign(tmp_path, campaign_toml(keywords=f'["{word}", "no"]')))
     assert campaign.keywords == (word, "no")
-    assert check_word(word) == word
+    assert check_keyword(word) == word
 
 
 def test_campaign_given_lists_stores_tuples():
@@ -134,12 +137,23 @@ UNSAFE_WORDS = [
     ("bell\x07", "contains a control character"),
     ("tab\there", "contains a control character"),
     ("zero\u200bwidth", "contains a control character"),
-    ("x" * (MAX_WORD_LENGTH + 1), f"is longer than {MAX_WORD_LENGTH} characters"),
+    ("x" * (MAX_KEYWORD_LENGTH + 1), f"is longer than {MAX_KEYWORD_LENGTH} characters"),
     ("", "is empty"),
     ("   ", "is empty"),
     (" yes", "starts or ends with white space"),
     ("yes ", "starts or ends with white space"),
     ("yes\n", "starts or ends with white space"),
+    ("yes.", "ends with a dot"),
+    ("okay...", "ends with a dot|contains '..'"),
+    ("con", "is a name Windows keeps for a device"),
+    ("CON", "is a name Windows keeps for a device"),
+    ("Nul", "is a name Windows keeps for a device"),
+    ("aux.txt", "is a name Windows keeps for a device"),
+    ("prn ", "starts or ends with white space"),
+    ("com1", "is a name Windows keeps for a device"),
+    ("LPT9", "is a name Windows keeps for a device"),
+    ("com\u00b9", "is a name Windows keeps for a device"),
+    ("\U0001f600" * 64, "takes more than 255 bytes in UTF-8"),
 ]
 
 
@@ -148,7 +162,61 @@ def test_unsafe_keywords(word, message):
     with pytest.raises(CampaignError, match=message):
         campaign_from_dict(base(keywords=["no", word]))
     with pytest.raises(CampaignError, match=message):
-        check_word(word)
+        check_keyword(word)
+
+
+@pytest.mark.parametrize(
+    ("key", "word", "reason"),
+    [
+        ("keywords", "con", "a name Windows keeps for a device"),
+        ("filler_words", "nul.wav", "a name Windows keeps for a device"),
+        ("keywords", "hello.", "ends with a dot"),
+        ("filler_words", "\U0001f600" * 64, "more than 255 bytes"),
+    ],
+)
+def test_a_name_that_cannot_be_a_folder_is_refused_with_its_key_in_the_file_and_the_editor(tmp_path, key, word, reason):
+    other = {"keywords": '["yes"]', "filler_words": "[]"}
+    path = write_campaign(tmp_path, campaign_toml(**{**other, key: f'["{word}"]'}))
+    with pytest.raises(CampaignError, match=re.escape(f"{path}: {key}: ") + ".*" + re.escape(repr(word)) + ".*" + reason):
+        load_campaign(path)
+    with pytest.raises(CampaignError, match=f"^{key}: .*{reason}"):
+        revise_campaign(campaign_from_dict(base()), {key: (word,) if key == "filler_words" else ("yes", word)})
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_words_are_kept_in_nfc_whatever_form_they_are_typed_in(tmp_path, form):
+    uber = unicodedata.normalize(form, "über")
+    path = write_campaign(tmp_path, campaign_toml(keywords=f'["{uber}", "yes"]', filler_words=f'["{unicodedata.normalize(form, "Größe")}"]'))
+    campaign = load_campaign(path)
+    assert campaign.keywords == ("\u00fcber", "yes") and campaign.filler_words == ("Gr\u00f6\u00dfe",)
+    edited = revise_campaign(campaign, {"keywords": (unicodedata.normalize(form, "Ärger"), "yes")})
+    assert edited.keywords == ("\u00c4rger", "yes")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [("yes", "YES"), ("über", unicodedata.normalize("NFD", "über")), ("Über", unicodedata.normalize("NFD", "über")), ("straße", "STRASSE")],
+)
+def test_one_word_in_two_spellings_is_listed_twice(first, second):
+    shown = repr(unicodedata.normalize("NFC", second))
+    with pytest.raises(CampaignError, match=f"keywords: keyword {re.escape(shown)} is listed twice"):
+        campaign_from_dict(base(keywords=[first, second]))
+    with pytest.raises(CampaignError, match="filler_words: filler word .* is listed twice"):
+        campaign_from_dict(base(keywords=[first], filler_words=[second]))
+
+
+def test_folder_spellings_give_one_folder_per_word():
+    stored = ["Yes", "yes", "yes", unicodedata.normalize("NFD", "über"), "Dog", "dog", "cat"]
+    spellings = folder_spellings(stored)
+    assert spellings == {
+        "Yes": "yes",
+        "yes": "yes",
+        unicodedata.normalize("NFD", "über"): "\u00fcber",
+        "Dog": "Dog",  # a tie: the first in sorted order
+        "dog": "Dog",
+        "cat": "cat",
+    }
+    assert fold_keyword("Über") == fold_keyword(unicodedata.normalize("NFD", "über")) == "\u00fcber"
 
 
 @pytest.mark.parametrize(("word", "message"), UNSAFE_WORDS[:3])
@@ -161,7 +229,7 @@ def test_unsafe_keyword_in_file_names_the_file(tmp_path, word, message):
 
 def test_check_word_refuses_non_strings():
     with pytest.raises(TypeError, match="keyword must be a string, got 5"):
-        check_word(5)
+        check_keyword(5)
 
 
 @pytest.mark.parametrize(
@@ -332,6 +400,23 @@ def test_bad_database_url_does_not_echo_password(tmp_path, url, shown):
     with pytest.raises(ValueError, match=f"database URL starting {shown} is not a SQLAlchemy URL") as caught:
         load_settings(tmp_path, database_url=url, environ={})
     assert "hunter2" not in str(caught.value)
+
+
+def test_a_bad_database_url_is_a_settings_error_without_the_url_in_its_chain(tmp_path):
+    url = "postgresql://admin:hunter2@db.example:port/speech"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(tmp_path, database_url=url, environ={})
+    assert isinstance(caught.value, SpeechrecError) and isinstance(caught.value, ValueError)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # SQLAlchemy's message has the URL
+    assert "hunter2" not in "".join(traceback.format_exception(caught.value))
+
+
+def test_campaign_errors_keep_their_cause(tmp_path):
+    path = tmp_path / "campaign.toml"
+    path.write_text("title = [unclosed", encoding="utf-8")
+    with pytest.raises(CampaignError, match="not valid TOML") as caught:
+        load_campaign(path)
+    assert isinstance(caught.value.__cause__, tomllib.TOMLDecodeError)
 
 
 def test_bad_database_url_from_environment(tmp_path):

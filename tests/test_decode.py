@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-from signals import encode_with_pyav, load_word, speech_path, webrtc_frame
+from signals import encode_with_pyav, load_word, speech_path, wav_with_header_rate, webrtc_frame
 
 from speechrec import decode
 from speechrec.decode import decode_audio, encode_flac, encode_wav, frames_to_mono, read_audio_bytes
@@ -56,7 +56,7 @@ def test_wav_is_sample_exact(tmp_path, word, subtype):
 
 
 @pytest.mark.parametrize("subtype", ["PCM_16", "PCM_24", "FLOAT"])
-def test_stereo_wav_is_averaged_to_mono(tmp_path, word, subtype):
+def test_stereo_wav_keeps_the_louder_of_two_different_channels(tmp_path, word, subtype):
     samples, sample_rate = word
     stereo = np.stack([samples, 0.5 * samples[::-1]], axis=1)
     path = tmp_path / "stereo.wav"
@@ -64,7 +64,7 @@ def test_stereo_wav_is_averaged_to_mono(tmp_path, word, subtype):
     expected, _ = sf.read(path, dtype="float32")
     decoded, decoded_rate = decode_audio(path)
     assert decoded_rate == sample_rate
-    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+    np.testing.assert_allclose(decoded, expected[:, 0], atol=1e-7)
 
 
 @pytest.mark.parametrize("sample_rate", [8000, 22050, 44100, 48000])
@@ -84,14 +84,46 @@ def test_shipped_flac_is_sample_exact():
     np.testing.assert_array_equal(decoded, expected)
 
 
-def test_flac_24_bit_stereo(tmp_path, word):
+def test_flac_24_bit_stereo_in_opposite_phase_does_not_cancel(tmp_path, word):
     samples, sample_rate = word
     stereo = np.stack([samples, -samples], axis=1) * 0.5 + np.array([0.1, 0.1])
     path = tmp_path / "stereo.flac"
     sf.write(path, stereo, sample_rate, subtype="PCM_24")
     expected, _ = sf.read(path, dtype="float32")
     decoded, _ = decode_audio(path)
-    np.testing.assert_allclose(decoded, expected.mean(axis=1), atol=1e-7)
+    difference = (expected[:, 0] - expected[:, 1]) / 2  # in the polarity of either channel
+    sign = np.sign(np.dot(decoded, difference))
+    np.testing.assert_allclose(decoded, sign * difference, atol=1e-7)
+    assert rms_db(decoded) == pytest.approx(rms_db(0.5 * samples), abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("layout", "channels"),
+    [
+        ("left-only", lambda s, n: [s, n]),
+        ("right-only", lambda s, n: [n, s]),
+        ("inverted", lambda s, n: [s, -s]),
+        ("three-channels", lambda s, n: [n, s, n * 0.5]),
+    ],
+)
+@pytest.mark.parametrize("kind", [("wav", "pcm_s16le", 48000), ("ogg", "libopus", 48000), ("flac", "flac", 48000)])
+def test_multichannel_files_keep_the_voice_at_its_level(tmp_path, word, layout, channels, kind):
+    samples = soxr.resample(word[0], word[1], 48000).astype(np.float32) * np.float32(0.5)
+    noise = (np.random.default_rng(3).standard_normal(len(samples)) * 1e-4).astype(np.float32)
+    planes = np.stack(channels(samples, noise)).astype(np.float32)
+    path = tmp_path / f"take.{kind[0]}"
+    layout_name = {2: "stereo", 3: "3.0"}[len(planes)]
+    with av.open(str(path), "w", format=kind[0]) as output:
+        stream = output.add_stream(kind[1], rate=kind[2], layout=layout_name)
+        frame = av.AudioFrame.from_ndarray(planes, format="fltp", layout=layout_name)
+        frame.sample_rate = 48000
+        for packet in stream.encode(frame):
+            output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    decoded, rate = decode_audio(path)
+    assert rate == 48000
+    assert rms_db(decoded) == pytest.approx(rms_db(samples), abs=1.0)
 
 
 @pytest.mark.parametrize("as_type", [bytes, bytearray, io.BytesIO, str, Path])
@@ -251,6 +283,54 @@ def test_too_long_file_is_refused(tmp_path, monkeypatch):
         decode_audio(speech_path("yes").read_bytes(), name="long.flac")
 
 
+# What FFmpeg says (an error number, its own wording, the file name '<none>') is not for people.
+DEVELOPER_WORDING = re.compile(r"Errno|<none>|\[|FFmpeg|Invalid data found|AVERROR", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("header_rate", [1, 8, 999, 384_001, 500_000, 2**31 - 1])
+@pytest.mark.parametrize("length_s", [0.5, 2.0])
+def test_an_impossible_sample_rate_is_one_plain_sentence(word, header_rate, length_s):
+    samples = np.resize(word[0], round(length_s * word[1]))
+    with pytest.raises(AudioError) as caught:
+        decode_audio(wav_with_header_rate(samples, header_rate), name="take.wav")
+    message = str(caught.value)
+    assert message.startswith(f"take.wav: its header gives a sample rate of {header_rate} Hz")
+    assert "damaged or mislabelled" in message and "longer than" not in message
+    assert not DEVELOPER_WORDING.search(message)
+
+
+@pytest.mark.parametrize("header_rate", [1000, 8000, 384_000])
+def test_the_edges_of_the_possible_sample_rates_decode(word, header_rate):
+    samples, rate = decode_audio(wav_with_header_rate(word[0][:4000], header_rate))
+    assert rate == header_rate and len(samples) == 4000
+
+
+def opus_bytes(tmp_path: Path, word: tuple[np.ndarray, int]) -> bytes:
+    return encode_with_pyav(tmp_path / "take.ogg", word[0], word[1], "ogg", "libopus", 48000).read_bytes()
+
+
+@pytest.mark.parametrize("keep", [28, 60, 200, 1000, 0.5], ids=["28-bytes", "60-bytes", "200-bytes", "1000-bytes", "half"])
+def test_a_file_cut_short_is_said_so_in_plain_words(tmp_path, word, keep):
+    data = opus_bytes(tmp_path, word)
+    data = data[: int(len(data) * keep) if isinstance(keep, float) else keep]
+    with pytest.raises(AudioError) as caught:
+        decode_audio(data, name="take.ogg")
+    assert str(caught.value) == f"take.ogg: {decode.CUT_SHORT}"
+    assert not DEVELOPER_WORDING.search(str(caught.value))
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"hello world" * 10, b"OggS" + bytes(3000), b"RIFF\x00\x00\x00\x00WAVEfmt " + bytes(40), b"fLaC" + bytes(100)],
+    ids=["text", "ogg-header-then-zeros", "wav-header-zero-rate", "flac-magic-then-zeros"],
+)
+def test_a_file_that_is_not_audio_is_said_so_in_plain_words(content):
+    with pytest.raises(AudioError) as caught:
+        decode_audio(content, name="take")
+    assert str(caught.value) in (f"take: {decode.NOT_AUDIO}", f"take: {decode.CUT_SHORT}")
+    assert not DEVELOPER_WORDING.search(str(caught.value))
+
+
 # ---- encoding ------------------------------------------------------------------------------------
 
 
@@ -295,11 +375,35 @@ def test_webrtc_frames_join_into_mono_float32():
     assert (next_pts, lost) == (5 * 960, 0)
 
 
-def test_missing_frames_are_counted_from_the_pts():
+def test_missing_frames_are_counted_from_the_pts_and_keep_their_place_as_nan():
     frames = webrtc_frames(6, skip=(2, 3))
     _, next_pts, lost = frames_to_mono(frames[:1], None)
     samples, next_pts, lost = frames_to_mono(frames[1:], next_pts)
-    assert lost == 2 * 960 and next_pts == 6 * 960 and len(samples) == 3 * 960
+    assert lost == 2 * 960 and next_pts == 6 * 960 and len(samples) == 5 * 960
+    expected = np.arange(960, 6 * 960, dtype=np.float32) / 32768
+    expected[960:3 * 960] = np.nan
+    np.testing.assert_array_equal(samples, expected)
+
+
+@pytest.mark.parametrize(("skip", "first_poll"), [((0,), 3), ((4, 5, 6, 7), 5), ((1,), 2), ((9,), 9)])
+def test_a_gap_at_a_poll_boundary_keeps_its_place(skip, first_poll):
+    frames = webrtc_frames(12, skip=skip)
+    start = next(index for index, frame in enumerate(frames) if frame.pts >= first_poll * 960)
+    first, next_pts, lost_first = frames_to_mono(frames[:start], 0)
+    second, _, lost_second = frames_to_mono(frames[start:], next_pts)
+    joined = np.concatenate([first, second])
+    assert len(joined) == 12 * 960 and lost_first + lost_second == len(skip) * 960
+    for index in range(12):
+        block = joined[index * 960 : (index + 1) * 960]
+        assert np.isnan(block).all() if index in skip else not np.isnan(block).any()
+
+
+def test_a_jump_of_the_pts_fills_at_most_a_few_seconds():
+    frames = webrtc_frames(2)
+    frames[1].pts = 10**9  # a restarted stream, not 5.8 hours of lost audio
+    samples, next_pts, lost = frames_to_mono(frames, None)
+    assert lost == 10**9 - 960 and next_pts == 10**9 + 960
+    assert len(samples) == 2 * 960 + round(decode.MAX_GAP_FILL_S * 48000)
 
 
 def test_no_frames_changes_nothing():

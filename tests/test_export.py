@@ -11,6 +11,7 @@ import os
 import random
 import re
 import time
+import unicodedata
 import wave
 import zipfile
 from dataclasses import dataclass, replace
@@ -24,7 +25,8 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, Campaign
+from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
     ExportSummary,
@@ -37,7 +39,7 @@ from speechrec.export import (
 )
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
     title="Export test campaign: yes, no, up, down, tum",
@@ -202,7 +204,7 @@ def wav_names(archive: zipfile.ZipFile) -> list[str]:
 
 
 def stored_flac_path(store: ClipStore, clip_id: str) -> Path:
-    return Path(store.settings.storage_url) / str(store.clip(clip_id)["audio_key"])
+    return Path(store.settings.storage_url) / str(store.clip(clip_id).audio_key)
 
 
 def sha256(path: Path) -> str:
@@ -447,7 +449,7 @@ def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_p
     by_id = {clip.clip_id: clip for clip in stored}
     for row in rows:
         clip = by_id[row["clip_id"]]
-        store_row = store.clip(clip.clip_id)
+        store_row = store.clip(clip.clip_id).to_row()
         assert row["keyword"] == clip.keyword
         assert row["speaker"] == clip.speaker
         assert row["source"] == "webrtc"
@@ -582,7 +584,7 @@ def test_progress_counts_every_file(store, stored, tmp_path):
 @pytest.mark.parametrize("damage", ["delete", "garbage"])
 def test_unreadable_audio_is_skipped_with_a_reason(store, stored, tmp_path, damage, backend):
     victim = stored[0]  # an accepted "yes"
-    key = str(store.clip(victim.clip_id)["audio_key"])
+    key = str(store.clip(victim.clip_id).audio_key)
     if damage == "delete":
         store.audio.remove(key)
     else:
@@ -701,6 +703,42 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     assert summary.files_per_keyword == {"grüezi": 1}
 
 
+@pytest.mark.parametrize("offset", [0.02, -0.05, 0.2])
+@pytest.mark.parametrize(("word", "rate"), [("no", 16000), ("down", 48000), ("tum", 44100)])
+def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word, rate):
+    store.ensure_speaker(T1, origin="volunteer")
+    clean = make_take(sample_rate=rate, duration_s=1.6, offset_s=0.5, word=word, level_dbfs=-26.0, seed=13)
+    for samples in (clean, clean + np.float32(offset)):
+        quality = assess_take(samples, rate)
+        assert quality.flags == ()
+        store.add_clip(samples, rate, quality, keyword=word, speaker_id=T1, session_id="s", source="webrtc")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    assert summary.files == 2
+    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive))
+    assert abs(with_offset.mean()) <= 0.005
+    # The same word, whole: as much energy, and the same waveform up to where the window was cut.
+    assert np.sum(with_offset**2) == pytest.approx(np.sum(without**2), rel=0.02)
+    lag = int(np.argmax(np.correlate(with_offset, without, mode="full"))) - (len(without) - 1)
+    a, b = (with_offset[lag:], without[: len(without) - lag]) if lag >= 0 else (with_offset[:lag], without[-lag:])
+    assert np.corrcoef(a, b)[0, 1] > 0.99
+
+
+def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_path):
+    # A store filled before imports matched names: "Yes" and "yes", "über" in NFD and in NFC.
+    store.ensure_speaker(T1, origin="volunteer")
+    nfd = unicodedata.normalize("NFD", "über")
+    for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
+        samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
+        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+    archive, summary = export(store, tmp_path / "ds.zip")
+    names = wav_names(archive)
+    assert len({name.casefold() for name in names}) == len(names) == 6
+    assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
+    assert all(unicodedata.is_normalized("NFC", name) for name in names)
+    assert summary.files_per_keyword == {"yes": 4, "über": 2}
+    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
+
+
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
     # Before any review, "accepted" matches no clip: a valid zip without WAV files, not a crash.
     store.ensure_speaker(T1, origin="volunteer")
@@ -736,6 +774,31 @@ def test_prepare_export_builds_once_per_store_state(store, stored, tmp_path):
     other_options = prepare_export(store, CAMPAIGN, folder, ExportOptions(selection="accepted"))
     assert other_options not in (first, after_review)
     assert first.exists()  # recent zips stay: another organizer may be about to download it
+
+
+def test_prepare_export_names_and_fills_the_zip_from_one_read(store, stored, tmp_path, monkeypatch):
+    """A decision that lands while the zip is built (another organizer) is in neither its name nor
+    its contents: both come from the one read of the clips."""
+    reads = []
+    read_clips = store.clips
+    pending = next(clip for clip in stored if clip.status == "pending" and not clip.flagged)
+    before = []
+
+    def read_then_someone_rejects(**filters):
+        reads.append(filters)
+        rows = read_clips(**filters)
+        if len(reads) == 1:
+            before.append(store.set_status(pending.clip_id, "rejected", reviewer="ben"))
+        return rows
+
+    monkeypatch.setattr(store, "clips", read_then_someone_rejects)
+    built = prepare_export(store, CAMPAIGN, tmp_path / "exports")
+    assert reads == [{}]
+    with zipfile.ZipFile(built) as archive:
+        assert {row["clip_id"] for row in metadata_rows(archive)} == expected_ids(stored, "default")
+    monkeypatch.undo()
+    store.restore(pending.clip_id, before[0])  # the state the first zip was named after
+    assert prepare_export(store, CAMPAIGN, tmp_path / "exports") == built
 
 
 def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path):

@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.config import load_settings
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 pytestmark = pytest.mark.browser
 IN_CI = os.environ.get("CI") == "true"

@@ -6,19 +6,22 @@ from __future__ import annotations
 import multiprocessing
 import re
 import shutil
+import unicodedata
 import uuid
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from signals import encode_with_pyav, load_word, make_take, steady_noise
+import soundfile as sf
+from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take, steady_noise, wav_with_header_rate
 
-from speechrec.config import Campaign, load_settings
+from speechrec.campaign import NOISE_KEYWORD, Campaign, load_campaign
+from speechrec.config import load_settings
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
 from speechrec.quality import QualityReport
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
     title="import test",
@@ -200,6 +203,54 @@ def test_speech_commands_folder(store, tmp_path):
     assert rows["_background_noise_/white_noise.wav"]["duration_s"] == pytest.approx(2.0)
 
 
+NAMES_CAMPAIGN = Campaign(
+    title="names", keywords=("über", "yes", "Hey Robot"), filler_words=("dog",), consent_text="You agree."
+)
+NFD = lambda word: unicodedata.normalize("NFD", word)  # noqa: E731  (how macOS writes file names)
+SESSION = "0123456789abcdef0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    ("relative", "keyword"),
+    [
+        ("YES-raw/abcd0001.ogg", "yes"),
+        ("yEs-raw/abcd0001.ogg", "yes"),
+        (NFD("über") + "-raw/abcd0001.ogg", "über"),
+        (NFD("ÜBER") + "-raw/abcd0001.ogg", "über"),
+        ("Über-raw/abcd0001.ogg", "über"),
+        ("hey robot-raw/abcd0001.ogg", "Hey Robot"),
+        ("DOG-raw/abcd0001.ogg", "dog"),
+        (f"Yes_{SESSION}_{SESSION}.ogg", "yes"),
+        (NFD("Über") + f"_{SESSION}_{SESSION}.ogg", "über"),
+        ("YES/0a0b0c0d_nohash_0.ogg", "yes"),
+        (NFD("über") + "/0a0b0c0d_nohash_0.ogg", "über"),
+        (NFD("Käse") + "-raw/abcd0001.ogg", "Käse"),  # not a campaign word: still NFC
+    ],
+)
+def test_a_folder_name_is_matched_to_the_campaign_ignoring_case_and_unicode_form(store, tmp_path, relative, keyword):
+    folder = tmp_path / "upload"
+    word_file(folder / "yes-raw" / "abcd0002.ogg", "yes", seed=1)
+    word_file(folder / relative, "up", seed=2)
+    summary = import_folder(store, folder, NAMES_CAMPAIGN, workers=1)
+    assert summary.imported == 2 and summary.skipped == []
+    stored = rows_by_path(store)[relative]["keyword"]
+    assert stored == keyword and unicodedata.is_normalized("NFC", stored)
+    assert set(summary.words) <= {keyword, "yes"}
+
+
+def test_words_outside_the_campaign_in_several_spellings_are_one_word(store, tmp_path):
+    first = tmp_path / "first"
+    word_file(first / "Robot-raw" / "abcd0001.ogg", "up", seed=1)
+    import_folder(store, first, NAMES_CAMPAIGN, workers=1)  # an earlier import stored "Robot"
+    second = tmp_path / "second"
+    for index, name in enumerate(["ROBOT", "robot", NFD("Gäste"), "GÄSTE", "gäste"]):
+        word_file(second / f"{name}-raw" / f"abcd000{index + 2}.ogg", "up", seed=index + 2)
+    summary = import_folder(store, second, NAMES_CAMPAIGN, workers=1)
+    assert summary.imported == 5
+    keywords = sorted(store.clips()["keyword"])
+    assert keywords == ["Gäste", "Gäste", "Gäste", "Robot", "Robot", "Robot"]  # one spelling per word, NFC
+
+
 # ---- bad files -------------------------------------------------------------------------------------------
 
 GOOD = "no-raw/0f0f0001.ogg"
@@ -215,6 +266,11 @@ def bad_content(kind: str, path: Path) -> None:
         path.write_bytes(b"")
     elif kind == "text":
         path.write_text("This is a text file, not a recording.\n" * 30)
+    elif kind.startswith("rate-"):  # a header that claims an impossible sample rate
+        path.write_bytes(wav_with_header_rate(load_word("yes")[0], int(kind.removeprefix("rate-"))))
+    elif kind == "cut_short":
+        word_file(path, "up", seed=6)
+        path.write_bytes(path.read_bytes()[:300])
     else:
         word_file(path, "up", seed=5)
 
@@ -224,6 +280,9 @@ BAD_FILES = [
     ("yes-raw/abcd0002.ogg", "garbled_ogg", r"cannot be decoded"),
     ("yes-raw/abcd0003.ogg", "empty", r"^empty file$"),
     ("yes-raw/abcd0004.wav", "text", r"cannot be decoded"),
+    ("yes-raw/abcd000c.wav", "rate-1", r"^its header gives a sample rate of 1 Hz, which no recording has"),
+    ("yes-raw/abcd000d.wav", "rate-500000", r"^its header gives a sample rate of 500000 Hz"),
+    ("yes-raw/abcd000e.ogg", "cut_short", r"^cannot be decoded: the file ends too early"),
     ("yes-raw/hello.ogg", "speech", r"^unknown layout"),
     ("hello.ogg", "speech", r"^unknown layout"),
     ("yes/c0ffee_nohash_0.wav", "speech", r"^unknown layout"),
@@ -246,6 +305,7 @@ def test_a_bad_file_is_skipped_with_its_reason(store, tmp_path, relative, conten
     assert summary.imported == 1
     assert [path for path, _ in summary.skipped] == [relative]
     assert re.search(reason, summary.skipped[0][1]), summary.skipped[0][1]
+    assert not re.search(r"Errno|<none>|\[", summary.skipped[0][1])  # plain words, not FFmpeg's
     assert list(store.clips()["source_path"]) == [GOOD]
 
 
@@ -336,6 +396,56 @@ def test_quality_flags_of_imported_takes(store, tmp_path):
 
 
 # ---- workers ---------------------------------------------------------------------------------------------
+
+
+def stored_peak_dbfs(store: ClipStore, clip_id: str) -> float:
+    samples, _ = store.read_audio(clip_id)
+    return float(20 * np.log10(np.max(np.abs(samples))))
+
+
+def test_case_10_a_voice_in_one_channel_is_judged_like_its_mono_copy(store, tmp_path):
+    shutil.copytree(QUIRKS_DIR / "10-stereo-left-only", tmp_path / "recordings")
+    summary = import_folder(store, tmp_path / "recordings", load_campaign(QUIRKS_DIR / "campaign.toml"), workers=1)
+    assert (summary.imported, summary.flagged) == (2, 0)
+    rows = rows_by_path(store)
+    mono, stereo = rows["yes-raw/e0e00001.wav"], rows["yes-raw/e0e00002.wav"]
+    assert mono["speech_level_dbfs"] == pytest.approx(-40.6, abs=1.0)
+    assert mono["noise_floor_dbfs"] == pytest.approx(-65.3, abs=1.0)
+    assert mono["snr_db"] == pytest.approx(24.7, abs=1.0)
+    assert (mono["speech_start_s"], mono["speech_end_s"]) == (pytest.approx(0.40, abs=0.04), pytest.approx(0.82, abs=0.04))
+    assert stored_peak_dbfs(store, mono["clip_id"]) == pytest.approx(-24.0, abs=0.1)
+    assert stereo["flags"] == ""
+    assert stereo["speech_level_dbfs"] == pytest.approx(-40.6, abs=1.0)
+    assert stereo["snr_db"] == pytest.approx(mono["snr_db"], abs=1.0)
+    assert stored_peak_dbfs(store, stereo["clip_id"]) == pytest.approx(-24.0, abs=1.0)
+
+
+MULTICHANNEL = {
+    "right only": lambda voice, hiss: [hiss, voice],
+    "left only, right dead": lambda voice, hiss: [voice, np.zeros_like(voice)],
+    "right in opposite phase": lambda voice, hiss: [voice, -voice],
+    "voice on the 2nd of 4 inputs": lambda voice, hiss: [hiss, voice, hiss * 3, np.zeros_like(voice)],
+    "copied to both": lambda voice, hiss: [voice, voice],
+}
+
+
+@pytest.mark.parametrize("layout", MULTICHANNEL)
+@pytest.mark.parametrize(("word", "level_dbfs", "extension"), [("no", -38.0, ".wav"), ("up", -28.0, ".flac")])
+def test_multichannel_takes_are_judged_like_their_mono_copy(store, tmp_path, layout, word, level_dbfs, extension):
+    voice = make_take(sample_rate=48000, word=word, level_dbfs=level_dbfs, noise_dbfs=-62.0, seed=4)
+    hiss = steady_noise(len(voice) / 48000, 48000, -95.0, seed=5)[: len(voice)]
+    folder = tmp_path / "upload"
+    (folder / f"{word}-raw").mkdir(parents=True)
+    sf.write(folder / f"{word}-raw" / f"abcd0001{extension}", voice, 48000, subtype="PCM_24")
+    channels = np.stack(MULTICHANNEL[layout](voice, hiss), axis=1)
+    sf.write(folder / f"{word}-raw" / f"abcd0002{extension}", channels, 48000, subtype="PCM_24")
+    assert import_(store, folder).imported == 2
+    rows = rows_by_path(store)
+    mono, multi = rows[f"{word}-raw/abcd0001{extension}"], rows[f"{word}-raw/abcd0002{extension}"]
+    assert mono["flags"] == multi["flags"] == ""
+    assert multi["speech_level_dbfs"] == pytest.approx(mono["speech_level_dbfs"], abs=1.0)
+    assert multi["noise_floor_dbfs"] == pytest.approx(mono["noise_floor_dbfs"], abs=1.0)
+    assert stored_peak_dbfs(store, multi["clip_id"]) == pytest.approx(stored_peak_dbfs(store, mono["clip_id"]), abs=1.0)
 
 
 def many_small_files(folder: Path) -> None:

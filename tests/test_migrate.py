@@ -9,12 +9,13 @@ import pandas as pd
 import pytest
 from signals import load_word
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.cli import main
 from speechrec.config import load_settings
 from speechrec.errors import StoreError
 from speechrec.migrate import migrate_store
 from speechrec.quality import assess_take
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 
 def fill(settings) -> ClipStore:
@@ -79,7 +80,7 @@ def test_round_trip_local_to_postgresql_s3_and_back(tmp_path, remote_settings):
     migrated = ClipStore(back)
     try:
         assert migrated.find_speaker(code) is not None  # volunteers can still resume with their code
-        assert migrated.clip(migrated.clips()["clip_id"][0])["created_at"].tzinfo is not None
+        assert migrated.clip(migrated.clips()["clip_id"][0]).created_at.tzinfo is not None
     finally:
         migrated.close()
 

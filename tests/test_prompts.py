@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import pytest
 
-from speechrec.config import Campaign
+from speechrec.campaign import Campaign
 from speechrec.prompts import MAX_TAKES_FACTOR, build_rounds, build_schedule, progress, round_length, session_limit
 
 CAMPAIGN = Campaign(

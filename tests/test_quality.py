@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
-from signals import WORDS, hum, load_word, make_take, steady_noise, tone_burst
+from signals import TRANSIENTS, WORDS, add_at, encode_with_pyav, hum, load_word, make_take, steady_noise, tone_burst, transient
 
-from speechrec import quality
+from speechrec import audio, quality
+from speechrec.decode import decode_audio
 from speechrec.errors import AudioError
 from speechrec.quality import FLAG_DESCRIPTIONS, FLAGS, QualityReport, assess_take, describe_flags
 
@@ -48,6 +50,62 @@ def test_report_numbers_of_a_word_in_noise():
     assert report.peak_dbfs == pytest.approx(20 * np.log10(np.max(np.abs(take))), abs=1e-4)
 
 
+@pytest.mark.parametrize("offset", [0.005, 0.02, -0.05, 0.1, -0.3])
+@pytest.mark.parametrize(("word", "sample_rate", "level_dbfs"), [("no", 16000, -26.0), ("tum", 48000, -38.0), ("up", 16000, -20.0)])
+def test_a_dc_offset_changes_no_number_but_the_peak(offset, word, sample_rate, level_dbfs):
+    take = make_take(sample_rate=sample_rate, word=word, level_dbfs=level_dbfs, noise_dbfs=-60.0, seed=7)
+    clean, shifted = assess_take(take, sample_rate), assess_take(take + np.float32(offset), sample_rate)
+    assert clean.flags == shifted.flags == ()
+    assert shifted.noise_floor_dbfs == pytest.approx(clean.noise_floor_dbfs, abs=0.1)
+    assert shifted.snr_db == pytest.approx(clean.snr_db, abs=0.1)
+    assert shifted.speech_level_dbfs == pytest.approx(clean.speech_level_dbfs, abs=0.1)
+    assert (shifted.speech_start_s, shifted.speech_end_s) == (clean.speech_start_s, clean.speech_end_s)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize(
+    ("at_s", "peak_dbfs"), [(0.02, 0.0), (0.1, -6.0), (0.15, -20.0), (1.35, -6.0)], ids=["start", "0.1s", "quiet", "after"]
+)
+@pytest.mark.parametrize("word", ["yes", "down"])
+def test_a_pop_in_an_opus_take_is_not_speech(tmp_path, kind, at_s, peak_dbfs, word):
+    take = make_take(sample_rate=48000, duration_s=1.6, offset_s=0.5, word=word, level_dbfs=-24.0, seed=3)
+    with_pop = add_at(take, transient(kind, 48000, peak_dbfs), at_s, 48000)
+    reports = []
+    for name, samples in (("clean", take), ("pop", with_pop)):  # Opus smears a 10 ms pop over ~100 ms
+        path = encode_with_pyav(tmp_path / f"{name}.ogg", samples, 48000, "ogg", "libopus", 48000)
+        reports.append(assess_take(*decode_audio(path)))
+    clean, popped = reports
+    assert clean.flags == popped.flags == ()
+    assert popped.speech_start_s == pytest.approx(clean.speech_start_s, abs=0.02)
+    assert popped.speech_end_s == pytest.approx(clean.speech_end_s, abs=0.02)
+    assert popped.speech_level_dbfs == pytest.approx(clean.speech_level_dbfs, abs=0.5)
+
+
+@pytest.mark.parametrize("kind", TRANSIENTS)
+@pytest.mark.parametrize("peak_dbfs", [-30.0, -6.0, 0.0])
+def test_a_click_alone_is_no_speech(kind, peak_dbfs):
+    take = add_at(steady_noise(1.5, 16000, -60.0), transient(kind, 16000, peak_dbfs), 0.7, 16000)
+    assert assess_take(take, 16000).flags == ("no_speech",)
+
+
+def test_a_click_on_the_word_leaves_the_word():
+    take = make_take(word="no", level_dbfs=-30.0, offset_s=0.4)
+    span = audio.speech_span(take, 16000)
+    clicked = add_at(take, transient("mouse-click", 16000, -3.0), (span[0] + span[1]) / 2, 16000)
+    report = assess_take(clicked, 16000)
+    assert report.flags == ()
+    assert (report.speech_start_s, report.speech_end_s) == pytest.approx(span, abs=0.02)
+
+
+def test_a_word_final_release_burst_belongs_to_the_word():
+    vowel = make_take(duration_s=1.5, offset_s=0.4, burst_s=0.25, level_dbfs=-22.0)
+    burst = transient("noise-burst", 16000, -22.0)
+    take = add_at(vowel, burst, 0.4 + 0.25 + 0.12, 16000)  # a /p/ released 120 ms after the vowel
+    report = assess_take(take, 16000)
+    assert report.flags == ()
+    assert report.speech_end_s >= 0.4 + 0.25 + 0.12
+
+
 # ---- each flag -----------------------------------------------------------------------------------
 
 
@@ -76,6 +134,60 @@ def test_clipped_speech(word):
     assert report.flags == ("clipped",)
     assert report.clipped_fraction > quality.MAX_CLIPPED_FRACTION
     assert report.peak_dbfs == pytest.approx(0.0, abs=0.01)
+
+
+def opus_round_trip(tmp_path, samples: np.ndarray, sample_rate: int, bit_rate: int | None) -> tuple[np.ndarray, int]:
+    """``samples`` as a browser uploads them (Ogg/Opus, PyAV's libopus), decoded as speechrec decodes."""
+    path = tmp_path / f"take-{bit_rate}.ogg"
+    with av.open(str(path), "w", format="ogg") as output:
+        stream = output.add_stream("libopus", rate=48000, layout="mono")
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+        frame.sample_rate = sample_rate
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            output.mux(packet)
+    return decode_audio(path)
+
+
+def driven_take(word: str, drive_db: float, ceiling: float, seed: int, sample_rate: int = 48000) -> np.ndarray:
+    """A take whose word peaks ``drive_db`` above ``ceiling`` and is clipped there (``ceiling`` 1.0 is
+    the converter's rail, less an analogue stage clipping before it)."""
+    spoken = load_word(word, sample_rate, trim=True)[0]
+    take = steady_noise(1.5, sample_rate, -60.0, seed=seed) * ceiling
+    start = round((0.3 + 0.05 * (seed % 4)) * sample_rate)
+    take[start : start + len(spoken)] += spoken / np.max(np.abs(spoken)) * ceiling * 10 ** (drive_db / 20)
+    return np.clip(take, -ceiling, ceiling).astype(np.float32)
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize(
+    ("drive_db", "ceiling", "bit_rate"),
+    [(20, 1.0, None), (20, 1.0, 32000), (10, 1.0, 32000), (10, 1.0, 64000), (20, 0.5, 32000), (20, 0.5, None), (10, 0.5, 64000)],
+)
+def test_clipping_is_found_after_opus(tmp_path, word, drive_db, ceiling, bit_rate):
+    for seed in range(3):
+        samples, sample_rate = opus_round_trip(tmp_path, driven_take(word, drive_db, ceiling, seed), 48000, bit_rate)
+        report = assess_take(samples, sample_rate)
+        assert "clipped" in report.flags, (seed, report.clipped_fraction)
+        assert report.clipped_fraction > quality.MAX_CLIPPED_FRACTION
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize(("drive_db", "ceiling"), [(6, 1.0), (6, 0.5), (20, 0.3)])
+def test_clipping_below_full_scale_is_found_in_lossless_takes(word, drive_db, ceiling):
+    report = assess_take(driven_take(word, drive_db, ceiling, seed=1, sample_rate=16000), 16000)
+    assert "clipped" in report.flags
+
+
+@pytest.mark.parametrize("word", WORDS)
+@pytest.mark.parametrize("peak_dbfs", [-0.3, -1.0, -3.0, -6.0, -11.0])
+@pytest.mark.parametrize("bit_rate", [24000, 32000, None, "wav"])
+def test_loud_clean_speech_is_not_clipped(tmp_path, word, peak_dbfs, bit_rate):
+    take = driven_take(word, peak_dbfs, 1.0, seed=2)
+    samples, sample_rate = (take, 48000) if bit_rate == "wav" else opus_round_trip(tmp_path, take, 48000, bit_rate)
+    report = assess_take(samples, sample_rate)
+    assert "clipped" not in report.flags, report.clipped_fraction
 
 
 def test_few_samples_at_the_rail_are_not_clipped():
@@ -158,6 +270,32 @@ def test_several_flags_at_once_in_flag_order():
     assert not report.usable
 
 
+@pytest.mark.parametrize(("gap_s", "length_s"), [(0.0, 0.35), (1.3, 0.45), (0.05, 0.2)])
+def test_lost_audio_in_the_room_is_no_part_of_the_floor(gap_s, length_s):
+    take = make_take(duration_s=1.8, offset_s=0.6, word="yes", level_dbfs=-30.0, noise_dbfs=-60.0)
+    span = (round(gap_s * 16000), round((gap_s + length_s) * 16000))
+    take[span[0] : span[1]] = 0.0  # what the capture keeps where audio was lost
+    report = assess_take(take, 16000, lost_spans=[span])
+    assert report.flags == ()
+    assert report.noise_floor_dbfs == pytest.approx(-60.0, abs=1.0)
+    assert report.speech_level_dbfs == pytest.approx(assess_take(make_take(duration_s=1.8, offset_s=0.6, word="yes", level_dbfs=-30.0), 16000).speech_level_dbfs, abs=0.5)
+
+
+@pytest.mark.parametrize(("at_s", "length_s"), [(0.7, 0.02), (0.65, 0.3), (0.45, 0.1), (0.4, 1.0)])
+def test_lost_audio_in_or_next_to_the_word_is_flagged(at_s, length_s):
+    take = make_take(duration_s=2.0, offset_s=0.6, word="down", level_dbfs=-30.0)
+    span = (round(at_s * 16000), round((at_s + length_s) * 16000))
+    take[span[0] : span[1]] = 0.0
+    assert "lost_audio" in assess_take(take, 16000, lost_spans=[span]).flags
+
+
+def test_a_take_without_speech_that_lost_audio_says_so():
+    take = steady_noise(1.5, 16000, -60.0)
+    take[8000:16000] = 0.0  # the word may have been in there
+    assert assess_take(take, 16000, lost_spans=[(8000, 16000)]).flags == ("no_speech", "lost_audio")
+    assert assess_take(take, 16000, expect_speech=False, lost_spans=[(8000, 16000)]).flags == ()
+
+
 # ---- expect_speech=False (background noise) ------------------------------------------------------
 
 
@@ -216,7 +354,7 @@ def test_clean_report_row_has_empty_flags():
 def test_describe_flags():
     assert describe_flags(["clipped", "no_speech"]) == [FLAG_DESCRIPTIONS["clipped"], FLAG_DESCRIPTIONS["no_speech"]]
     assert describe_flags(("mystery",)) == ["mystery"]
-    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long"}
+    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long", "lost_audio", "browser_processing"}
 
 
 # ---- bad input -----------------------------------------------------------------------------------

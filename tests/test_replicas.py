@@ -16,7 +16,8 @@ import streamlit as st
 import streamlit_webrtc.component
 from streamlit.testing.v1 import AppTest
 
-from speechrec.config import load_campaign, load_settings
+from speechrec.campaign import load_campaign
+from speechrec.config import load_settings
 from speechrec.export import export_dataset
 from speechrec.stats import keyword_counts
 from speechrec.store import ClipStore
@@ -121,7 +122,7 @@ def test_a_take_from_one_replica_is_reviewed_counted_and_downloaded_in_another(s
 
     # Replica A sees B's decision; both count the same; B's download holds A's take.
     other = ClipStore(load_settings())
-    assert other.clip(clip_id)["status"] == "accepted"
+    assert other.clip(clip_id).status == "accepted"
     assert keyword_counts(other, CAMPAIGN).equals(keyword_counts(shared_store, CAMPAIGN))
     export_dataset(other, CAMPAIGN, tmp_path / "dataset.zip")
     with zipfile.ZipFile(tmp_path / "dataset.zip") as archive:

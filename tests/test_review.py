@@ -1,15 +1,24 @@
-"""The review queue: filters and order over real store rows."""
+"""The review queue: its rules (tests/review_rules.py) over real store rows, and the SQL queue of
+ClipStore against those rules on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from review_rules import next_clip, review_queue
 from signals import make_take
+from sqlalchemy import create_engine, update
 
+from speechrec.campaign import NOISE_KEYWORD, SOURCES, STATUSES
+from speechrec.decode import encode_flac
 from speechrec.quality import assess_take
-from speechrec.review import ANY, next_clip, review_queue, word_label
-from speechrec.store import NOISE_KEYWORD
+from speechrec.records import NewClip
+from speechrec.review import ANY, FLAG_CHOICES, REVIEW_COUNT_LIMIT, ReviewFilter, to_go_label, word_label
+from speechrec.schema import clips_table
+from speechrec.store import ClipStore
 
 
 def add(store, speaker_id, keyword, *, quiet=False, seed=0):
@@ -77,3 +86,140 @@ def test_speaker_source_and_day_filters(store, clips):
     assert review_queue(frame, days=(yesterday, yesterday)).empty
     frame.loc[frame["clip_id"] == ids["yes-old"], "created_at"] -= timedelta(days=1)
     assert review_queue(frame, days=(yesterday, yesterday))["clip_id"].tolist() == [ids["yes-old"]]
+
+
+# ---- the SQL queue (ClipStore.next_to_review / count_to_review) against the rules above -------------
+
+SPEAKERS = ("0000aaaa", "0000bbbb", "0000cccc")
+# Flags as the store keeps them; "noXspeech" would match a LIKE pattern for no_speech whose "_" is not escaped.
+FLAG_SETS = ((), ("no_speech",), ("too_quiet",), ("clipped", "cut_off"), ("cut_off",), ("noXspeech",))
+
+
+@pytest.fixture
+def varied(backend_settings):
+    """A store on each back-end with 48 clips over 3 speakers, 4 keywords (noise too), 3 sources,
+    every status, several flag sets and 4 UTC days, some sharing a created_at (ties by clip_id)."""
+    store = ClipStore(backend_settings)
+    samples = make_take(duration_s=0.6, offset_s=0.1, burst_s=0.3, seed=0)
+    clean = assess_take(samples, 16000)
+    flac = encode_flac(samples, 16000)
+    for speaker_id in SPEAKERS:
+        store.ensure_speaker(speaker_id)
+    batch = []
+    for number in range(48):
+        batch.append(
+            NewClip(
+                keyword=("yes", "no", "tum", NOISE_KEYWORD)[number % 4],
+                speaker_id=SPEAKERS[number % 3],
+                session_id=f"s{number % 5}",
+                source=SOURCES[number % 3 if number % 7 else 0],
+                sample_rate=16000,
+                flac_bytes=flac,
+                quality=replace(clean, flags=FLAG_SETS[number % len(FLAG_SETS)]),
+            )
+        )
+    ids = store.add_clips(batch)
+    start = datetime(2024, 6, 1, 22, 30, tzinfo=UTC)
+    engine = create_engine(backend_settings.database_url)
+    with engine.begin() as connection:
+        for number, clip_id in enumerate(ids):
+            connection.execute(
+                update(clips_table)
+                .where(clips_table.c.clip_id == clip_id)
+                .values(created_at=start + timedelta(hours=2 * (number // 2)))  # pairs share a time
+            )
+    engine.dispose()
+    for number, clip_id in enumerate(ids):
+        if number % 3 == 1:
+            store.set_status(clip_id, "accepted", reviewer="ana")
+        elif number % 5 == 2:
+            store.set_status(clip_id, "rejected", reason="too quiet", reviewer="ben")
+    yield store, ids
+    store.close()
+
+
+def queues(ids: list[str]) -> list[dict]:
+    """Filter combinations: each filter alone, with other values, and mixed."""
+    days = [
+        (date(2024, 6, 2), date(2024, 6, 2)),
+        (date(2024, 6, 1), date(2024, 6, 3)),
+        (date(2024, 6, 9), date(2024, 6, 9)),
+    ]
+    single = (
+        [{}]
+        + [{"status": status} for status in (*STATUSES, ANY)]
+        + [{"flag": flag, "status": ANY} for flag in FLAG_CHOICES]
+        + [{"keywords": keywords} for keywords in (["yes"], ["no", NOISE_KEYWORD], ["nothing"])]
+        + [{"speakers": speakers, "status": ANY} for speakers in ([SPEAKERS[0]], SPEAKERS[1:])]
+        + [{"sources": sources} for sources in (["webrtc"], ["audio_input", "import"])]
+        + [{"days": day, "status": ANY} for day in days]
+        + [{"exclude": ids[-6:]}, {"exclude": ids[::2], "status": ANY}]
+    )
+    mixed = [
+        {"keywords": ["yes", "tum"], "speakers": [SPEAKERS[2]], "status": ANY, "flag": "flagged"},
+        {"sources": ["webrtc"], "days": days[1], "flag": "cut_off", "status": "pending"},
+        {"keywords": [NOISE_KEYWORD], "flag": "clean", "exclude": ids[:10], "status": "accepted"},
+    ]
+    return single + mixed
+
+
+def test_the_sql_queue_follows_the_rules(varied):
+    store, ids = varied
+    frame = store.clips()
+    for filters in queues(ids):
+        queue = ReviewFilter(**filters)
+        expected = review_queue(frame, **filters)["clip_id"].tolist()
+        assert store.count_to_review(queue) == len(expected), filters
+        for limit in (0, 1, 4, 100):  # the page's bounded count: exact up to the limit, limit + 1 beyond
+            assert store.count_to_review(queue, limit=limit) == min(len(expected), limit + 1), (filters, limit)
+        found = store.next_to_review(queue)
+        assert (found.clip_id if found else None) == (expected[0] if expected else None), filters
+        for shown in (ids[0], ids[5], ids[-1]):
+            clip, _ = next_clip(frame, shown=shown, **filters)
+            found = store.next_to_review(queue, shown=shown)
+            assert (found.clip_id if found else None) == (None if clip is None else clip["clip_id"]), (filters, shown)
+
+
+def test_the_queue_walks_in_order_as_decisions_and_skips_exclude_clips(varied):
+    """A review session: decide or skip the head each time; the SQL queue gives the rules' order."""
+    store, _ = varied
+    done: list[str] = []
+    seen = []
+    while (clip := store.next_to_review(ReviewFilter(exclude=done))) is not None:
+        expected, count = next_clip(store.clips(), exclude=done)
+        assert (clip.clip_id, store.count_to_review(ReviewFilter(exclude=done))) == (expected["clip_id"], count)
+        if len(seen) % 2:
+            store.set_status(clip.clip_id, "accepted")
+        seen.append(clip.clip_id)
+        done.append(clip.clip_id)
+    assert len(seen) == len(set(seen)) > 5
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"status": "approved"}, "status must be one of pending, accepted, rejected, any, got 'approved'"),
+        ({"flag": "loud"}, "flag must be one of any, clean, flagged, too_quiet"),
+        ({"sources": ["phone"]}, "sources must be among webrtc, audio_input, import, got 'phone'"),
+    ],
+)
+def test_review_filter_refuses_unknown_values(filters, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ReviewFilter(**filters)
+
+
+def test_to_go_label():
+    assert [to_go_label(count, 100) for count in (0, 100, 101)] == ["0", "100", "more than 100"]
+    assert to_go_label(12345, 20000) == "12,345"
+    assert REVIEW_COUNT_LIMIT >= 1000
+
+
+def test_counts_for_pages_are_counted_in_sql(store, speaker_id):
+    add(store, speaker_id, "yes", seed=1)
+    add(store, speaker_id, "yes", seed=2)
+    add(store, speaker_id, NOISE_KEYWORD, seed=3)
+    assert store.clip_count() == store.clip_count(speaker_id=speaker_id) == 3
+    assert store.clip_count(keyword="yes", session_id="s") == 2 and store.clip_count(session_id="other") == 0
+    assert store.takes_per_keyword(speaker_id) == {"yes": 2, NOISE_KEYWORD: 1}
+    assert store.keywords() == sorted(["yes", NOISE_KEYWORD])
+    assert store.speaker_ids() == [speaker_id]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 import pytest
+from conftest import BACKENDS
 from signals import make_take, steady_noise
+from sqlalchemy import create_engine, update
 
-from speechrec.config import Campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.quality import assess_take
+from speechrec.schema import clips_table
 from speechrec.stats import COUNT_COLUMNS, keyword_counts, noise_duration_s, speaker_table, totals
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 RATE = 16000
 COLUMNS = ["keyword", "kind", "total", "accepted", "pending", "flagged", "rejected", "target", "progress"]
@@ -43,7 +48,7 @@ def add(store: ClipStore, speaker: str, keyword: str, status: str, *, flagged: b
     return clip_id
 
 
-def add_noise(store: ClipStore, speaker: str, duration_s: float, status: str) -> None:
+def add_noise(store: ClipStore, speaker: str, duration_s: float, status: str) -> str:
     samples = steady_noise(duration_s, RATE, -40.0)
     quality = assess_take(samples, RATE, expect_speech=False)
     clip_id = store.add_clip(
@@ -51,6 +56,7 @@ def add_noise(store: ClipStore, speaker: str, duration_s: float, status: str) ->
     )
     if status != "pending":
         store.set_status(clip_id, status)
+    return clip_id
 
 
 # word -> (accepted, pending without flag, pending with flag, rejected)
@@ -196,3 +202,27 @@ def test_speakers_days_and_totals(store):
     counts = store.status_counts()
     assert totals(store, counts=counts) == headline
     assert keyword_counts(store, CAMPAIGN, counts=counts).equals(keyword_counts(store, CAMPAIGN))
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_takes_per_day_over_months(backend_settings):
+    """Takes on days weeks apart, across midnight UTC and a month end, noise (the year before) left
+    out: the same as counting the clips' UTC dates."""
+    store = ClipStore(backend_settings)
+    try:
+        store.ensure_speaker("0000000a")
+        ids = [add(store, "0000000a", "yes", "pending", seed=seed) for seed in range(7)]
+        ids.append(add_noise(store, "0000000a", 1.0, "pending"))
+        times = ["2024-01-31 23:59:59.999", "2024-02-01 00:00:00", "2024-02-01 12:00", "2024-03-15 08:00",
+                 "2024-03-15 09:00", "2024-03-15 10:00", "2024-04-30 23:00", "2023-01-02 06:00"]  # fmt: skip
+        engine = create_engine(backend_settings.database_url)
+        with engine.begin() as connection:
+            for clip_id, moment in zip(ids, times, strict=True):
+                when = datetime.fromisoformat(moment).replace(tzinfo=UTC)
+                connection.execute(update(clips_table).where(clips_table.c.clip_id == clip_id).values(created_at=when))
+        engine.dispose()
+        days = store.daily_counts()
+        assert days["day"].dt.strftime("%Y-%m-%d").tolist() == ["2024-01-31", "2024-02-01", "2024-03-15", "2024-04-30"]
+        assert days["clips"].tolist() == [1, 2, 3, 1]
+    finally:
+        store.close()

@@ -10,7 +10,7 @@ import threading
 import time
 import types
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import FrozenInstanceError, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,21 +24,16 @@ from signals import load_word, make_take
 from sqlalchemy import create_engine, event, text
 
 import speechrec.store
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.config import load_settings
 from speechrec.decode import encode_flac
 from speechrec.errors import CampaignError, StoreError
+from speechrec.participant_codes import CODE_ALPHABET, normalize_participant_code
 from speechrec.quality import QualityReport, assess_take
+from speechrec.records import Clip, NewClip, new_clip
+from speechrec.schema import SCHEMA_VERSION
 from speechrec.storage import audio_key
-from speechrec.store import (
-    CODE_ALPHABET,
-    LEFTOVER_MIN_AGE_S,
-    NOISE_KEYWORD,
-    SCHEMA_VERSION,
-    ClipStore,
-    NewClip,
-    new_clip,
-    normalize_participant_code,
-)
+from speechrec.store import LEFTOVER_MIN_AGE_S, ClipStore
 
 QUANTUM = 1.0 / 32768  # one step of 16-bit PCM: the store keeps FLAC 16-bit
 # Every column DESIGN.md asks for ("Metadata": a clip row holds at least ...).
@@ -161,7 +156,11 @@ def test_row_has_every_design_column(store, speaker_id):
     frame = store.clips()
     assert set(frame.columns) >= DESIGN_COLUMNS
     assert len(frame) == 1
-    row = store.clip(clip_id)
+    clip = store.clip(clip_id)
+    assert isinstance(clip, Clip) and clip.quality == report and clip.review_state.status == "pending"
+    with pytest.raises(FrozenInstanceError):
+        clip.status = "accepted"
+    row = clip.to_row()
     assert set(row) >= DESIGN_COLUMNS
     assert row["clip_id"] == clip_id
     assert (row["keyword"], row["speaker_id"]) == ("yes", speaker_id)
@@ -181,9 +180,9 @@ def test_row_has_every_design_column(store, speaker_id):
 
 def test_stored_audio_is_16_bit_flac_at_the_capture_rate(store, speaker_id):
     clip_id = add(store, speaker_id, a_take(sample_rate=48000), 48000)
-    data = store.read_flac(store.clip(clip_id)["audio_key"])
+    data = store.read_flac(store.clip(clip_id).audio_key)
     assert data[:4] == b"fLaC"
-    fs, path = storage_path(store, store.clip(clip_id)["audio_key"])
+    fs, path = storage_path(store, store.clip(clip_id).audio_key)
     assert fs.cat_file(path) == data
 
 
@@ -228,6 +227,21 @@ def test_filters(store, speaker_id):
     assert list(store.clips(session_id="c")["clip_id"]) == [third]
     assert list(store.clips(status="accepted")["clip_id"]) == [second]
     assert store.clips(keyword="yes", speaker_id=other, status="accepted").empty
+
+
+def test_latest_takes_are_the_speakers_newest_first_and_limited(store, speaker_id):
+    other = store.create_speaker(1).speaker_id
+    mine = [
+        add(store, speaker_id, keyword=word, session_id=session)
+        for word, session in [("yes", "a"), ("no", "b"), ("yes", "b")]
+    ]
+    add(store, other)
+    assert [clip.clip_id for clip in store.latest_takes(speaker_id, limit=10)] == mine[::-1]
+    latest = store.latest_takes(speaker_id, limit=2)
+    assert [(clip.clip_id, clip.keyword) for clip in latest] == [(mine[2], "yes"), (mine[1], "no")]
+    assert store.latest_takes("0badc0de", limit=5) == []
+    with pytest.raises(ValueError, match="limit must be a whole number of at least 1"):
+        store.latest_takes(speaker_id, limit=0)
 
 
 def test_object_storage_round_trip(tmp_path):
@@ -420,11 +434,11 @@ def test_set_status(store, speaker_id):
     before = datetime.now(UTC)
     store.set_status(clip_id, "rejected", reason="background music", reviewer="ana")
     row = store.clip(clip_id)
-    assert (row["status"], row["reason"], row["reviewer"]) == ("rejected", "background music", "ana")
-    assert row["reviewed_at"] >= before
+    assert (row.status, row.reason, row.reviewer) == ("rejected", "background music", "ana")
+    assert row.reviewed_at >= before
     store.set_status(clip_id, "accepted")
     row = store.clip(clip_id)
-    assert (row["status"], row["reason"], row["reviewer"]) == ("accepted", None, None)
+    assert (row.status, row.reason, row.reviewer) == ("accepted", None, None)
 
 
 @pytest.mark.parametrize("status", ["approved", "Accepted", "", None])
@@ -433,7 +447,7 @@ def test_set_status_refuses_bad_status(store, speaker_id, status):
     message = f"status must be one of pending, accepted, rejected, got {re.escape(repr(status))}"
     with pytest.raises(ValueError, match=message):
         store.set_status(clip_id, status)
-    assert store.clip(clip_id)["status"] == "pending"
+    assert store.clip(clip_id).status == "pending"
 
 
 def test_unknown_clip(store):
@@ -479,7 +493,7 @@ def test_status_counts_of_empty_store(store):
 
 def test_delete_clip_removes_row_and_audio(store, speaker_id):
     kept, deleted = add(store, speaker_id), add(store, speaker_id)
-    deleted_key = store.clip(deleted)["audio_key"]
+    deleted_key = store.clip(deleted).audio_key
     assert stored(store, deleted_key)
     store.delete_clip(deleted)
     assert not stored(store, deleted_key)
@@ -660,6 +674,27 @@ def test_clean_leftovers_counts_and_respects_age(store, speaker_id):
     assert not stored(store, orphan) and temp_files(store) == []
     assert len(audio_files(store)) == 1
     assert len(store.clips()) == 1
+
+
+def test_clean_leftovers_keeps_audio_a_row_names_under_any_name(store, speaker_id, settings):
+    """Rows are found by the clip id in a file's name; a row naming its audio otherwise (no such
+    row is written today) still keeps its file."""
+    clip_id = add(store, speaker_id)
+    odd_key = f"clips/{speaker_id}/kept-under-another-name.flac"
+    store.audio.put(odd_key, encode_flac(a_take(), 16000))
+    engine = create_engine(settings.database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE clips SET audio_key = :key WHERE clip_id = :id"), {"key": odd_key, "id": clip_id}
+        )
+    engine.dispose()
+    orphans = [f"clips/{speaker_id}/{number:032x}.flac" for number in range(3)]
+    for key in orphans:
+        store.audio.put(key, encode_flac(a_take(), 16000))
+    stale = f"clips/{speaker_id}/{clip_id}.flac"  # the clip's own name, no longer its audio_key
+    assert store.clean_leftovers(min_age_s=-1.0) == len(orphans) + 1
+    assert audio_files(store) == [odd_key] and not stored(store, stale)
+    np.testing.assert_allclose(store.read_audio(clip_id)[0], a_take(), atol=QUANTUM)
 
 
 def test_reopened_store_keeps_its_data(settings):
@@ -876,7 +911,7 @@ def test_row_for_audio_a_worker_stored(store, speaker_id):
     clip = stored_by_worker(store, speaker_id)
     assert store.add_clips([clip]) == [clip.clip_id]
     row = store.clip(clip.clip_id)
-    assert row["audio_key"] == audio_key(speaker_id, clip.clip_id)
+    assert row.audio_key == audio_key(speaker_id, clip.clip_id)
     np.testing.assert_allclose(store.read_audio(clip.clip_id)[0], a_take(0), atol=QUANTUM)
 
 
@@ -925,7 +960,7 @@ def test_a_decision_returns_the_state_before_it(store, speaker_id):
     # Ben can see that Ana decided in between (the page shows "changed under you").
     assert (second.status, second.reviewer) == ("accepted", "ana")
     assert second.reviewed_at is not None and second.reviewed_at.tzinfo is not None
-    assert store.clip(clip_id)["status"] == "rejected"  # the last decision wins
+    assert store.clip(clip_id).status == "rejected"  # the last decision wins
 
 
 def test_relabel_files_a_clip_under_another_word(store, speaker_id):
@@ -933,7 +968,7 @@ def test_relabel_files_a_clip_under_another_word(store, speaker_id):
     previous = store.relabel(clip_id, "no", reviewer="ana")
     assert previous.keyword == "yes"
     row = store.clip(clip_id)
-    assert (row["keyword"], row["reviewer"]) == ("no", "ana")
+    assert (row.keyword, row.reviewer) == ("no", "ana")
     with pytest.raises(CampaignError, match=r"contains '\.\.'"):
         store.relabel(clip_id, "../x")
 
@@ -946,8 +981,8 @@ def test_undo_restores_the_previous_state(store, speaker_id):
     store.restore(clip_id, relabelled)
     store.restore(clip_id, previous)
     after = store.clip(clip_id)
-    assert [after[name] for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")] == [
-        before[name] for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")
+    assert [getattr(after, name) for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")] == [
+        getattr(before, name) for name in ("keyword", "status", "reason", "reviewer", "reviewed_at")
     ]
     with pytest.raises(TypeError, match="previous must be a ReviewState"):
         store.restore(clip_id, {"status": "accepted"})
@@ -983,7 +1018,7 @@ def test_review_state_reads_what_set_status_returns_next(store, speaker_id):
 
 
 def test_saved_campaign_is_none_until_saved_then_the_last_save_wins(store):
-    from speechrec.config import Campaign
+    from speechrec.campaign import Campaign
 
     assert store.saved_campaign() is None
     first = Campaign(title="first", keywords=("yes", "hey robot"), consent_text="I agree.", filler_words=("bed",))

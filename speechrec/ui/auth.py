@@ -134,7 +134,7 @@ def sign_in_ui() -> None:
 
 def go_where_the_organizer_was_going() -> None:
     """After a sign-in: the organizer page named by ``?next=``, else Review."""
-    wanted = st.query_params.get(NEXT_PARAMETER)
+    wanted = st.query_params.get(NEXT_PARAMETER) or "review"
     st.switch_page(ORGANIZER_PAGES.get(wanted, ORGANIZER_PAGES["review"]))
 
 

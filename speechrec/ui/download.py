@@ -9,7 +9,7 @@ from pathlib import Path
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from speechrec.config import Campaign
+from speechrec.campaign import Campaign
 from speechrec.errors import SpeechrecError
 from speechrec.export import SELECTIONS, ExportOptions, ProgressCallback, download_name, metadata_csv, prepare_export
 from speechrec.store import ClipStore

@@ -18,14 +18,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
+from streamlit_webrtc import Translations, WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from streamlit_webrtc.credentials import get_available_ice_servers
 
 from speechrec import audio
 from speechrec.capture import CaptureResult, SpeechCapture
 from speechrec.decode import frames_to_mono
+from speechrec.errors import SettingsError
 from speechrec.microphone import RAW_AUDIO
-from speechrec.recording import describe_level
+from speechrec.takes import describe_level
 from speechrec.ui import state
 from speechrec.ui.resources import secret
 from speechrec.ui.volunteer import choose_simple_recorder
@@ -46,7 +47,7 @@ NO_AUDIO_TIMEOUT_S = 3.0
 TURN_CREDENTIAL_VARIABLES = ("TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN")
 METER_FLOOR_DBFS = -70.0
 # The component's own texts that a volunteer may see, in plain words.
-TRANSLATIONS = {
+TRANSLATIONS: Translations = {
     "start": "Start",
     "stop": "Stop",
     "media_api_not_available": "This browser does not let the page use a microphone.",
@@ -74,9 +75,11 @@ def ice_servers() -> list[dict]:
     from the environment, else none (enough when browser and server share a network)."""
     configured = secret("webrtc", "ice_servers")
     if configured is not None:
+        if not isinstance(configured, list | tuple):
+            raise SettingsError("[webrtc] ice_servers in secrets.toml must be a list of tables: [{ urls = [...] }]")
         return [dict(server) for server in configured]
     if any(os.environ.get(name) for name in TURN_CREDENTIAL_VARIABLES):
-        return list(get_available_ice_servers())
+        return [dict(server) for server in get_available_ice_servers()]
     return []
 
 

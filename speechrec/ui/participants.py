@@ -47,7 +47,7 @@ def withdraw_speaker_ui(store: ClipStore) -> None:
     speaker_id = st.session_state[state.WITHDRAWING]
     if not speaker_id:
         return
-    clips = len(store.clips(speaker_id=speaker_id))
+    clips = store.clip_count(speaker_id=speaker_id)
     count = confirm_withdrawal_ui(
         store,
         f"Speaker {speaker_id}: {clips} clips. Withdrawing deletes their audio and rows for good.",

@@ -8,16 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from speechrec.config import (
-    DATABASE_URL_ENV,
-    STORAGE_URL_ENV,
-    Campaign,
-    Settings,
-    campaign_path,
-    load_campaign,
-    load_settings,
-)
-from speechrec.errors import SpeechrecError
+from speechrec.campaign import Campaign, campaign_path, load_campaign
+from speechrec.config import DATABASE_URL_ENV, STORAGE_URL_ENV, Settings, load_settings
+from speechrec.errors import SettingsError, SpeechrecError
 from speechrec.store import ClipStore
 
 LOGGER = logging.getLogger(__name__)
@@ -29,8 +22,8 @@ def app_settings() -> Settings:
     """Where the app keeps its data: $SPEECHREC_DATABASE_URL / $SPEECHREC_STORAGE_URL, else
     ``[storage] database_url`` / ``audio_url`` from secrets.toml, else the local defaults under data/."""
     return load_settings(
-        database_url=os.environ.get(DATABASE_URL_ENV) or secret("storage", "database_url"),
-        storage_url=os.environ.get(STORAGE_URL_ENV) or secret("storage", "audio_url"),
+        database_url=os.environ.get(DATABASE_URL_ENV) or secret_text("storage", "database_url"),
+        storage_url=os.environ.get(STORAGE_URL_ENV) or secret_text("storage", "audio_url"),
     )
 
 
@@ -97,6 +90,14 @@ def secret(section: str, key: str) -> object | None:
         return st.secrets.get(section, {}).get(key)
     except FileNotFoundError:
         return None
+
+
+def secret_text(section: str, key: str) -> str | None:
+    """``secret(section, key)`` where it must be a string; SettingsError naming it otherwise."""
+    value = secret(section, key)
+    if value is not None and not isinstance(value, str):
+        raise SettingsError(f"[{section}] {key} in secrets.toml must be a string in quotes, got {value!r:.40}")
+    return value
 
 
 def setup_logging() -> None:

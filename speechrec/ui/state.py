@@ -38,7 +38,7 @@ LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger 
 
 def ensure_defaults() -> None:
     """Give every key its starting value in a new browser session."""
-    defaults = {
+    defaults: dict[str, object] = {
         SPEAKER_ID: None,
         PARTICIPANT_CODE: None,
         RESTORE_TRIED: False,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-import pandas as pd
 import streamlit as st
 
 from speechrec.errors import StoreError
@@ -16,6 +15,8 @@ from speechrec.ui import live, state
 # A replayed take plays from the speakers; the live capture also skips this much after it ends.
 REPLAY_MARGIN_S = 0.5
 TAKES_TOGGLE = "show_my_takes"
+# The take list builds one player per take (each loads its audio): the newest this many are listed.
+TAKES_LISTED = 50
 LOGGER = logging.getLogger(__name__)
 
 
@@ -38,8 +39,8 @@ def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
     label_column.caption(f"Your last take: “{word_label(word)}”")
     if replay_column.button("Replay", icon="▶️", use_container_width=True):
         if live_recorder:
-            live.pause_for(float(take["duration_s"]) + REPLAY_MARGIN_S)
-        st.audio(store.read_flac(str(take["audio_key"])), format="audio/flac", autoplay=True)
+            live.pause_for(take.duration_s + REPLAY_MARGIN_S)
+        st.audio(store.read_flac(take.audio_key), format="audio/flac", autoplay=True)
     if redo_column.button("Redo", icon="↩️", use_container_width=True):
         store.delete_clip(clip_id)
         st.session_state[state.LAST_TAKE] = None
@@ -57,13 +58,17 @@ def skip_ui(word: str, label: str = "Skip this word") -> None:
         st.rerun()
 
 
-def takes_list_ui(store: ClipStore, clips: pd.DataFrame) -> None:
-    """All of the volunteer's takes, newest first, each to replay or delete; built only when asked
-    for (the players load the audio), and still open after a delete."""
-    if clips.empty or not st.toggle(f"Replay or delete my takes ({len(clips)})", key=TAKES_TOGGLE):
+def takes_list_ui(store: ClipStore, speaker_id: str) -> None:
+    """The volunteer's takes (all sessions), newest first, each to replay or delete: counted in SQL,
+    the newest TAKES_LISTED read with a LIMIT and built only when asked for (the players load the
+    audio), and still open after a delete."""
+    count = store.clip_count(speaker_id=speaker_id)
+    if not count or not st.toggle(f"Replay or delete my takes ({count})", key=TAKES_TOGGLE):
         return
     with st.container(border=True):
-        for take in clips.iloc[::-1].itertuples():
+        if count > TAKES_LISTED:
+            st.caption(f"The newest {TAKES_LISTED} of your {count} takes.")
+        for take in store.latest_takes(speaker_id, limit=TAKES_LISTED):
             label = word_label(take.keyword)
             word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")
             word_column.write(label)

@@ -13,7 +13,8 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from speechrec.errors import StoreError
-from speechrec.store import ClipStore, format_participant_code, normalize_participant_code
+from speechrec.participant_codes import format_participant_code, normalize_participant_code
+from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.browser import cookie, delete_cookie, set_cookie
 

@@ -12,13 +12,13 @@ POINTS = 600
 
 
 def waveform_chart(samples: np.ndarray, sample_rate: int, clip_duration_s: float) -> alt.LayerChart:
-    """An Altair chart of a take (mono float32) with the loudest ``clip_duration_s`` window shaded:
-    the part the export keeps."""
+    """An Altair chart of a take (mono float32) with the exported ``clip_duration_s`` window shaded
+    (the loudest window, clicks and pops not counted: ``audio.word_window_start``)."""
     low, high = audio.envelope(samples, POINTS)
     times = np.arange(len(low)) * (len(samples) / max(len(low), 1)) / sample_rate
     wave = pd.DataFrame({"time_s": times, "low": low, "high": high})
     window = round(clip_duration_s * sample_rate)
-    start = audio.loudest_window_start(samples, window) / sample_rate
+    start = audio.word_window_start(samples, sample_rate, window) / sample_rate
     cut = pd.DataFrame({"start": [start], "end": [min(start + clip_duration_s, len(samples) / sample_rate)]})
     shade = alt.Chart(cut).mark_rect(opacity=0.15, color="#1f77b4").encode(x="start:Q", x2="end:Q")
     area = (

@@ -1,24 +1,23 @@
-"""Judge and keep a volunteer's take: one set of rules for live capture and the fallback recorder."""
+"""Judge and keep a volunteer's take: one set of rules for live capture and the simple recorder's uploads."""
 
 from __future__ import annotations
 
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pandas as pd
 
 from speechrec import audio
+from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
-from speechrec.config import Campaign
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError, StoreError
 from speechrec.prompts import Progress, build_rounds, progress, round_length, session_limit
 from speechrec.quality import TOO_QUIET_DBFS, assess_take, describe_flags
-from speechrec.store import NOISE_KEYWORD, ClipStore
+from speechrec.store import ClipStore
 
 # The room recorder stops by itself at the campaign's noise length, so a room recording may fall
 # short of it only by rounding: this much, no more. The length asked for is the length enforced.
@@ -47,11 +46,12 @@ LOGGER = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class VolunteerProgress:
-    """Where a volunteer stands: their clips, their place in the schedule of the rounds so far,
-    whether the room's background noise is still to record, the round (1-based) and how many more
-    rounds the campaign allows after it."""
+    """Where a volunteer stands: how many clips they have (all sessions, background noise
+    included), their place in the schedule of the rounds so far, whether the room's background
+    noise is still to record, the round (1-based) and how many more rounds the campaign allows
+    after it."""
 
-    clips: pd.DataFrame
+    clips: int
     progress: Progress
     needs_noise: bool
     round: int = 1
@@ -66,23 +66,22 @@ def volunteer_progress(
     skipped: Mapping[str, int] | None = None,
     wanted_round: int = 1,
 ) -> VolunteerProgress:
-    """The speaker's stored clips (all sessions) against their schedule.
+    """The speaker's stored clips (all sessions), counted per keyword in SQL, against their schedule.
 
     ``skipped``: prompts skipped per word (NOISE_KEYWORD for the room step). The round is the
     furthest one the stored takes have started, or ``wanted_round`` if the volunteer asked for
     another, at most ``campaign.rounds``: a reload in the middle of a round continues it.
     """
     skipped = skipped or {}
-    clips = store.clips(speaker_id=speaker_id)
-    is_noise = clips["keyword"] == NOISE_KEYWORD
-    stored_words = clips.loc[~is_noise, "keyword"].value_counts().to_dict()
+    takes = store.takes_per_keyword(speaker_id)
+    stored_words = {keyword: count for keyword, count in takes.items() if keyword != NOISE_KEYWORD}
     everything = progress(build_rounds(campaign, speaker_id, campaign.rounds), stored_words, skipped)
     started = math.ceil(everything.done / round_length(campaign))
     current = min(campaign.rounds, max(1, started, wanted_round))
     return VolunteerProgress(
-        clips=clips,
+        clips=sum(takes.values()),
         progress=progress(build_rounds(campaign, speaker_id, current), stored_words, skipped),
-        needs_noise=campaign.background_noise_s > 0 and not is_noise.any() and not skipped.get(NOISE_KEYWORD),
+        needs_noise=campaign.background_noise_s > 0 and NOISE_KEYWORD not in takes and not skipped.get(NOISE_KEYWORD),
         round=current,
         more_rounds=campaign.rounds - current,
     )
@@ -112,7 +111,8 @@ def mic_check_passed(result: CaptureResult) -> bool:
     """True when a capture holds speech at a usable level (the live recorder's microphone check)."""
     if result.outcome is Outcome.NOTHING_HEARD or len(result.samples) == 0:
         return False
-    return not set(assess_take(result.samples, result.sample_rate).flags) & MIC_CHECK_PROBLEMS
+    report = assess_take(result.samples, result.sample_rate, lost_spans=result.lost_spans)
+    return not set(report.flags) & MIC_CHECK_PROBLEMS
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ def new_capture(campaign: Campaign, sample_rate: int, timeout_s: float | None = 
     return SpeechCapture(sample_rate, max_take_s=max_take_s, timeout_s=timeout_s)
 
 
-def take_from_recording(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
-    """Cut a whole recording (mono float32) to its take by the live capture's rules.
+def take_from_upload(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
+    """Cut a whole uploaded recording (mono float32, shape ``(frames,)``) to its take by the live capture's rules.
 
     Returns ``(take, "")``, or ``(None, reason)`` when no word or more than one was heard.
     """
@@ -158,29 +158,32 @@ def keep_take(
     samples: np.ndarray,
     sample_rate: int,
     *,
-    word: str,
+    keyword: str,
     speaker_id: str,
     session_id: str,
     source: str,
     consent_version: int,
+    lost_spans: Sequence[tuple[int, int]] = (),
     raw: bool | None = None,
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
-    ``word`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for clipping,
-    for its length against ``campaign.background_noise_s`` and for speech in it, ROOM_SPEECH_LIMIT_S).
-    ``raw``: whether the browser's echo cancellation, noise suppression and auto gain were off
-    (None: unknown); a room recording with them on is kept with the PROCESSED_FLAG. A session never
-    stores more than ``session_limit(campaign)`` takes. A take the store cannot keep is refused with
-    ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a word the campaign does not ask for.
+    ``keyword`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for
+    clipping, for its length against ``campaign.background_noise_s`` and for speech in it,
+    ROOM_SPEECH_LIMIT_S). ``lost_spans``: sample ranges where the live stream lost audio
+    (``assess_take``). ``raw``: whether the browser's echo cancellation, noise suppression and auto
+    gain were off (None: unknown); a room recording with them on is kept with the PROCESSED_FLAG. A
+    session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
+    is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the campaign
+    does not ask for.
     """
-    if word != NOISE_KEYWORD and word not in campaign.words:
-        raise ValueError(f"word {word!r} is not one of the campaign's words {campaign.words!r}")
+    if keyword != NOISE_KEYWORD and keyword not in campaign.words:
+        raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
     limit = session_limit(campaign)
-    if len(store.clips(session_id=session_id)) >= limit:
+    if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
-    is_noise = word == NOISE_KEYWORD
-    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, expect_speech=not is_noise)
+    is_noise = keyword == NOISE_KEYWORD
+    quality = assess_take(samples, sample_rate, campaign.clip_duration_s, not is_noise, lost_spans)
     problems = describe_flags(quality.flags)
     if is_noise and quality.duration_s < campaign.background_noise_s - NOISE_LENGTH_SLACK_S:
         problems.append(
@@ -198,7 +201,7 @@ def keep_take(
             samples,
             sample_rate,
             quality,
-            keyword=word,
+            keyword=keyword,
             speaker_id=speaker_id,
             session_id=session_id,
             source=source,
@@ -211,24 +214,68 @@ def keep_take(
 
 
 def keep_capture(
-    store: ClipStore, campaign: Campaign, result: CaptureResult, *, word: str, **fields: object
+    store: ClipStore,
+    campaign: Campaign,
+    result: CaptureResult,
+    *,
+    keyword: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    consent_version: int,
 ) -> TakeVerdict:
-    """``keep_take`` for a live capture; logs how long after the end of speech the take was stored."""
-    verdict = keep_take(store, campaign, result.samples, result.sample_rate, word=word, **fields)
+    """``keep_take`` for a live capture (with the audio it lost on the way); logs how long after
+    the end of speech the take was stored."""
+    verdict = keep_take(
+        store,
+        campaign,
+        result.samples,
+        result.sample_rate,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        consent_version=consent_version,
+        lost_spans=result.lost_spans,
+    )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
     return verdict
 
 
-def keep_recording(store: ClipStore, campaign: Campaign, data: bytes, *, word: str, **fields: object) -> TakeVerdict:
+def keep_upload(
+    store: ClipStore,
+    campaign: Campaign,
+    data: bytes,
+    *,
+    keyword: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    consent_version: int,
+    raw: bool | None = None,
+) -> TakeVerdict:
     """The simple and the room recorders' path: decode a recording (any format), cut it to its take
-    like live capture (background noise is kept whole), then ``keep_take`` it (``fields`` as there)."""
+    like live capture (background noise is kept whole), then ``keep_take`` it (``raw`` as there)."""
     try:
-        samples, sample_rate = decode_audio(data, name="the recording")
+        decoded, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:
         return TakeVerdict(None, (f"{error}; please record again",))
-    if word != NOISE_KEYWORD:
-        samples, problem = take_from_recording(samples, sample_rate, campaign)
-        if samples is None:
+    samples = decoded
+    if keyword != NOISE_KEYWORD:
+        take, problem = take_from_upload(decoded, sample_rate, campaign)
+        if take is None:
             return TakeVerdict(None, (problem,))
-    return keep_take(store, campaign, samples, sample_rate, word=word, **fields)
+        samples = take
+    return keep_take(
+        store,
+        campaign,
+        samples,
+        sample_rate,
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        consent_version=consent_version,
+        raw=raw,
+    )

@@ -1,0 +1,1 @@
+"""Alembic revisions of the speechrec schema, one file each (see speechrec.migrations)."""

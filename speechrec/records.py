@@ -1,0 +1,171 @@
+"""Plain records the store takes and gives: a take to store, a stored clip, a clip's review state,
+a new speaker. No SQL and no pandas here: pages, the CLI and worker processes may import it freely.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from speechrec.campaign import NOISE_KEYWORD, SOURCES, check_keyword
+from speechrec.decode import encode_flac
+from speechrec.quality import QualityReport
+
+# A clip id is a UUID4 in hex (uuid.uuid4().hex): 32 lower-case hex digits.
+CLIP_ID = re.compile(r"[0-9a-f]{32}")
+# A speaker id is 8 lower-case hex digits (4 random bytes, or derived for an import).
+SPEAKER_ID = re.compile(r"[0-9a-f]{8}")
+
+
+@dataclass(frozen=True)
+class NewClip:
+    """A take ready to store: its FLAC bytes plus everything its row needs.
+
+    ``flac_bytes=None`` with a ``clip_id`` means a worker already wrote the audio with
+    ``AudioStorage.put`` under ``audio_key(speaker_id, clip_id)``; the store then adds the row only.
+    """
+
+    keyword: str
+    speaker_id: str
+    session_id: str
+    source: str
+    sample_rate: int
+    flac_bytes: bytes | None
+    quality: QualityReport
+    source_path: str | None = None
+    source_sha1: str | None = None
+    consent_version: int | None = None
+    clip_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """A clip's review columns at one moment: to undo a decision, or to notice someone else's."""
+
+    keyword: str
+    status: str
+    reason: str | None
+    reviewer: str | None
+    reviewed_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One stored clip as the store reads it back: its row, with the quality numbers as a
+    QualityReport. Times are UTC datetimes."""
+
+    clip_id: str
+    keyword: str
+    speaker_id: str
+    session_id: str
+    created_at: datetime
+    source: str
+    source_path: str | None
+    source_sha1: str | None
+    sample_rate: int
+    audio_key: str
+    quality: QualityReport
+    status: str
+    reason: str | None
+    reviewer: str | None
+    reviewed_at: datetime | None
+    consent_version: int | None
+
+    @property
+    def duration_s(self) -> float:
+        """The take's length in seconds."""
+        return self.quality.duration_s
+
+    @property
+    def flags(self) -> tuple[str, ...]:
+        """The take's quality flags (empty when clean)."""
+        return self.quality.flags
+
+    @property
+    def review_state(self) -> ReviewState:
+        """The clip's review columns as read."""
+        return ReviewState(self.keyword, self.status, self.reason, self.reviewer, self.reviewed_at)
+
+    def to_row(self) -> dict[str, Any]:
+        """The clip as one flat row, column name to value (quality numbers and flags as stored)."""
+        row = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "quality"}
+        return row | self.quality.to_row()
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Clip:
+        """A clip from a flat row (the inverse of ``to_row``); extra keys are ignored."""
+        values = {name: row[name] for name in cls.__dataclass_fields__ if name != "quality"}
+        return cls(**values, quality=QualityReport.from_row(row))
+
+
+@dataclass(frozen=True)
+class Speaker:
+    """A volunteer: the random id used in the dataset and the code they keep (shown once)."""
+
+    speaker_id: str
+    participant_code: str | None
+
+
+def new_clip(
+    samples: np.ndarray,
+    sample_rate: int,
+    quality: QualityReport,
+    *,
+    keyword: str,
+    speaker_id: str,
+    session_id: str,
+    source: str,
+    source_path: str | None = None,
+    source_sha1: str | None = None,
+    consent_version: int | None = None,
+) -> NewClip:
+    """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here)."""
+    return NewClip(
+        keyword=keyword,
+        speaker_id=speaker_id,
+        session_id=session_id,
+        source=source,
+        sample_rate=sample_rate,
+        flac_bytes=encode_flac(samples, sample_rate),
+        quality=quality,
+        source_path=source_path,
+        source_sha1=source_sha1,
+        consent_version=consent_version,
+    )
+
+
+def check_speaker_id(speaker_id: object) -> str:
+    """Return ``speaker_id`` if it is 8 lower-case hex digits, else raise ValueError.
+
+    The id is part of audio keys (paths) and dataset file names, so nothing else may pass.
+    """
+    if not (isinstance(speaker_id, str) and SPEAKER_ID.fullmatch(speaker_id)):
+        raise ValueError(f"speaker_id must be 8 lower-case hex digits, got {speaker_id!r}")
+    return speaker_id
+
+
+def check_new_clip(clip: object) -> NewClip:
+    """Return ``clip`` if it can be stored as it is; TypeError or ValueError naming the bad field."""
+    if not isinstance(clip, NewClip):
+        raise TypeError(f"expected a NewClip, got {clip!r:.80}")
+    if clip.keyword != NOISE_KEYWORD:
+        check_keyword(clip.keyword)
+    # The speaker id is part of the audio key (a path): check it before anything is written.
+    check_speaker_id(clip.speaker_id)
+    if clip.source not in SOURCES:
+        raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
+    if not isinstance(clip.quality, QualityReport):
+        raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
+    if clip.flac_bytes is None:
+        if not (isinstance(clip.clip_id, str) and CLIP_ID.fullmatch(clip.clip_id)):
+            raise ValueError(
+                f"a clip whose audio is already stored needs its clip_id (32 hex digits), got {clip.clip_id!r}"
+            )
+    elif not clip.flac_bytes:
+        raise ValueError("flac_bytes is empty; encode the take with speechrec.decode.encode_flac")
+    return clip

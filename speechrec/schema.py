@@ -1,0 +1,150 @@
+"""The metadata database: its tables (SQLAlchemy Core), the engine for a URL, and the conversions
+between records and rows. Changing a table here needs a migration too (speechrec/migrations)."""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy.engine import Engine, make_url
+
+from speechrec.quality import QualityReport
+from speechrec.records import Clip, NewClip, ReviewState
+
+SCHEMA_VERSION = 2
+# The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
+SCHEMA_LOCK_ID = 0x73707263
+# Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
+SCHEMA_VERSION_KEY = "schema_version"
+CAMPAIGN_KEY = "campaign"
+
+
+def _quality_columns() -> list[Column]:
+    """One column per QualityReport field: numbers as Float (NULL where the field may be None),
+    flags as one comma-separated string ('' when clean)."""
+    hints = typing.get_type_hints(QualityReport)
+    columns = []
+    for name, hint in hints.items():
+        if name == "flags":
+            columns.append(Column(name, String(128), nullable=False))
+            continue
+        kinds = set(typing.get_args(hint)) if isinstance(hint, types.UnionType) else {hint}
+        if kinds - {float, type(None)}:
+            raise TypeError(f"QualityReport.{name} is {hint}; give it a column type here and a migration")
+        columns.append(Column(name, Float, nullable=type(None) in kinds))
+    return columns
+
+
+metadata = MetaData()
+meta_table = Table(
+    "speechrec_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+speakers_table = Table(
+    "speakers",
+    metadata,
+    Column("speaker_id", String(8), primary_key=True),
+    Column("code_sha256", String(64), unique=True, nullable=True),
+    Column("origin", String(16), nullable=False),
+    Column("consent_version", Integer, nullable=True),
+    Column("consented_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+clips_table = Table(
+    "clips",
+    metadata,
+    Column("clip_id", String(32), primary_key=True),
+    Column("keyword", String(64), nullable=False),
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), nullable=False),
+    Column("session_id", String(64), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("source_path", Text, nullable=True),
+    Column("source_sha1", String(40), nullable=True, unique=True),
+    Column("sample_rate", Integer, nullable=False),
+    Column("audio_key", Text, nullable=False),
+    *_quality_columns(),
+    Column("status", String(10), nullable=False, index=True),
+    Column("reason", Text, nullable=True),
+    Column("reviewer", String(128), nullable=True),
+    Column("reviewed_at", DateTime(timezone=True), nullable=True),
+    Column("consent_version", Integer, nullable=True),
+    # The review queue, newest first: the next clip is one seek, its count reads one index alone.
+    Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
+    # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
+    Index("ix_clips_keyword_review", "keyword", "status", "created_at", "clip_id", "flags", "duration_s"),
+    # The Stats page per speaker (and a volunteer's takes per keyword); per day, and any status newest first.
+    Index("ix_clips_speaker_counts", "speaker_id", "keyword", "status", "created_at"),
+    Index("ix_clips_created", "created_at", "clip_id", "keyword"),
+)
+
+
+def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) -> dict[str, Any]:
+    """The clips row of a new take: pending, with its quality numbers."""
+    return {
+        "clip_id": clip_id,
+        "keyword": clip.keyword,
+        "speaker_id": clip.speaker_id,
+        "session_id": clip.session_id,
+        "created_at": created_at,
+        "source": clip.source,
+        "source_path": clip.source_path,
+        "source_sha1": clip.source_sha1,
+        "sample_rate": clip.sample_rate,
+        "audio_key": audio_key,
+        "status": "pending",
+        "consent_version": clip.consent_version,
+        **clip.quality.to_row(),
+    }
+
+
+def clip_record(row: Mapping[Any, Any]) -> Clip:
+    """A Clip from a clips row as read (times made UTC)."""
+    return Clip.from_row({name: as_utc(value) for name, value in row.items()})
+
+
+def review_state_record(row: Mapping[Any, Any]) -> ReviewState:
+    """A ReviewState from the review columns of a clips row."""
+    return ReviewState(**{name: as_utc(row[name]) for name in ReviewState.__dataclass_fields__})
+
+
+def as_utc(value: object) -> Any:
+    """A datetime read back from SQLite, which keeps no time zone, as UTC (every stored time is)."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def create_engine(database_url: str) -> Engine:
+    """An engine for ``database_url`` set up for the store: UTC sessions and dropped connections
+    replaced on PostgreSQL; WAL, full sync, foreign keys and a 30 s busy wait on SQLite (whose
+    folder is made if missing). Raises SQLAlchemy's ArgumentError or ImportError (no driver)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "postgresql":
+        # Times are stored as timestamptz; UTC sessions make SQL's date() count UTC days.
+        # pool_pre_ping: a connection the server dropped (restart, failover) is replaced unseen.
+        return sqlalchemy.create_engine(url, pool_pre_ping=True, connect_args={"options": "-c timezone=UTC"})
+    if url.get_backend_name() != "sqlite":
+        return sqlalchemy.create_engine(url, pool_pre_ping=True)
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = sqlalchemy.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+    @event.listens_for(engine, "connect")
+    def _configure_sqlite(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    return engine
