@@ -30,7 +30,7 @@ if problem:
     st.stop()
 
 volunteer = volunteer_progress(
-    store, campaign, speaker_id, skipped=st.session_state[state.SKIPPED], wanted_round=st.session_state[state.ROUND]
+    store, campaign, speaker_id, skipped=store.skips(speaker_id), wanted_round=st.session_state[state.ROUND]
 )
 now = volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
@@ -129,7 +129,7 @@ if not now.finished:
             context = live.recorder_ui()
             st.caption("Say the word when you are ready; the next one appears by itself.")
             live.listen_ui(context, partial(new_capture, campaign), live_take_ui, meter_label="Level")
-        skip_ui(now.next_word)
+        skip_ui(store, speaker_id, now.next_word)
     simple_recorder_toggle_ui()
 elif volunteer.needs_noise:
     st.subheader("Last step: the sound of your room")
@@ -141,7 +141,7 @@ elif volunteer.needs_noise:
     room = room_recorder_ui(campaign.background_noise_s, key=f"room-{attempt}")
     if room is not None:
         uploaded_ui(room.wav, NOISE_KEYWORD, raw=room.raw)
-    skip_ui(NOISE_KEYWORD, "Skip this step")
+    skip_ui(store, speaker_id, NOISE_KEYWORD, "Skip this step")
 else:
     state.show_notice()
     st.subheader("All done. Thank you!")

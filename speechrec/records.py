@@ -41,6 +41,9 @@ class NewClip:
     source_sha1: str | None = None
     consent_version: int | None = None
     clip_id: str | None = None
+    # Whether the browser's echo cancellation, noise suppression and auto gain were all off
+    # (True), one stayed on (False), or nobody knows (None: imports, older rows).
+    raw: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class Clip:
     reviewer: str | None
     reviewed_at: datetime | None
     consent_version: int | None
+    raw: bool | None  # as NewClip.raw
 
     @property
     def duration_s(self) -> float:
@@ -123,6 +127,7 @@ def new_clip(
     source_path: str | None = None,
     source_sha1: str | None = None,
     consent_version: int | None = None,
+    raw: bool | None = None,
 ) -> NewClip:
     """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here)."""
     return NewClip(
@@ -136,6 +141,7 @@ def new_clip(
         source_path=source_path,
         source_sha1=source_sha1,
         consent_version=consent_version,
+        raw=raw,
     )
 
 
@@ -159,6 +165,8 @@ def check_new_clip(clip: object) -> NewClip:
     check_speaker_id(clip.speaker_id)
     if clip.source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
+    if clip.raw is not None and not isinstance(clip.raw, bool):
+        raise TypeError(f"raw must be True, False or None, got {clip.raw!r:.80}")
     if not isinstance(clip.quality, QualityReport):
         raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
     if clip.flac_bytes is None:

@@ -11,13 +11,26 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -77,6 +90,9 @@ clips_table = Table(
     Column("reviewer", String(128), nullable=True),
     Column("reviewed_at", DateTime(timezone=True), nullable=True),
     Column("consent_version", Integer, nullable=True),
+    # True: the browser reported echo cancellation, noise suppression and auto gain all off for
+    # the take; False: one stayed on; NULL: unknown (imports, rows older than revision 0003).
+    Column("raw", Boolean, nullable=True),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
     Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
     # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
@@ -84,6 +100,14 @@ clips_table = Table(
     # The Stats page per speaker (and a volunteer's takes per keyword); per day, and any status newest first.
     Index("ix_clips_speaker_counts", "speaker_id", "keyword", "status", "created_at"),
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
+)
+# Prompts a volunteer skipped, per word (NOISE_KEYWORD for the room step): counted, never takes.
+skips_table = Table(
+    "skips",
+    metadata,
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), primary_key=True),
+    Column("keyword", String(64), primary_key=True),
+    Column("skipped", Integer, nullable=False),
 )
 
 
@@ -102,6 +126,7 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
         "audio_key": audio_key,
         "status": "pending",
         "consent_version": clip.consent_version,
+        "raw": clip.raw,
         **clip.quality.to_row(),
     }
 

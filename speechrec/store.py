@@ -49,6 +49,7 @@ from speechrec.schema import (
     meta_table,
     metadata,
     review_state_record,
+    skips_table,
     speakers_table,
 )
 from speechrec.storage import AudioStorage, audio_key
@@ -250,9 +251,10 @@ class ClipStore:
         source_path: str | None = None,
         source_sha1: str | None = None,
         consent_version: int | None = None,
+        raw: bool | None = None,
     ) -> str:
         """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
-        return its clip id. Raises as ``add_clips``."""
+        return its clip id. ``raw`` as ``NewClip.raw``. Raises as ``add_clips``."""
         clip = new_clip(
             samples,
             sample_rate,
@@ -264,6 +266,7 @@ class ClipStore:
             source_path=source_path,
             source_sha1=source_sha1,
             consent_version=consent_version,
+            raw=raw,
         )
         return self.add_clips([clip])[0]
 
@@ -363,6 +366,37 @@ class ClipStore:
         )
         with self._read() as connection:
             return [clip_record(row) for row in connection.execute(query).mappings()]
+
+    def add_skip(self, speaker_id: str, keyword: str) -> None:
+        """Count one prompt of ``keyword`` (a campaign word, or NOISE_KEYWORD for the room step) that
+        the speaker skipped. An UPDATE of the count, or an INSERT of the first one.
+
+        Raises ValueError for a malformed speaker id or keyword, ConflictError for an unknown speaker.
+        """
+        check_speaker_id(speaker_id)
+        if keyword != NOISE_KEYWORD:
+            check_keyword(keyword)
+        skips = skips_table.c
+        count_one = (
+            update(skips_table)
+            .where(skips.speaker_id == speaker_id, skips.keyword == keyword)
+            .values(skipped=skips.skipped + 1)
+        )
+        try:
+            with self._write() as connection:
+                if connection.execute(count_one).rowcount == 0:
+                    connection.execute(insert(skips_table).values(speaker_id=speaker_id, keyword=keyword, skipped=1))
+        except ConflictError:  # another tab added the row meanwhile, or there is no such speaker
+            with self._write() as connection:
+                if connection.execute(count_one).rowcount == 0:
+                    raise ConflictError(f"no speaker {speaker_id!r}; the skip was not counted") from None
+
+    def skips(self, speaker_id: str) -> dict[str, int]:
+        """The prompts the speaker skipped, per keyword (NOISE_KEYWORD for the room step); {} if none."""
+        skips = skips_table.c
+        query = select(skips.keyword, skips.skipped).where(skips.speaker_id == speaker_id)
+        with self._read() as connection:
+            return {keyword: int(count) for keyword, count in connection.execute(query)}
 
     def keywords(self) -> list[str]:
         """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
@@ -597,10 +631,12 @@ class ClipStore:
         self.audio.remove(key)
 
     def delete_speaker(self, speaker_id: str) -> int:
-        """Withdraw a speaker: delete every clip (rows and audio) and the speaker; return the clip count."""
+        """Withdraw a speaker: delete every clip (rows and audio), their skips and the speaker;
+        return the clip count."""
         keys = list(self._scalars(select(clips_table.c.audio_key).where(clips_table.c.speaker_id == speaker_id)))
         with self._write() as connection:
             connection.execute(delete(clips_table).where(clips_table.c.speaker_id == speaker_id))
+            connection.execute(delete(skips_table).where(skips_table.c.speaker_id == speaker_id))
             connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
         for key in keys:
             self.audio.remove(key)

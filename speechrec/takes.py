@@ -172,7 +172,8 @@ def keep_take(
     clipping, for its length against ``campaign.background_noise_s`` and for speech in it,
     ROOM_SPEECH_LIMIT_S). ``lost_spans``: sample ranges where the live stream lost audio
     (``assess_take``). ``raw``: whether the browser's echo cancellation, noise suppression and auto
-    gain were off (None: unknown); a room recording with them on is kept with the PROCESSED_FLAG. A
+    gain were off (None: unknown), stored with the clip; a room recording with them on is kept
+    with the PROCESSED_FLAG. A
     session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
     is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword the campaign
     does not ask for.
@@ -206,6 +207,7 @@ def keep_take(
             session_id=session_id,
             source=source,
             consent_version=consent_version,
+            raw=raw,
         )
     except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
         LOGGER.error("a take could not be stored: %s", error)

@@ -306,7 +306,7 @@ def test_redo_deletes_the_last_take_and_asks_for_the_same_word_again():
     assert "0 / " in at.get("progress")[0].proto.text
 
 
-def test_a_skipped_word_is_counted_not_stored_and_the_next_word_comes():
+def test_a_skipped_word_is_counted_not_stored_and_the_next_word_comes(monkeypatch):
     at = recording_page()
     speaker_id = at.session_state[state.SPEAKER_ID]
     schedule = build_schedule(CAMPAIGN, speaker_id)
@@ -315,10 +315,18 @@ def test_a_skipped_word_is_counted_not_stored_and_the_next_word_comes():
     assert not at.exception
     assert open_store().clips().empty
     assert prompted_word(at) == schedule[1]
-    assert at.session_state[state.SKIPPED] == {schedule[0]: 1}
+    assert open_store().skips(speaker_id) == {schedule[0]: 1}
     assert f"1 / {len(schedule)} · 1 skipped" in at.get("progress")[0].proto.text
     at.get("audio_input")[0].set_value(wav(spoken_take())).run()
     assert open_store().clips()["keyword"].tolist() == [schedule[1]]  # the take went to the word shown
+    assert open_store().clips()["raw"].tolist() == [False]  # st.audio_input leaves the browser's processing on
+    # A reload (a new session of the same browser): the skipped word stays skipped.
+    reloaded = app_with_cookie(monkeypatch, RECORDER_COOKIE, "simple")
+    reloaded.session_state[state.SPEAKER_ID] = speaker_id
+    reloaded.run().switch_page("pages/record.py").run()
+    assert not reloaded.exception
+    assert prompted_word(reloaded) == schedule[2]
+    assert f"2 / {len(schedule)} · 1 skipped" in reloaded.get("progress")[0].proto.text
 
 
 def prefill(store: ClipStore, speaker_id: str, words: list[str]) -> None:

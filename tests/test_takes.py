@@ -157,6 +157,15 @@ def test_room_noise_the_browser_processed_is_kept_flagged(store, fields, raw, fl
     assert store.clip(verdict.clip_id).flags == flags
 
 
+@pytest.mark.parametrize("raw", [True, False, None])
+def test_whether_a_word_take_was_raw_is_stored_with_it_and_never_flags_it(store, fields, raw):
+    take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
+    clip = store.clip(keep_take(store, CAMPAIGN, take, RATE, keyword="yes", raw=raw, **fields).clip_id)
+    assert clip.raw is raw and clip.flags == ()
+    upload = keep_upload(store, CAMPAIGN, wav_bytes(take), keyword="no", raw=raw, **fields)
+    assert store.clip(upload.clip_id).raw is raw
+
+
 @pytest.mark.parametrize(
     ("level_dbfs", "words"), [(-80.0, "too quiet"), (-46.0, "too quiet"), (-30.0, "good"), (-1.0, "too loud")]
 )
@@ -268,7 +277,7 @@ def test_a_click_or_pop_anywhere_in_an_upload_leaves_one_whole_word(store, field
 
 def test_background_noise_upload_is_kept_whole(store, fields):
     verdict = keep_upload(store, CAMPAIGN, wav_bytes(room(2.5)), keyword=NOISE_KEYWORD, raw=True, **fields)
-    assert verdict.stored
+    assert verdict.stored and store.clip(verdict.clip_id).raw is True
     assert store.clip(verdict.clip_id).duration_s == pytest.approx(2.5, abs=0.01)
 
 

@@ -20,7 +20,6 @@ WITHDRAWING = "withdrawing"  # speaker id whose withdrawal waits for confirmatio
 MIC_OK = "mic_ok"  # the live microphone check passed in this session
 SIMPLE_RECORDER = "simple_recorder"  # the volunteer chose st.audio_input over the live recorder
 LIVE_FAILED = "live_failed"  # the live recorder got no audio in time: the volunteer is offered the simple one
-SKIPPED = "skipped"  # {word: prompts skipped} of this session's volunteer (counted, never stored as takes)
 LAST_TAKE = "last_take"  # (clip id, word) of the volunteer's latest stored take, for replay and redo
 NOT_ME = "not_me"  # found again by the cookie alone: offer "not you?" (a shared device) until they record
 ROUND = "round"  # the round the volunteer asked to record (another round after finishing one)
@@ -51,7 +50,6 @@ def ensure_defaults() -> None:
         MIC_OK: False,
         SIMPLE_RECORDER: False,
         LIVE_FAILED: False,
-        SKIPPED: {},
         LAST_TAKE: None,
         NOT_ME: False,
         ROUND: 1,

@@ -48,12 +48,19 @@ def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
         st.rerun()
 
 
-def skip_ui(word: str, label: str = "Skip this word") -> None:
-    """A button to go past ``word`` without a take; skips are counted (``state.SKIPPED``), never stored."""
+def skip_ui(store: ClipStore, speaker_id: str, word: str, label: str = "Skip this word") -> None:
+    """A button to go past ``word`` without a take: the skip is counted in the store
+    (``ClipStore.add_skip``, so it holds after a reload), never stored as a take."""
     if st.button(label, icon="⏭️", help="For a word you cannot say. Nothing is recorded for it."):
-        skipped = st.session_state[state.SKIPPED]
-        st.session_state[state.SKIPPED] = {**skipped, word: skipped.get(word, 0) + 1}
-        LOGGER.info("speaker %s skipped %r", st.session_state[state.SPEAKER_ID], word)
+        try:
+            store.add_skip(speaker_id, word)
+        except StoreError as error:
+            LOGGER.error("a skip could not be counted: %s", error)
+            state.leave_notice(
+                "error", "That did not work just now (the app's storage did not answer); please try again."
+            )
+            st.rerun()
+        LOGGER.info("speaker %s skipped %r", speaker_id, word)
         state.leave_notice("info", f"Skipped “{word_label(word)}”.")
         st.rerun()
 

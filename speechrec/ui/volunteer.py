@@ -98,7 +98,6 @@ def forget_volunteer() -> None:
 
 
 def _reset_takes() -> None:
-    st.session_state[state.SKIPPED] = {}
     st.session_state[state.LAST_TAKE] = None
     st.session_state[state.NOT_ME] = False
     st.session_state[state.ROUND] = 1
