@@ -23,7 +23,7 @@ from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.waveform import waveform_chart
 
-require_organizer()
+require_organizer("review")
 reviewer = reviewer_name()
 campaign, store = campaign_and_store_ui()
 st.title("Review")

@@ -296,6 +296,8 @@ def _metadata_csv(files: pd.DataFrame) -> bytes:
             "split": files["split"],
             "clip_id": files["clip_id"],
             "source": source,
+            # true / false as the browser reported its processing off / on; empty when unknown
+            "raw": files["raw"].map({True: "true", False: "false"}).fillna(""),
             "status": files["status"],
             "original_sample_rate": files["sample_rate"],
             "original_duration_s": files["duration_s"].round(4),

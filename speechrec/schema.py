@@ -11,7 +11,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.quality import QualityReport
@@ -83,6 +96,9 @@ clips_table = Table(
     Column("variation", String(32), nullable=True),
     # The keywords (joined by '|') the take's word is a near-miss phrase of, NULL for other words.
     Column("near_miss_of", Text, nullable=True),
+    # True: the browser reported echo cancellation, noise suppression and auto gain all off for
+    # the take; False: one stayed on; NULL: unknown (imports, rows older than revision 0003).
+    Column("raw", Boolean, nullable=True),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
     Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
     # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
@@ -92,6 +108,14 @@ clips_table = Table(
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
     # The Stats page's counts per keyword, variation and status (campaigns with variations).
     Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
+)
+# Prompts a volunteer skipped, per word (NOISE_KEYWORD for the room step): counted, never takes.
+skips_table = Table(
+    "skips",
+    metadata,
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), primary_key=True),
+    Column("keyword", String(64), primary_key=True),
+    Column("skipped", Integer, nullable=False),
 )
 
 
@@ -112,6 +136,7 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
         "consent_version": clip.consent_version,
         "variation": clip.variation,
         "near_miss_of": clip.near_miss_of,
+        "raw": clip.raw,
         **clip.quality.to_row(),
     }
 

@@ -463,6 +463,21 @@ def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_p
                 assert float(row[column]) == pytest.approx(store_row[column], abs=1e-3), column
 
 
+@ON_EVERY_BACKEND
+def test_metadata_says_whether_each_take_was_raw(store, backend):
+    speaker = store.create_speaker(1).speaker_id
+    take = make_take(sample_rate=16000, word="yes")
+    quality = assess_take(take, 16000)
+    ids = {
+        raw: store.add_clip(
+            take, 16000, quality, keyword="yes", speaker_id=speaker, session_id="s", source="webrtc", raw=raw
+        )
+        for raw in (True, False, None)
+    }
+    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="all")).decode())))
+    assert {row["clip_id"]: row["raw"] for row in rows} == {ids[True]: "true", ids[False]: "false", ids[None]: ""}
+
+
 def test_metadata_source_of_imported_clips_is_the_path_in_the_import_folder(store, tmp_path):
     folder = tmp_path / "upload"
     (folder / "recordings" / "yes-raw").mkdir(parents=True)
@@ -731,7 +746,9 @@ def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_
     nfd = unicodedata.normalize("NFD", "über")
     for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
         samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
-        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+        store.add_clip(
+            samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import"
+        )
     archive, summary = export(store, tmp_path / "ds.zip")
     names = wav_names(archive)
     assert len({name.casefold() for name in names}) == len(names) == 6

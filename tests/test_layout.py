@@ -17,7 +17,7 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["errors", "parallel", "participant_codes"],
     ["i18n"],
-    ["speechrec", "audio", "auth", "campaign", "config", "storage"],
+    ["speechrec", "audio", "auth", "campaign", "config", "microphone", "storage"],
     ["decode", "quality", "capture", "prompts", "near_misses"],
     ["records", "jobs", "review"],
     ["schema"],
@@ -27,7 +27,10 @@ LAYERS = [
     ["cli"],
     ["__main__"],
     ["ui", "ui.state", "ui.resources", "ui.waveform"],
-    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language", "ui.campaign_languages"],
+    ["ui.browser", "ui.room", "ui.download", "ui.language", "ui.campaign_languages"],
+    ["ui.auth", "ui.volunteer"],
+    ["ui.live", "ui.participants"],
+    ["ui.takes"],
 ]
 LAYER = {name: index for index, names in enumerate(LAYERS) for name in names}
 # Modules that pages, worker processes and the record types use: no SQL and no pandas in them.
@@ -39,6 +42,7 @@ PLAIN = [
     "i18n",
     "jobs",
     "near_misses",
+    "microphone",
     "participant_codes",
     "prompts",
     "quality",

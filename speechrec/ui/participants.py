@@ -6,6 +6,7 @@ import streamlit as st
 
 from speechrec.store import ClipStore
 from speechrec.ui import state
+from speechrec.ui.volunteer import forget_volunteer
 
 
 def find_speaker_ui(store: ClipStore, code: str) -> str | None:
@@ -33,7 +34,7 @@ def confirm_withdrawal_ui(store: ClipStore, warning: str, button_label: str) -> 
         return None
     count = store.delete_speaker(speaker_id)
     if st.session_state[state.SPEAKER_ID] == speaker_id:
-        state.forget_speaker()
+        forget_volunteer()
     st.session_state[state.WITHDRAWING] = None
     return count
 
