@@ -1,13 +1,17 @@
 """Review (organizers): one clip at a time, accept, reject, re-label, skip or undo, by keyboard too."""
 
+from contextlib import suppress
+
 import streamlit as st
 
 from speechrec.decode import read_audio_bytes
+from speechrec.errors import StoreError
 from speechrec.quality import FLAGS, QualityReport, describe_flags
 from speechrec.review import ANY, REJECT_REASONS, next_clip, word_label
 from speechrec.store import SOURCES, STATUSES, ReviewState
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
+from speechrec.ui.model_check import review_doubt_ui
 from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.waveform import waveform_chart
@@ -30,8 +34,17 @@ with st.expander("Filters", expanded=False):
     sources = source_column.multiselect("Recorded with", SOURCES, key="review_sources")
     picked_days = days_column.date_input("Recorded between (UTC days)", value=(), key="review_days")
     days = tuple(picked_days) if len(picked_days) == 2 else None
+    model = review_doubt_ui(store.settings)  # the latest model check, if any
+    order_column, doubted_column = st.columns(2)
+    no_check = {"disabled": model is None, "help": "Run the Model check first." if model is None else None}
+    doubtful_first = order_column.toggle("Doubtful clips first", True, key="review_doubtful_first", **no_check)
+    doubted_only = doubted_column.toggle("Only clips the model doubts", key="review_doubted", **no_check)
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
+if linked := st.query_params.pop("clip", None):  # "Open in Review" on the Model check page
+    st.session_state[state.REVIEW_DONE] = [done for done in st.session_state[state.REVIEW_DONE] if done != linked]
+    with suppress(StoreError):  # deleted meanwhile: the queue goes on
+        shown_before = (linked, store.review_state(linked))
 
 
 def mark_done(clip_id: str) -> None:
@@ -70,6 +83,8 @@ clip, to_go = next_clip(
     flag=flag,
     exclude=st.session_state[state.REVIEW_DONE],
     shown=shown_before[0] if shown_before else None,
+    only=model.doubted if model and doubted_only else None,
+    doubt=model.doubt if model and doubtful_first else None,
 )
 with st.sidebar.expander("Withdraw a volunteer"):
     withdraw_speaker_ui(store)
@@ -77,6 +92,8 @@ if clip is None:
     st.info("Nothing to review with these filters. 🎉")
     st.stop()
 st.session_state[state.REVIEW_SEEN] = (clip["clip_id"], store.review_state(clip["clip_id"]))
+if model and doubtful_first:
+    st.caption(f"Doubtful clips first, by the model check of {model.checked_at:%Y-%m-%d %H:%M} UTC.")
 st.caption(f"{to_go} to go · speaker {clip['speaker_id']} · {clip['created_at']:%Y-%m-%d %H:%M} UTC · {clip['source']}")
 st.markdown(f"## {word_label(clip['keyword'])}")
 quality = QualityReport.from_row(clip)

@@ -235,9 +235,7 @@ def prepare_export(
     folder = Path(folder)
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     plan = plan_export(store.clips(), options.selection)
-    digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
-    digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
-    path = folder / f"dataset-{digest.hexdigest()[:32]}.zip"
+    path = folder / f"dataset-{export_fingerprint(plan, campaign, options)}.zip"
     if path.exists():
         path.touch()
     else:
@@ -247,6 +245,14 @@ def prepare_export(
         if old != path and old.stat().st_mtime < cutoff:
             old.unlink(missing_ok=True)
     return path
+
+
+def export_fingerprint(plan: pd.DataFrame, campaign: Campaign, options: ExportOptions) -> str:
+    """32 hex digits that change whenever the export's bytes would: a SHA-256 of the plan (the chosen
+    clips with their review state and quality, from ``plan_export``), the campaign and the options."""
+    digest = hashlib.sha256(pd.util.hash_pandas_object(plan, index=False).to_numpy().tobytes())
+    digest.update(json.dumps([campaign_to_dict(campaign), asdict(options)], sort_keys=True).encode())
+    return digest.hexdigest()[:32]
 
 
 def metadata_csv(store: ClipStore, options: ExportOptions = ExportOptions()) -> bytes:

@@ -1,4 +1,4 @@
-"""Per-file work of import and export, run in worker processes (or in-process for small jobs).
+"""Per-file work of import, export and the model check, run in worker processes (or in-process for small jobs).
 
 Imports no pandas and no SQLAlchemy, so spawned workers start in a fraction of a second.
 """
@@ -12,7 +12,9 @@ from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from speechrec import audio
+import numpy as np
+
+from speechrec import audio, features
 from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
 from speechrec.quality import QualityReport, assess_take
@@ -91,7 +93,13 @@ class RenderJob:
 
 
 def render_clip(job: RenderJob) -> bytes | str:
-    """The exported WAV (16-bit mono at ``job.sample_rate``, cut to the loudest window), or why not.
+    """The exported WAV (16-bit mono at ``job.sample_rate``, cut to the loudest window), or why not."""
+    samples = render_pcm(job)
+    return samples if isinstance(samples, str) else encode_wav(samples, job.sample_rate)
+
+
+def render_pcm(job: RenderJob) -> np.ndarray | str:
+    """The exported clip as int16 PCM, shape ``(frames,)`` at ``job.sample_rate``, or why not.
 
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.
     """
@@ -102,4 +110,10 @@ def render_clip(job: RenderJob) -> bytes | str:
     samples = audio.resample(samples, rate, job.sample_rate)
     if job.clip_duration_s is not None:
         samples = audio.fit_to_window(samples, job.sample_rate, job.clip_duration_s)
-    return encode_wav(samples, job.sample_rate)
+    return samples
+
+
+def render_features(job: RenderJob) -> np.ndarray | str:
+    """The model check's feature vector of the clip the export would write (``features.clip_features``), or why not."""
+    samples = render_pcm(job)
+    return samples if isinstance(samples, str) else features.clip_features(samples, job.sample_rate)

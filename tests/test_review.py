@@ -8,7 +8,7 @@ import pytest
 from signals import make_take
 
 from speechrec.quality import assess_take
-from speechrec.review import ANY, next_clip, review_queue, word_label
+from speechrec.review import ANY, FLAGGED_DOUBT, next_clip, review_priority, review_queue, word_label
 from speechrec.store import NOISE_KEYWORD
 
 
@@ -77,3 +77,24 @@ def test_speaker_source_and_day_filters(store, clips):
     assert review_queue(frame, days=(yesterday, yesterday)).empty
     frame.loc[frame["clip_id"] == ids["yes-old"], "created_at"] -= timedelta(days=1)
     assert review_queue(frame, days=(yesterday, yesterday))["clip_id"].tolist() == [ids["yes-old"]]
+
+
+def test_doubt_puts_the_most_doubtful_first_and_flags_count_as_even_odds(store, clips):
+    frame, ids = clips
+    flagged = frame["clip_id"] == ids["yes-quiet"]
+    assert frame.loc[flagged, "flags"].iloc[0] != ""  # the quiet take has a quality flag
+    doubt = {ids["yes-old"]: 0.9, ids["yes-new"]: 0.2, ids["yes-quiet"]: 0.1}
+    queue = review_queue(frame, doubt=doubt)
+    # 0.9 first; the flagged take (0.1 from the model, 0.5 for its flag) next; then 0.2.
+    assert queue["clip_id"].tolist() == [ids["yes-old"], ids["yes-quiet"], ids["yes-new"]]
+    priority = review_priority(frame, doubt).set_axis(frame["clip_id"])
+    assert priority[ids["yes-quiet"]] == FLAGGED_DOUBT and priority[ids["no"]] == 0.0
+    # Clips the check did not see count as no doubt: newest first among them.
+    assert review_queue(frame, doubt={})["clip_id"].tolist() == [ids["yes-quiet"], ids["yes-new"], ids["yes-old"]]
+
+
+def test_only_keeps_the_given_clips(clips):
+    frame, ids = clips
+    queue = review_queue(frame, only={ids["yes-old"], ids["no"]}, status=ANY)
+    assert set(queue["clip_id"]) == {ids["yes-old"], ids["no"]}
+    assert review_queue(frame, only=set()).empty

@@ -22,13 +22,7 @@ BUILD_TEXT = "Cutting and packing the clips…"
 def export_options_ui(campaign: Campaign) -> ExportOptions:
     """Which clips, clip length and sample rate, defaulting to the campaign's."""
     selection_column, duration_column, rate_column = st.columns([2, 1, 1])
-    selection = selection_column.radio(
-        "Clips",
-        list(SELECTIONS),
-        index=1,
-        format_func=lambda name: SELECTIONS[name].capitalize(),
-        key="export_selection",
-    )
+    selection = selection_ui("Clips", "export_selection", selection_column)
     duration_s = duration_column.number_input(
         "Clip length (s)",
         min_value=0.1,
@@ -42,6 +36,13 @@ def export_options_ui(campaign: Campaign) -> ExportOptions:
         "Sample rate (Hz)", rates, index=rates.index(campaign.export_sample_rate), key="export_rate"
     )
     return ExportOptions(selection=selection, clip_duration_s=float(duration_s), sample_rate=int(sample_rate))
+
+
+def selection_ui(label: str, key: str, container: DeltaGenerator | None = None) -> str:
+    """Which clips an export (or a model check) takes, one of SELECTIONS; the default is preselected."""
+    return (container or st).radio(
+        label, list(SELECTIONS), index=1, format_func=lambda name: SELECTIONS[name].capitalize(), key=key
+    )
 
 
 def bar_progress(bar: DeltaGenerator) -> ProgressCallback:
