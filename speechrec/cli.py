@@ -55,6 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     exporter = command("export", "Write the dataset as a Speech Commands zip.", run_export)
     exporter.add_argument("--out", required=True, metavar="FILE", help="zip file to write")
     _export_arguments(exporter)
+    exporter.add_argument(
+        "--layout",
+        choices=["speech-commands", "split-folders"],
+        default="speech-commands",
+        help="speech-commands: one folder per word with validation_list.txt and testing_list.txt (default); "
+        "split-folders: train/, validation/ and test/, each with every word's folder and a metadata.jsonl "
+        "(Hugging Face datasets' audiofolder, Keras)",
+    )
     checker = command(
         "check-model",
         "Will it train? Train and test a small keyword model speaker by speaker on the clips an export "
@@ -131,9 +139,11 @@ def run_export(args: argparse.Namespace) -> int:
     with _progress_bar("exporting", "file") as update:
         summary = export_dataset(store, campaign, args.out, options, progress=update)
     words = ", ".join(f"{word} {count}" for word, count in sorted(summary.files_per_keyword.items()))
+    noise = {"recorded": "recorded", "assembled": "assembled from the takes", "silence": "digital silence"}
     print(
         f"wrote {args.out}: {summary.files} clips from {summary.speakers} speakers"
         f" ({words or 'none'}), {summary.background_noise_files} background noise files"
+        f" ({noise[summary.background_noise]})"
     )
     for clip_id, reason in summary.skipped:
         print(f"  left out clip {clip_id}: {reason}")
@@ -234,12 +244,26 @@ def _export_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--clip-duration", type=float, metavar="S", help="clip length in seconds (default: campaign's)")
     parser.add_argument("--sample-rate", type=int, metavar="HZ", help="sample rate (default: campaign's)")
+    parser.add_argument(
+        "--cut",
+        choices=["speech", "loudest"],
+        default="speech",
+        help="speech: each clip centred on the detected speech, short takes padded with their room noise "
+        "(default); loudest: the loudest window, short takes padded with silence (the old cut)",
+    )
 
 
 def _export_options(args: argparse.Namespace):
     from speechrec.export import ExportOptions
 
-    return ExportOptions(selection=args.select, clip_duration_s=args.clip_duration, sample_rate=args.sample_rate)
+    layout = getattr(args, "layout", "speech-commands").replace("-", "_")
+    return ExportOptions(
+        selection=args.select,
+        clip_duration_s=args.clip_duration,
+        sample_rate=args.sample_rate,
+        cut=args.cut,
+        layout=layout,
+    )
 
 
 def _migrate_side(args: argparse.Namespace, side: str) -> Settings:

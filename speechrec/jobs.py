@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from speechrec import audio, features
+from speechrec import audio, cut, features
 from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
 from speechrec.quality import QualityReport, assess_take
@@ -84,22 +84,54 @@ def _writers() -> ThreadPoolExecutor:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """One stored take to turn into an exported WAV. ``clip_duration_s=None`` keeps the whole take."""
+    """One stored take to turn into an exported WAV. ``clip_duration_s=None`` keeps the whole take.
+
+    ``speech_span_s``: where the speech is in the take (seconds; the quality report's), for
+    ``cut="speech"`` (see ``speechrec.cut``). ``room_noise``: also return the take's room noise.
+    """
 
     storage_url: str
     audio_key: str
     sample_rate: int
     clip_duration_s: float | None
+    speech_span_s: tuple[float, float] | None = None
+    cut: str = "speech"
+    room_noise: bool = False
 
 
-def render_clip(job: RenderJob) -> bytes | str:
-    """The exported WAV (16-bit mono at ``job.sample_rate``, cut to the loudest window), or why not."""
-    samples = render_pcm(job)
-    return samples if isinstance(samples, str) else encode_wav(samples, job.sample_rate)
+@dataclass(frozen=True)
+class RenderedClip:
+    """An exported WAV, and (when asked for) the take's room noise before and after the speech,
+    int16 PCM at the export rate (``cut.room_noise_parts``)."""
+
+    wav: bytes
+    room_noise: tuple[np.ndarray, ...] = ()
+
+
+def render_clip(job: RenderJob) -> RenderedClip | str:
+    """The exported WAV (16-bit mono at ``job.sample_rate``, cut as ``job.cut`` says), or why not."""
+    take = _read_take(job)
+    if isinstance(take, str):
+        return take
+    clip = take if job.clip_duration_s is None else _cut(take, job)
+    noise = cut.room_noise_parts(take, job.sample_rate, job.speech_span_s) if job.room_noise else ()
+    return RenderedClip(encode_wav(clip, job.sample_rate), tuple(noise))
 
 
 def render_pcm(job: RenderJob) -> np.ndarray | str:
-    """The exported clip as int16 PCM, shape ``(frames,)`` at ``job.sample_rate``, or why not.
+    """The exported clip as int16 PCM, shape ``(frames,)`` at ``job.sample_rate``, or why not."""
+    take = _read_take(job)
+    return take if isinstance(take, str) or job.clip_duration_s is None else _cut(take, job)
+
+
+def render_features(job: RenderJob) -> np.ndarray | str:
+    """The model check's feature vector of the clip the export would write (``features.clip_features``), or why not."""
+    samples = render_pcm(job)
+    return samples if isinstance(samples, str) else features.clip_features(samples, job.sample_rate)
+
+
+def _read_take(job: RenderJob) -> np.ndarray | str:
+    """The whole take as int16 PCM at the export rate, or why it cannot be read.
 
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.
     """
@@ -107,13 +139,8 @@ def render_pcm(job: RenderJob) -> np.ndarray | str:
         samples, rate = read_pcm16(open_storage(job.storage_url).get(job.audio_key))
     except (StoreError, AudioError) as error:
         return f"audio unreadable: {error}"
-    samples = audio.resample(samples, rate, job.sample_rate)
-    if job.clip_duration_s is not None:
-        samples = audio.fit_to_window(samples, job.sample_rate, job.clip_duration_s)
-    return samples
+    return audio.resample(samples, rate, job.sample_rate)
 
 
-def render_features(job: RenderJob) -> np.ndarray | str:
-    """The model check's feature vector of the clip the export would write (``features.clip_features``), or why not."""
-    samples = render_pcm(job)
-    return samples if isinstance(samples, str) else features.clip_features(samples, job.sample_rate)
+def _cut(take: np.ndarray, job: RenderJob) -> np.ndarray:
+    return cut.cut_clip(take, job.sample_rate, job.clip_duration_s, job.speech_span_s, job.cut)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from speechrec.config import Campaign, Settings, campaign_from_dict, campaign_to_dict
 from speechrec.errors import SpeechrecError
-from speechrec.export import PARALLEL_MIN_CLIPS, ExportOptions, export_fingerprint, plan_export
+from speechrec.export import PARALLEL_MIN_CLIPS, ExportOptions, export_fingerprint, plan_export, speech_spans
 from speechrec.jobs import RenderJob, render_features
 from speechrec.parallel import bounded_map, worker_pool
 from speechrec.store import NOISE_KEYWORD, ClipStore
@@ -451,7 +451,10 @@ def _features(
 ) -> list[np.ndarray | str]:
     sample_rate = options.sample_rate or campaign.export_sample_rate
     duration_s = options.clip_duration_s or campaign.clip_duration_s
-    jobs = (RenderJob(store.settings.storage_url, key, sample_rate, duration_s) for key in clips["audio_key"])
+    jobs = (
+        RenderJob(store.settings.storage_url, key, sample_rate, duration_s, span, options.cut)
+        for key, span in zip(clips["audio_key"], speech_spans(clips), strict=True)
+    )  # each clip cut exactly as the export cuts it
     workers = workers or os.cpu_count() or 1
     parallel = len(clips) >= PARALLEL_MIN_CLIPS and store.audio.shared_between_processes
     vectors: list[np.ndarray | str] = []

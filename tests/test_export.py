@@ -299,9 +299,13 @@ def test_wav_format(store, stored, tmp_path, options, sample_rate, duration_s):
 
 
 @pytest.mark.parametrize(
-    "options", [ExportOptions(selection="all"), ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5)]
+    "options",
+    [
+        ExportOptions(selection="all", cut="loudest"),
+        ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5, cut="loudest"),
+    ],
 )
-def test_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
+def test_with_the_old_cut_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
     archive, _ = export(store, tmp_path / "ds.zip", options)
     rate = options.sample_rate or CAMPAIGN.export_sample_rate
     length = round((options.clip_duration_s or CAMPAIGN.clip_duration_s) * rate)
@@ -635,12 +639,16 @@ def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
     assert zipfile.ZipFile(target).testzip() is None
 
 
+SILENCE_FILE = f"{NOISE_KEYWORD}/silence.wav"  # what _background_noise_/ holds when there is nothing else
+
+
 def test_empty_store_gives_a_valid_zip(store, tmp_path):
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
-    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 0, 0, [])
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
+    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 1, 0, [])
+    assert summary.background_noise == "silence"
     assert list_lines(archive, "validation_list.txt") == []
-    assert metadata_rows(archive) == []
+    assert [(row["path"], row["kind"]) for row in metadata_rows(archive)] == [(SILENCE_FILE, "background_noise")]
     assert "Clips: 0 from 0 speakers" in archive.read("README.md").decode()
 
 
@@ -681,9 +689,9 @@ def test_export_with_every_audio_file_missing_still_gives_a_valid_zip(store, sto
     for clip in stored:
         stored_flac_path(store, clip.clip_id).unlink()
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])  # TensorFlow still finds noise
     assert sorted(clip_id for clip_id, _ in summary.skipped) == sorted(expected_ids(stored, "default"))
-    assert (summary.files, summary.background_noise_files) == (0, 0)
+    assert (summary.files, summary.background_noise_files) == (0, 1)
 
 
 def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
@@ -694,10 +702,10 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     )
     archive, summary = export(store, tmp_path / "ds.zip")
     name = f"grüezi/{TEST}_nohash_0.wav"
-    assert wav_names(archive) == [name]
+    assert wav_names(archive) == [name, SILENCE_FILE]  # one take has too little room noise for a file
     assert archive.getinfo(name).flag_bits & 0x800  # the name is marked as UTF-8
     assert list_lines(archive, "testing_list.txt") == [name]
-    assert [row["path"] for row in metadata_rows(archive)] == [name]
+    assert [row["path"] for row in metadata_rows(archive)] == [name, SILENCE_FILE]
     assert summary.files_per_keyword == {"grüezi": 1}
 
 
@@ -709,7 +717,7 @@ def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
         samples, 48000, assess_take(samples, 48000), keyword="yes", speaker_id=T1, session_id="s", source="webrtc"
     )
     archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="accepted"))
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
     assert (summary.files, summary.skipped) == (0, [])
 
 
@@ -747,7 +755,9 @@ def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path)
 
 
 def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
-    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="accepted")).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(metadata_csv(store, CAMPAIGN, ExportOptions(selection="accepted")).decode()))
+    )
     assert {row["clip_id"] for row in rows} == expected_ids(stored, "accepted")
     assert all(WORD_PATH.match(row["path"]) or NOISE_PATH.match(row["path"]) for row in rows)
 

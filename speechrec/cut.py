@@ -1,0 +1,78 @@
+"""The exported window of a take: centred on its speech, padded with the take's own room noise.
+
+Works on mono int16 PCM or float32 arrays, shape ``(frames,)``, and keeps the input's dtype.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from speechrec import audio
+
+CUTS = {
+    "speech": "centred on the detected speech (the loudest window when no speech was detected)",
+    "loudest": "the loudest window, shorter takes padded with digital silence (the old cut)",
+}
+# Room noise is taken at least this far from the detected speech, so that no onset or tail of the
+# word (the detector's 20 ms frames can miss a soft edge by up to a frame) is copied into a padding.
+SPEECH_GUARD_S = 0.05
+# With less room noise than this, a padding made of it would be a short loop (audible as a buzz at
+# 1/0.1 s = 10 Hz and below); the padding is digital silence instead.
+MIN_ROOM_NOISE_S = 0.1
+
+
+def cut_clip(
+    samples: np.ndarray,
+    sample_rate: int,
+    duration_s: float,
+    speech_span_s: tuple[float, float] | None,
+    cut: str = "speech",
+) -> np.ndarray:
+    """Exactly ``round(duration_s * sample_rate)`` samples of a take for the export.
+
+    ``cut="speech"``: the window is centred on ``speech_span_s`` (start and end of the speech in
+    seconds from the take's start, as the quality report found them), so a word up to
+    ``duration_s - 0.2`` s long sits at least 100 ms from both edges, where TensorFlow's default
+    time-shift augmentation (±100 ms) cannot push it out. Where the window reaches past the take,
+    it is padded with the take's own room noise (see ``room_noise``), or digital silence when the
+    take has less than MIN_ROOM_NOISE_S of it. Without a speech span, the loudest window.
+    ``cut="loudest"``: ``audio.fit_to_window``, the cut of speechrec before centring.
+    Raises ValueError for an unknown cut or a duration below one sample.
+    """
+    if cut not in CUTS:
+        raise ValueError(f"cut must be one of {', '.join(CUTS)}, got {cut!r}")
+    length = round(duration_s * sample_rate)
+    if length < 1:
+        raise ValueError(f"duration_s must give at least one sample, got {duration_s!r}")
+    if cut == "loudest" or speech_span_s is None:
+        return audio.fit_to_window(samples, sample_rate, duration_s)
+    start = round((speech_span_s[0] + speech_span_s[1]) / 2 * sample_rate - length / 2)
+    body = samples[max(0, start) : max(0, start + length)]
+    before, after = max(0, -start), length - len(body) - max(0, -start)
+    if before == 0 and after == 0:
+        return body
+    noise = room_noise(samples, sample_rate, speech_span_s)
+    if len(noise) < MIN_ROOM_NOISE_S * sample_rate:
+        return np.pad(body, (before, after))
+    # Mirrored copies: each padding meets the take at the sample it continues (no jump at the join).
+    backwards = np.resize(np.concatenate([noise, noise[::-1]]), before)[::-1]  # ends with the take's first sample
+    forwards = np.resize(np.concatenate([noise[::-1], noise]), after)  # starts with the take's last sample
+    return np.concatenate([backwards, body, forwards]).astype(samples.dtype, copy=False)
+
+
+def room_noise(samples: np.ndarray, sample_rate: int, speech_span_s: tuple[float, float] | None) -> np.ndarray:
+    """The take without its speech: ``room_noise_parts`` joined (empty when there are none)."""
+    return np.concatenate([samples[:0], *room_noise_parts(samples, sample_rate, speech_span_s)])
+
+
+def room_noise_parts(
+    samples: np.ndarray, sample_rate: int, speech_span_s: tuple[float, float] | None
+) -> list[np.ndarray]:
+    """The take before and after its speech span, each at least SPEECH_GUARD_S away from it: up to
+    two arrays, none when there is no span (then nothing tells noise from speech)."""
+    if speech_span_s is None:
+        return []
+    guard = round(SPEECH_GUARD_S * sample_rate)
+    lead_end = max(0, round(speech_span_s[0] * sample_rate) - guard)
+    trail_start = min(len(samples), round(speech_span_s[1] * sample_rate) + guard)
+    return [part for part in (samples[:lead_end], samples[trail_start:]) if len(part)]
