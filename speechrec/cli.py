@@ -121,6 +121,8 @@ def run_import(args: argparse.Namespace) -> int:
     unknown = sorted(set(summary.words) - set(campaign.words) - {"_background_noise_"})
     if unknown:
         print(f"words not in the campaign: {', '.join(unknown)}")
+    for path, earlier in summary.same_audio[:MAX_LISTED_SKIPS]:
+        print(f"  not imported {path}: the same audio as {earlier}, in another encoding")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:
         print(f"  skipped {path}: {reason}")
     if len(summary.skipped) > MAX_LISTED_SKIPS:

@@ -17,9 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from speechrec.config import Campaign, check_word
+from speechrec.decode import read_audio_bytes
 from speechrec.errors import CampaignError, SpeechrecError
+from speechrec.fingerprint import FingerprintIndex, same_recording
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
+from speechrec.storage import audio_key
 from speechrec.store import NOISE_KEYWORD, ClipStore, NewClip
 
 AUDIO_EXTENSIONS = frozenset(
@@ -62,6 +65,8 @@ class ImportSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     flagged: int = 0
     words: dict[str, int] = field(default_factory=dict)
+    # (file, earlier file): the same audio in another encoding, counted in duplicates and not stored
+    same_audio: list[tuple[str, str]] = field(default_factory=list)
 
 
 def derived_speaker_id(layout: str, session: str) -> str:
@@ -104,7 +109,9 @@ def import_folder(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportSummary:
-    """Import every recording under ``folder``; files already imported (same bytes) are not added again.
+    """Import every recording under ``folder``; files already imported (same bytes) are not added again,
+    nor a file whose decoded audio equals an earlier one's of the same import (another encoding of
+    the same take; listed in ``summary.same_audio``).
 
     One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
     ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
@@ -166,12 +173,20 @@ def import_folder(
     parallel = len(recordings) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
     batch: list[NewClip] = []
     speakers: set[str] = set()
+    heard = FingerprintIndex()  # this import's takes: (file, audio key) by fingerprint
     with worker_pool(workers, enabled=parallel) as pool:
         chunks = bounded_map(pool, ingest_files, batched(jobs(), FILES_PER_TASK), TASKS_PER_WORKER * workers)
         for index, result in enumerate(itertools.chain.from_iterable(chunks)):
             done += 1
             recording, sha1 = new_recordings[index]
-            if isinstance(result, IngestedTake):
+            key = audio_key(recording.speaker_id, result.clip_id) if isinstance(result, IngestedTake) else ""
+            earlier = _earlier_copy(store, heard, result, key) if isinstance(result, IngestedTake) else None
+            if earlier is not None:
+                store.audio.remove(key)  # the worker stored it already
+                summary.duplicates += 1
+                summary.same_audio.append((recording.relative, earlier))
+            elif isinstance(result, IngestedTake):
+                heard.add(result.fingerprint, (recording.relative, key))
                 batch.append(_new_clip(recording, sha1, result))
             else:
                 summary.skipped.append((recording.relative, result))
@@ -182,6 +197,23 @@ def import_folder(
         _store_batch(store, batch, speakers, summary)
     summary.skipped.sort()
     return summary
+
+
+def _earlier_copy(store: ClipStore, heard: FingerprintIndex, take: IngestedTake, key: str) -> str | None:
+    """The file of this import whose decoded audio ``take`` repeats (another encoding), or None.
+
+    Only within one import: finding copies of takes imported earlier needs the fingerprint in a
+    column of its own (a schema change)."""
+    if take.fingerprint is None:
+        return None
+    candidates = heard.candidates(take.fingerprint)
+    if not candidates:
+        return None
+    samples, rate = read_audio_bytes(store.read_flac(key))
+    for relative, earlier_key in candidates:
+        if same_recording(samples, rate, *read_audio_bytes(store.read_flac(earlier_key))):
+            return relative
+    return None
 
 
 def _new_clip(recording: Recording, sha1: str, take: IngestedTake) -> NewClip:

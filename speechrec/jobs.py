@@ -17,6 +17,7 @@ import numpy as np
 from speechrec import audio, cut, features
 from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
+from speechrec.fingerprint import Fingerprint, fingerprint
 from speechrec.quality import QualityReport, assess_take
 from speechrec.storage import audio_key, open_storage
 
@@ -44,6 +45,7 @@ class IngestedTake:
     clip_id: str
     sample_rate: int
     quality: QualityReport
+    fingerprint: Fingerprint | None = None  # of the decoded audio: the same take in any encoding
 
 
 def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
@@ -64,7 +66,7 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
                 results.append(str(error).removeprefix(f"{job.name}: "))
                 continue
             quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
-            take = IngestedTake(uuid.uuid4().hex, sample_rate, quality)
+            take = IngestedTake(uuid.uuid4().hex, sample_rate, quality, fingerprint(samples, sample_rate))
             storage = open_storage(job.storage_url)
             flac = encode_flac(samples, sample_rate)
             writes.append(_writers().submit(storage.put, audio_key(job.speaker_id, take.clip_id), flac))
