@@ -9,7 +9,8 @@ word, another voice over the word, half a word). Then:
   2. times `python -m speechrec check-model` as a whole command, with its peak memory (all processes);
   3. prints the check's accuracy per keyword and per speaker;
   4. counts the known bad takes among the first 10 % of the Review queue, newest first (today's
-     order) and doubtful first (the model's doubt and the quality flags).
+     order) and doubtful first (the model's doubt and the quality flags);
+  5. exports with each cut and counts the clips whose word comes within 100 ms / 50 ms of an edge.
 
 Usage: python bench/bench_model_check.py [--speakers 12] [--takes 30] [--keep DIR]
 (with --keep, a second run on the same DIR checks the kept corpus again instead of making a new one)
@@ -19,6 +20,7 @@ Needs espeak-ng (Debian package espeak-ng).
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
 import io
 import json
@@ -26,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +43,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 from bench_import_export import timed  # noqa: E402
 
 from speechrec.config import load_campaign, load_settings  # noqa: E402
+from speechrec.cut import CUTS  # noqa: E402
 from speechrec.importer import import_folder  # noqa: E402
 from speechrec.store import ClipStore  # noqa: E402
 
@@ -233,6 +237,36 @@ def run(work: Path, speakers: int, takes: int) -> None:
         if clip_id in bad_ids:
             kinds[bad_paths[path_of[clip_id]]] += 1
     print("  of them, by kind: " + ", ".join(f"{kind} {count}" for kind, count in kinds.items()))
+    for cut in CUTS:
+        near = edge_margins(store, work / f"export-{cut}.zip", cut)
+        print(
+            f"export cut {cut!r}: of {near['clips']} clips whose speech is at most 0.8 s, the word lies within "
+            f"100 ms of an edge in {near[0.1]} and within 50 ms in {near[0.05]}"
+        )
+
+
+def edge_margins(store: ClipStore, path: Path, cut: str) -> dict:
+    """Export with ``cut`` and count the clips whose detected speech comes near an edge (as the issue
+    measured it: speech found in each exported clip, takes whose speech is at most 0.8 s)."""
+    from speechrec.audio import speech_span
+    from speechrec.export import ExportOptions, export_dataset
+
+    export_dataset(store, CAMPAIGN, path, ExportOptions(cut=cut))
+    counts = {"clips": 0, 0.1: 0, 0.05: 0}
+    with zipfile.ZipFile(path) as archive:
+        rows = csv.DictReader(io.StringIO(archive.read("metadata.csv").decode()))
+        for row in rows:
+            if not row["clip_id"] or not row["speech_end_s"]:
+                continue
+            if float(row["speech_end_s"]) - float(row["speech_start_s"]) > 0.8:
+                continue
+            clip, rate = sf.read(io.BytesIO(archive.read(row["path"])), dtype="float32")
+            span = speech_span(clip, rate)
+            margin = min(span[0], len(clip) / rate - span[1]) if span else 0.0
+            counts["clips"] += 1
+            counts[0.1] += margin < 0.1
+            counts[0.05] += margin < 0.05
+    return counts
 
 
 if __name__ == "__main__":
