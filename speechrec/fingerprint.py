@@ -73,16 +73,18 @@ def same_audio(first: Fingerprint, second: Fingerprint) -> bool:
 # A copy's difference from its original lies this far below the audio, or further (16-bit rounding
 # is ~90 dB below a -20 dBFS take; soxr's and FFmpeg's resamplers differ ~60-80 dB down).
 MIN_COPY_SNR_DB = 50.0
+# Waveforms are compared at 3/4 of the lower rate, at most this (speech's band; 3x faster than 36 kHz).
+COMPARE_RATE_CAP = 12000
 # Codecs and resamplers may shift a copy by a sample or two; the comparison tries these lags.
 MAX_LAG = 2
 
 
 def same_recording(first: np.ndarray, first_rate: int, second: np.ndarray, second_rate: int) -> bool:
     """True when two decoded takes (mono float32 in [-1, 1]) are one recording: below 3/4 of the lower
-    rate's Nyquist frequency, their difference is at least MIN_COPY_SNR_DB below the first (at the
+    rate's Nyquist frequency (6 kHz at most), their difference is at least MIN_COPY_SNR_DB below the first (at the
     best lag). The top quarter is left out: resamplers' anti-alias filters differ there (soxr and
     FFmpeg's, 48 to 16 kHz: 46 dB apart over the whole band, 74 dB below 6 kHz)."""
-    rate = min(first_rate, second_rate) * 3 // 4
+    rate = min(first_rate, second_rate, COMPARE_RATE_CAP * 4 // 3) * 3 // 4
     a = audio.resample(first, first_rate, rate).astype(np.float64)
     b = audio.resample(second, second_rate, rate).astype(np.float64)
     length = min(len(a), len(b)) - 2 * MAX_LAG
