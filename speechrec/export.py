@@ -387,7 +387,8 @@ def download_name(campaign: Campaign, day: date, extension: str = "zip") -> str:
 
 def _write_entry(archive: zipfile.ZipFile, name: str, data: bytes) -> None:
     info = zipfile.ZipInfo(name, date_time=ZIP_DATE_TIME)
-    info.external_attr = 0o644 << 16
+    # A folder (name ending in "/") must be enterable once unpacked: rwxr-xr-x and the MS-DOS folder bit.
+    info.external_attr = (0o40755 << 16) | 0x10 if name.endswith("/") else 0o644 << 16
     info.compress_type = zipfile.ZIP_STORED if name.endswith(".wav") else zipfile.ZIP_DEFLATED
     archive.writestr(info, data)
 
@@ -537,7 +538,7 @@ _LAYOUT_TEXT = {
 }
 _CUT_TEXT = {
     "speech": "each clip is centred on the speech detected in its take (the loudest window where none was "
-    "found); a take shorter than that is padded with its own room noise",
+    "found); where a clip reaches past its take, it is filled with the take's own room noise",
     "loudest": "the loudest stretch of each take; a shorter take is padded with digital silence",
 }
 _SPLIT_TEXT = {

@@ -257,6 +257,10 @@ def test_split_folders_have_every_word_in_every_split_and_no_noise_class(store, 
         speakers_per_split.setdefault(row["speaker"], set()).add(expected)
     assert all(len(splits) == 1 for splits in speakers_per_split.values())  # no speaker in two splits
     assert not (folder / "validation_list.txt").exists()
+    with zipfile.ZipFile(tmp_path / "ds.zip") as archive:
+        folders = [info for info in archive.infolist() if info.is_dir()]
+    assert len(folders) == 3 * len(words)
+    assert all(info.external_attr >> 16 == 0o40755 for info in folders)  # unzip makes them enterable
 
 
 def test_hugging_face_audiofolder_reads_the_split_folders(store, tmp_path, monkeypatch):
