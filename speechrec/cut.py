@@ -16,6 +16,9 @@ CUTS = {
 # Room noise is taken at least this far from the detected speech, so that no onset or tail of the
 # word (the detector's 20 ms frames can miss a soft edge by up to a frame) is copied into a padding.
 SPEECH_GUARD_S = 0.05
+# Room noise is quiet: frames more than this above the take's noise floor belong to something else
+# (a word's tail, a breath). Steady noise stays within 2 dB of its floor (audio.py's measurement).
+QUIET_ABOVE_FLOOR_DB = 6.0
 # With less room noise than this, a padding made of it would be a short loop (audible as a buzz at
 # 1/0.1 s = 10 Hz and below); the padding is digital silence instead.
 MIN_ROOM_NOISE_S = 0.1
@@ -68,11 +71,22 @@ def room_noise(samples: np.ndarray, sample_rate: int, speech_span_s: tuple[float
 def room_noise_parts(
     samples: np.ndarray, sample_rate: int, speech_span_s: tuple[float, float] | None
 ) -> list[np.ndarray]:
-    """The take before and after its speech span, each at least SPEECH_GUARD_S away from it: up to
-    two arrays, none when there is no span (then nothing tells noise from speech)."""
+    """The room noise of a take: its quiet start before the speech and its quiet end after it, up to
+    two arrays; none when there is no span (then nothing tells noise from speech).
+
+    Each part stays SPEECH_GUARD_S away from the speech span, and also stops at the first frame
+    (20 ms) louder than QUIET_ABOVE_FLOOR_DB over the take's noise floor: a word's quiet tail, which
+    the span can miss, must not be copied into a padding or the background noise.
+    """
     if speech_span_s is None:
         return []
     guard = round(SPEECH_GUARD_S * sample_rate)
+    levels = audio.frame_levels_dbfs(samples, sample_rate)  # int16 input: dB re 1, relative use only
+    loud = np.flatnonzero(levels > audio.noise_floor_dbfs(levels) + QUIET_ABOVE_FLOOR_DB)
+    frame = round(audio.FRAME_S * sample_rate)
     lead_end = max(0, round(speech_span_s[0] * sample_rate) - guard)
     trail_start = min(len(samples), round(speech_span_s[1] * sample_rate) + guard)
+    if len(loud):
+        lead_end = min(lead_end, int(loud[0]) * frame)
+        trail_start = max(trail_start, (int(loud[-1]) + 1) * frame)
     return [part for part in (samples[:lead_end], samples[trail_start:]) if len(part)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from signals import make_take, rms_dbfs, steady_noise
+from signals import make_take, rms_dbfs, steady_noise, tone
 
 from speechrec import audio
 from speechrec.background import PER_SPEAKER_S, NoiseCollector, join_with_crossfades
@@ -83,13 +83,19 @@ def test_a_word_longer_than_the_clip_keeps_its_middle():
     assert np.array_equal(clip, samples[start : start + RATE])
 
 
-def test_room_noise_keeps_a_guard_from_the_speech():
-    samples = np.arange(RATE, dtype=np.float32)  # each sample its own index
-    parts = room_noise_parts(samples, RATE, (0.3, 0.6))
+def test_room_noise_keeps_a_guard_from_the_speech_and_leaves_out_a_words_quiet_tail():
+    room = steady_noise(1.0, RATE, -60.0)
     guard = round(SPEECH_GUARD_S * RATE)
-    assert [(part[0], part[-1]) for part in parts] == [(0, 0.3 * RATE - guard - 1), (0.6 * RATE + guard, RATE - 1)]
-    assert room_noise_parts(samples, RATE, None) == []
-    assert room_noise_parts(samples, RATE, (0.0, 1.0)) == []
+    parts = room_noise_parts(room, RATE, (0.3, 0.6))
+    assert [len(part) for part in parts] == [round(0.3 * RATE) - guard, RATE - round(0.6 * RATE) - guard]
+    assert np.array_equal(parts[0], room[: len(parts[0])]) and np.array_equal(parts[1], room[-len(parts[1]) :])
+    # A tail 20 dB over the room that the span missed (0.6-0.8 s) is not room noise.
+    tailed = room.copy()
+    tailed[round(0.6 * RATE) : round(0.8 * RATE)] += tone(300.0, 0.2, RATE, 0.01 * np.sqrt(2))
+    trail = room_noise_parts(tailed, RATE, (0.3, 0.6))[1]
+    assert RATE - round(0.8 * RATE) - round(0.02 * RATE) <= len(trail) <= RATE - round(0.8 * RATE)
+    assert room_noise_parts(room, RATE, None) == []
+    assert room_noise_parts(room, RATE, (0.0, 1.0)) == []
 
 
 @pytest.mark.parametrize("cut, duration_s", [("middle", 1.0), ("speech", 0.00001)])
