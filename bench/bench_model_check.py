@@ -264,8 +264,8 @@ def edge_margins(store: ClipStore, path: Path, cut: str) -> dict:
             span = speech_span(clip, rate)
             margin = min(span[0], len(clip) / rate - span[1]) if span else 0.0
             counts["clips"] += 1
-            counts[0.1] += margin < 0.1
-            counts[0.05] += margin < 0.05
+            counts[0.1] += margin < 0.1 - 1e-6  # 20 ms frames: 0.1 s may come out as 0.0999...
+            counts[0.05] += margin < 0.05 - 1e-6
     return counts
 
 

@@ -16,6 +16,8 @@ CUTS = {
 # Room noise is taken at least this far from the detected speech, so that no onset or tail of the
 # word (the detector's 20 ms frames can miss a soft edge by up to a frame) is copied into a padding.
 SPEECH_GUARD_S = 0.05
+# An int16 sample of 32768 is full scale: levels of int16 PCM are this many dB above dBFS.
+PCM16_FULL_SCALE_DB = 20 * np.log10(32768.0)
 # Room noise is quiet: frames more than this above the take's noise floor belong to something else
 # (a word's tail, a breath). Steady noise stays within 2 dB of its floor (audio.py's measurement).
 QUIET_ABOVE_FLOOR_DB = 6.0
@@ -61,6 +63,17 @@ def cut_clip(
     backwards = np.resize(np.concatenate([noise, noise[::-1]]), before)[::-1]  # ends with the take's first sample
     forwards = np.resize(np.concatenate([noise[::-1], noise]), after)  # starts with the take's last sample
     return np.concatenate([backwards, body, forwards]).astype(samples.dtype, copy=False)
+
+
+def detect_speech_span(samples: np.ndarray, sample_rate: int) -> tuple[float, float] | None:
+    """The speech span of a take as the quality check finds it (``audio.speech_frame_mask``), but at
+    this sample rate: int16 PCM or float32 in [-1, 1]. At the export's 16 kHz a 48 kHz room is up to
+    4.8 dB quieter (its band above 8 kHz is gone), so a word's quiet tail can count as speech here
+    and not in the take; centring on this span keeps that tail inside the clip too."""
+    levels = audio.frame_levels_dbfs(samples, sample_rate)
+    if samples.dtype == np.int16:
+        levels = levels - PCM16_FULL_SCALE_DB
+    return audio.mask_span_s(audio.speech_frame_mask(levels))
 
 
 def room_noise(samples: np.ndarray, sample_rate: int, speech_span_s: tuple[float, float] | None) -> np.ndarray:

@@ -115,15 +115,18 @@ def render_clip(job: RenderJob) -> RenderedClip | str:
     take = _read_take(job)
     if isinstance(take, str):
         return take
-    clip = take if job.clip_duration_s is None else _cut(take, job)
-    noise = cut.room_noise_parts(take, job.sample_rate, job.speech_span_s) if job.room_noise else ()
+    span = _speech_span(take, job)
+    clip = take if job.clip_duration_s is None else _cut(take, job, span)
+    noise = cut.room_noise_parts(take, job.sample_rate, span) if job.room_noise else ()
     return RenderedClip(encode_wav(clip, job.sample_rate), tuple(noise))
 
 
 def render_pcm(job: RenderJob) -> np.ndarray | str:
     """The exported clip as int16 PCM, shape ``(frames,)`` at ``job.sample_rate``, or why not."""
     take = _read_take(job)
-    return take if isinstance(take, str) or job.clip_duration_s is None else _cut(take, job)
+    if isinstance(take, str) or job.clip_duration_s is None:
+        return take
+    return _cut(take, job, _speech_span(take, job))
 
 
 def render_features(job: RenderJob) -> np.ndarray | str:
@@ -144,5 +147,13 @@ def _read_take(job: RenderJob) -> np.ndarray | str:
     return audio.resample(samples, rate, job.sample_rate)
 
 
-def _cut(take: np.ndarray, job: RenderJob) -> np.ndarray:
-    return cut.cut_clip(take, job.sample_rate, job.clip_duration_s, job.speech_span_s, job.cut)
+def _speech_span(take: np.ndarray, job: RenderJob) -> tuple[float, float] | None:
+    """Where the speech is: as found at the export rate (``cut.detect_speech_span``), the stored span
+    where nothing is found there; None for a take without speech (or background noise)."""
+    if job.cut != "speech" or job.speech_span_s is None:
+        return job.speech_span_s
+    return cut.detect_speech_span(take, job.sample_rate) or job.speech_span_s
+
+
+def _cut(take: np.ndarray, job: RenderJob, span: tuple[float, float] | None) -> np.ndarray:
+    return cut.cut_clip(take, job.sample_rate, job.clip_duration_s, span, job.cut)
