@@ -45,9 +45,11 @@ LAYOUTS = {
 SPLIT_FOLDERS = {"training": "train", "validation": "validation", "testing": "test"}
 # What each folder of the zip holds (metadata.csv's column kind).
 KINDS = ("keyword", "filler", "other", "background_noise")
-# Without room recordings, the room noise of at most this many takes per speaker is gathered for
-# _background_noise_/ (a take holds 0.5 s of it or more, and a speaker's allowance is 60 s).
+# Without room recordings, the room noise of at most this many takes per speaker, and in all, is
+# gathered for _background_noise_/ (a take holds 0.5 s of it or more: a speaker's allowance is
+# 60 s, the whole folder's 600 s); more would be cut, sent and dropped for nothing.
 NOISE_TAKES_PER_SPEAKER = 120
+NOISE_TAKES = 1200
 # The source of the one background noise file made when the takes hold too little room noise.
 SILENCE = "digital silence"
 # Zip entries carry this fixed time so the same store always gives the same bytes.
@@ -209,6 +211,7 @@ def export_dataset(
     # No room recordings: gather the room noise around the words for _background_noise_/.
     collector = None if is_noise.any() else NoiseCollector(sample_rate)
     noise_wanted = (plan.groupby("speaker_id").cumcount() < NOISE_TAKES_PER_SPEAKER).to_numpy() & ~is_noise
+    noise_wanted &= np.cumsum(noise_wanted) <= NOISE_TAKES
     jobs = (
         RenderJob(
             store.settings.storage_url, key, sample_rate, None if noise else duration_s, span, options.cut,

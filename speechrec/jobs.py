@@ -148,11 +148,15 @@ def _read_take(job: RenderJob) -> np.ndarray | str:
 
 
 def _speech_span(take: np.ndarray, job: RenderJob) -> tuple[float, float] | None:
-    """Where the speech is: as found at the export rate (``cut.detect_speech_span``), the stored span
-    where nothing is found there; None for a take without speech (or background noise)."""
-    if job.cut != "speech" or job.speech_span_s is None:
-        return job.speech_span_s
-    return cut.detect_speech_span(take, job.sample_rate) or job.speech_span_s
+    """Where the speech is: the stored span, or, where centring on it leaves the word less than
+    cut.RECHECK_MARGIN_S from an edge, the span found at the export rate (``cut.detect_speech_span``,
+    which sees a word's quiet tail); None for a take without speech (or background noise)."""
+    span = job.speech_span_s
+    if job.cut != "speech" or span is None or job.clip_duration_s is None:
+        return span
+    if (job.clip_duration_s - (span[1] - span[0])) / 2 >= cut.RECHECK_MARGIN_S:
+        return span
+    return cut.detect_speech_span(take, job.sample_rate) or span
 
 
 def _cut(take: np.ndarray, job: RenderJob, span: tuple[float, float] | None) -> np.ndarray:
