@@ -21,6 +21,7 @@ from speechrec.modelcheck import (
 )
 from speechrec.review import word_label
 from speechrec.store import ClipStore
+from speechrec.ui import state
 
 # How often the page looks at a running check's progress (a small file read).
 POLL_S = 1.0
@@ -60,14 +61,14 @@ def check_progress_ui(settings: Settings) -> bool:
     blocking anything else); the whole page reruns when it ends. Returns True while one runs."""
     progress = running_check(settings)
     if progress is None:
-        if st.session_state.get("model_check_running"):
-            st.session_state["model_check_running"] = False
+        if st.session_state[state.MODEL_CHECK_RUNNING]:
+            st.session_state[state.MODEL_CHECK_RUNNING] = False
             st.rerun()
         return False
     if progress.failed:
         st.error(f"The last check did not finish: {progress.message}")
         return False
-    st.session_state["model_check_running"] = True
+    st.session_state[state.MODEL_CHECK_RUNNING] = True
     st.progress(min(max(progress.fraction, 0.0), 1.0), text=progress.message)
     return True
 
