@@ -9,7 +9,7 @@ zip's README, builds the example's AudioProcessor with train.py's defaults (sile
 draws a training batch (background noise and ±100 ms time shifts, as train.py does) and every
 validation and testing sample, then prints the sample count per label.
 
-Usage: python bench/check_tensorflow_example.py EXPORT.zip --input-data PATH/TO/input_data.py
+Usage: python bench/check_tensorflow_example.py EXPORT.zip --input-data PATH/TO/input_data.py [--wanted-words W,...]
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("export", type=Path, help="a zip written by speechrec export (Speech Commands layout)")
     parser.add_argument("--input-data", type=Path, required=True, help="TensorFlow's speech_commands/input_data.py")
+    parser.add_argument("--wanted-words", help="comma-separated (default: the --wanted_words in the zip's README)")
     args = parser.parse_args()
     spec = importlib.util.spec_from_file_location("input_data", args.input_data)
     input_data = importlib.util.module_from_spec(spec)
@@ -38,7 +39,10 @@ def main() -> None:
         with zipfile.ZipFile(args.export) as archive:
             archive.extractall(folder)
         readme = (Path(folder) / "README.md").read_text(encoding="utf-8")
-        wanted = re.search(r"--wanted_words=(\S+)", readme).group(1).split(",")
+        stated = re.search(r"--wanted_words=(\S+)", readme)
+        if not (args.wanted_words or stated):
+            sys.exit("the zip's README states no --wanted_words (an older export?); pass --wanted-words")
+        wanted = (args.wanted_words or stated.group(1)).split(",")
         # train.py's defaults, as models.prepare_model_settings computes them.
         sample_rate, desired = 16000, 16000
         window, stride = 480, 160
