@@ -109,7 +109,8 @@ def check_figures_ui(check: ModelCheck) -> None:
         check.speaker_table(),
         hide_index=True,
         column_config={
-            "accuracy": st.column_config.ProgressColumn("accuracy", min_value=0.0, max_value=1.0, format="percent")
+            "speaker_id": "speaker",
+            "accuracy": st.column_config.ProgressColumn("accuracy", min_value=0.0, max_value=1.0, format="percent"),
         },
     )
     st.subheader("Confusions")
@@ -135,9 +136,10 @@ def doubted_clips_ui(store: ClipStore, check: ModelCheck, limit: int) -> None:
                 st.caption(f"Clip {row.clip_id} has been deleted since the check.")
                 continue
             guess = "the same word" if row.guess == row.label else f"**{_label_name(row.guess)}**"
+            odds = "under 1 %" if row.own_probability < 0.005 else f"{row.own_probability:.0%}"
             st.markdown(
                 f"Filed as **{word_label(row.keyword)}**; the model hears {guess} "
-                f"(it gives “{word_label(row.keyword)}” {row.own_probability:.0%})."
+                f"(it gives “{word_label(row.keyword)}” {odds})."
             )
             st.caption(f"speaker {row.speaker_id} · {status}")
             st.page_link(REVIEW_PAGE, label="Open in Review", icon="🎧", query_params={"clip": row.clip_id})
