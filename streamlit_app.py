@@ -23,6 +23,7 @@ if signed_in():
     organizer_pages = [
         st.Page("pages/review.py", title="Review", icon="🎧"),
         st.Page("pages/stats.py", title="Stats", icon="📊"),
+        st.Page("pages/model_check.py", title="Model check", icon="🧪"),
         st.Page("pages/campaign.py", title="Campaign", icon="📝"),
     ]
     sign_out_ui()

@@ -17,25 +17,30 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["errors", "parallel", "participant_codes"],
     ["i18n"],
-    ["speechrec", "audio", "auth", "campaign", "config", "storage"],
-    ["decode", "quality", "capture", "prompts", "near_misses"],
+    ["speechrec", "audio", "auth", "campaign", "config", "storage", "features", "background"],
+    ["decode", "quality", "capture", "prompts", "near_misses", "cut", "fingerprint"],
     ["records", "jobs", "review"],
     ["schema"],
     ["migrations", "queries"],
     ["store"],
     ["takes", "stats", "export", "importer", "migrate"],
+    ["modelcheck"],
     ["cli"],
     ["__main__"],
     ["ui", "ui.state", "ui.resources", "ui.waveform"],
-    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language", "ui.campaign_languages"],
+    ["ui.auth", "ui.live", "ui.download", "ui.participants", "ui.language", "ui.campaign_languages", "ui.model_check"],
 ]
 LAYER = {name: index for index, names in enumerate(LAYERS) for name in names}
 # Modules that pages, worker processes and the record types use: no SQL and no pandas in them.
 PLAIN = [
     "audio",
+    "background",
     "campaign",
     "capture",
+    "cut",
     "decode",
+    "features",
+    "fingerprint",
     "i18n",
     "jobs",
     "near_misses",
