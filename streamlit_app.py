@@ -34,8 +34,13 @@ volunteer_pages = [
 # out of the menu and each says where to sign in.
 organizer = signed_in()
 organizer_pages = [
-    st.Page(f"pages/{name}.py", title=name.capitalize(), icon=icon, visibility="visible" if organizer else "hidden")
-    for name, icon in (("review", "🎧"), ("stats", "📊"), ("campaign", "📝"))
+    st.Page(f"pages/{name}.py", title=title, icon=icon, visibility="visible" if organizer else "hidden")
+    for name, title, icon in (
+        ("review", "Review", "🎧"),
+        ("stats", "Stats", "📊"),
+        ("model_check", "Model check", "🧪"),
+        ("campaign", "Campaign", "📝"),
+    )
 ]
 if organizer:
     page = st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages})

@@ -35,7 +35,7 @@ from speechrec.migrations import upgrade_schema
 from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
-from speechrec.queries import equal_conditions, review_conditions, review_count
+from speechrec.queries import equal_conditions, review_conditions, review_count, review_order
 from speechrec.records import (
     Clip,
     NewClip,
@@ -449,7 +449,8 @@ class ClipStore:
 
     def next_to_review(self, queue: ReviewFilter, *, shown: str | None = None) -> Clip | None:
         """The clip to review now: the newest (created_at, then clip_id) of those ``queue`` holds,
-        or None. One ``LIMIT 1`` query on the review index.
+        or None; with ``queue.first`` (the model check's doubt), those clips first, then flagged ones
+        (``queries.review_order``). One ``LIMIT 1`` query on the review index.
 
         The clip ``shown`` on screen stays while it matches the other filters, even if another
         organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
@@ -467,7 +468,7 @@ class ClipStore:
             newest = (
                 select(clips_table)
                 .where(*review_conditions(queue))
-                .order_by(clips_table.c.created_at.desc(), clips_table.c.clip_id.desc())
+                .order_by(*review_order(queue))
                 .limit(1)
             )
             row = connection.execute(newest).mappings().first()

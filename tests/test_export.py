@@ -303,9 +303,13 @@ def test_wav_format(store, stored, tmp_path, options, sample_rate, duration_s):
 
 
 @pytest.mark.parametrize(
-    "options", [ExportOptions(selection="all"), ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5)]
+    "options",
+    [
+        ExportOptions(selection="all", cut="loudest"),
+        ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5, cut="loudest"),
+    ],
 )
-def test_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
+def test_with_the_old_cut_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
     archive, _ = export(store, tmp_path / "ds.zip", options)
     rate = options.sample_rate or CAMPAIGN.export_sample_rate
     length = round((options.clip_duration_s or CAMPAIGN.clip_duration_s) * rate)
@@ -654,12 +658,16 @@ def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
     assert zipfile.ZipFile(target).testzip() is None
 
 
+SILENCE_FILE = f"{NOISE_KEYWORD}/silence.wav"  # what _background_noise_/ holds when there is nothing else
+
+
 def test_empty_store_gives_a_valid_zip(store, tmp_path):
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
-    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 0, 0, [])
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
+    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 1, 0, [])
+    assert summary.background_noise == "silence"
     assert list_lines(archive, "validation_list.txt") == []
-    assert metadata_rows(archive) == []
+    assert [(row["path"], row["kind"]) for row in metadata_rows(archive)] == [(SILENCE_FILE, "background_noise")]
     assert "Clips: 0 from 0 speakers" in archive.read("README.md").decode()
 
 
@@ -700,9 +708,9 @@ def test_export_with_every_audio_file_missing_still_gives_a_valid_zip(store, sto
     for clip in stored:
         stored_flac_path(store, clip.clip_id).unlink()
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])  # TensorFlow still finds noise
     assert sorted(clip_id for clip_id, _ in summary.skipped) == sorted(expected_ids(stored, "default"))
-    assert (summary.files, summary.background_noise_files) == (0, 0)
+    assert (summary.files, summary.background_noise_files) == (0, 1)
 
 
 def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
@@ -713,10 +721,10 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     )
     archive, summary = export(store, tmp_path / "ds.zip")
     name = f"grüezi/{TEST}_nohash_0.wav"
-    assert wav_names(archive) == [name]
+    assert wav_names(archive) == [name, SILENCE_FILE]  # one take has too little room noise for a file
     assert archive.getinfo(name).flag_bits & 0x800  # the name is marked as UTF-8
     assert list_lines(archive, "testing_list.txt") == [name]
-    assert [row["path"] for row in metadata_rows(archive)] == [name]
+    assert [row["path"] for row in metadata_rows(archive)] == [name, SILENCE_FILE]
     assert summary.files_per_keyword == {"grüezi": 1}
 
 
@@ -731,7 +739,7 @@ def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word
         store.add_clip(samples, rate, quality, keyword=word, speaker_id=T1, session_id="s", source="webrtc")
     archive, summary = export(store, tmp_path / "ds.zip")
     assert summary.files == 2
-    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive))
+    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive) if not name.startswith("_background_noise_/"))
     assert abs(with_offset.mean()) <= 0.005
     # The same word, whole: as much energy, and the same waveform up to where the window was cut.
     assert np.sum(with_offset**2) == pytest.approx(np.sum(without**2), rel=0.02)
@@ -750,12 +758,13 @@ def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_
             samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import"
         )
     archive, summary = export(store, tmp_path / "ds.zip")
-    names = wav_names(archive)
+    names = [name for name in wav_names(archive) if not name.startswith("_background_noise_/")]
     assert len({name.casefold() for name in names}) == len(names) == 6
     assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
     assert all(unicodedata.is_normalized("NFC", name) for name in names)
     assert summary.files_per_keyword == {"yes": 4, "über": 2}
-    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
+    rows = [row for row in metadata_rows(archive) if not row["path"].startswith("_background_noise_/")]
+    assert sorted(row["path"] for row in rows) == sorted(names)
 
 
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
@@ -766,7 +775,7 @@ def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
         samples, 48000, assess_take(samples, 48000), keyword="yes", speaker_id=T1, session_id="s", source="webrtc"
     )
     archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="accepted"))
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
     assert (summary.files, summary.skipped) == (0, [])
 
 
@@ -829,7 +838,9 @@ def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path)
 
 
 def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
-    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="accepted")).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(metadata_csv(store, CAMPAIGN, ExportOptions(selection="accepted")).decode()))
+    )
     assert {row["clip_id"] for row in rows} == expected_ids(stored, "accepted")
     assert all(WORD_PATH.match(row["path"]) or NOISE_PATH.match(row["path"]) for row in rows)
 
@@ -877,9 +888,9 @@ def test_a_campaign_with_variations_and_near_misses_exports_which_is_which(store
     summary = export_dataset(store, VARIED, tmp_path / "ds.zip", ExportOptions(selection="all"))
     archive = zipfile.ZipFile(tmp_path / "ds.zip")
     assert {name.split("/")[0] for name in wav_names(archive)} == {"hey jarvis", "stop", "cat", "hey", "jarvis",
-                                                                   "hey jar"}  # fmt: skip
+                                                                   "hey jar", "_background_noise_"}  # fmt: skip
     assert summary.files == len(asked) == 2 * (2 * 2 + 1 + 3)
-    rows = metadata_rows(archive)
+    rows = [row for row in metadata_rows(archive) if row["keyword"] != "_background_noise_"]
     header = archive.read("metadata.csv").decode().splitlines()[0].split(",")
     assert header[:4] == ["path", "keyword", "variation", "near_miss_of"]
     exported = sorted((row["speaker"], row["keyword"], row["variation"] or None) for row in rows)

@@ -28,7 +28,12 @@ from speechrec.ui.resources import app_settings, secret
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
 NEXT_PARAMETER = "next"  # ?organizer&next=stats: where to go after signing in (Review by default)
-ORGANIZER_PAGES = {"review": "pages/review.py", "stats": "pages/stats.py", "campaign": "pages/campaign.py"}
+ORGANIZER_PAGES = {
+    "review": "pages/review.py",
+    "stats": "pages/stats.py",
+    "model_check": "pages/model_check.py",
+    "campaign": "pages/campaign.py",
+}
 SESSION_COOKIE = "speechrec_organizer"
 
 

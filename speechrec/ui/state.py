@@ -33,6 +33,7 @@ LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) fo
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
 PREPARED_EXPORT = "prepared_export"  # (zip path, download name, ExportOptions, UTC build time), or None
 LANGUAGE = "language"  # the volunteer pages' language (a code the campaign offers), None until negotiated
+MODEL_CHECK_RUNNING = "model_check_running"  # this session saw a background model check running
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
 
@@ -65,6 +66,7 @@ def ensure_defaults() -> None:
         REVIEW_SEEN: None,
         SIGN_IN_FAILURES: 0,
         PREPARED_EXPORT: None,
+        MODEL_CHECK_RUNNING: False,
     }
     for key, value in defaults.items():
         st.session_state.setdefault(key, value)
