@@ -40,14 +40,14 @@ def test_a_store_too_small_says_so_after_the_run():
     store.save_campaign(CAMPAIGN)
     add_takes(store, range(2), {"yes": 1})
     at = organizer_page(PAGE)
-    at.button[-1].click().run()
+    next(item for item in at.button if item.label == "Run the model check").click().run()
     deadline = time.monotonic() + 120
     while not at.error and time.monotonic() < deadline:
         time.sleep(0.3)
         at.run()
     assert not at.exception
     assert "The last check did not finish: the model check needs clips of at least 3 speakers" in at.error[0].value
-    assert [item.label for item in at.button] == ["Run the model check"]  # it can be run again
+    assert [item.label for item in at.button if item.label != "Sign out"] == ["Run the model check"]  # it can be run again
 
 
 def test_run_in_the_background_then_figures_doubted_clips_and_links_into_review():
@@ -86,6 +86,6 @@ def test_run_in_the_background_then_figures_doubted_clips_and_links_into_review(
     review = organizer_page("pages/review.py")
     most_doubted = check.doubted(1)["clip_id"].iloc[0]
     assert review.session_state[state.REVIEW_SEEN][0] == most_doubted
-    assert "Doubtful clips first" in review.caption[0].value
+    assert any("Doubtful clips first" in item.value for item in review.caption)
     next(item for item in review.toggle if item.label == "Only clips the model doubts").set_value(True).run()
-    assert f"{len(check.doubted_clip_ids())} to go" in review.caption[1].value
+    assert any(f"{len(check.doubted_clip_ids())} to go" in item.value for item in review.caption)
