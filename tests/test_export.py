@@ -478,7 +478,7 @@ def test_metadata_says_whether_each_take_was_raw(store, backend):
         )
         for raw in (True, False, None)
     }
-    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="all")).decode())))
+    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, CAMPAIGN, ExportOptions(selection="all")).decode())))
     assert {row["clip_id"]: row["raw"] for row in rows} == {ids[True]: "true", ids[False]: "false", ids[None]: ""}
 
 
