@@ -6,10 +6,11 @@ import streamlit as st
 
 from speechrec.errors import SpeechrecError, cannot_write
 from speechrec.ui import state
-from speechrec.ui.auth import organizer_password, sign_out_ui, signed_in
-from speechrec.ui.resources import setup_logging, storage_notice_ui
+from speechrec.ui.auth import organizer_password, restore_organizer_ui, sign_out_ui, signed_in
+from speechrec.ui.browser import browser_ui
+from speechrec.ui.resources import STARTUP_ERRORS, campaign_and_store, setup_logging, storage_notice_ui
+from speechrec.ui.volunteer import keep_code_in_address, restore_volunteer_ui
 
-st.set_page_config(page_title="speechrec", page_icon="🎙️", layout="centered")
 setup_logging()
 state.ensure_defaults()
 try:
@@ -18,18 +19,38 @@ except OSError as error:  # the volunteers' pages still work; the sign-in form s
     logging.getLogger("speechrec").error("cannot keep the organizer password: %s", cannot_write(error))
 except (SpeechrecError, ValueError):
     pass  # a setting that cannot be read (e.g. a malformed database URL): every page says "speechrec cannot start"
+try:
+    campaign, store = campaign_and_store()
+except STARTUP_ERRORS:  # every page says why itself
+    campaign = store = None
+st.set_page_config(page_title=campaign.title if campaign else "speechrec", page_icon="🎙️", layout="centered")
+if store is not None:
+    restore_volunteer_ui(store)
+restore_organizer_ui()
+st.session_state[state.BROWSER] = browser_ui()
+
 volunteer_pages = [
     st.Page("pages/welcome.py", title="Welcome", icon="👋", default=True),
     st.Page("pages/record.py", title="Record", icon="🎙️"),
 ]
-if signed_in():
-    organizer_pages = [
-        st.Page("pages/review.py", title="Review", icon="🎧"),
-        st.Page("pages/stats.py", title="Stats", icon="📊"),
-        st.Page("pages/campaign.py", title="Campaign", icon="📝"),
-    ]
+# Organizer pages always exist, so a bookmark or a reload finds them; unless signed in they are
+# out of the menu and each says where to sign in.
+organizer = signed_in()
+organizer_pages = [
+    st.Page(f"pages/{name}.py", title=title, icon=icon, visibility="visible" if organizer else "hidden")
+    for name, title, icon in (
+        ("review", "Review", "🎧"),
+        ("stats", "Stats", "📊"),
+        ("model_check", "Model check", "🧪"),
+        ("campaign", "Campaign", "📝"),
+    )
+]
+if organizer:
+    page = st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages})
     sign_out_ui()
     storage_notice_ui()
-    st.navigation({"Volunteers": volunteer_pages, "Organizer": organizer_pages}).run()
 else:
-    st.navigation(volunteer_pages).run()
+    page = st.navigation(volunteer_pages + organizer_pages)
+if page.url_path in {volunteer_page.url_path for volunteer_page in volunteer_pages}:
+    keep_code_in_address()
+page.run()

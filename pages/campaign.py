@@ -19,7 +19,7 @@ from speechrec.ui.campaign_languages import languages_ui, translations_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.text import plain
 
-require_organizer()
+require_organizer("campaign")
 campaign, store = campaign_and_store_ui()
 st.title("Campaign")
 state.show_notice()
@@ -73,8 +73,11 @@ with st.form("campaign"):
         "e.g. `soft: Say it softly, as if someone sleeps nearby.` (optional)",
         format_variations(campaign.variations),
     )
-    takes_column, target_column = st.columns(2)
+    takes_column, rounds_column, target_column = st.columns(3)
     takes = takes_column.number_input("Takes per keyword", 1, 100, campaign.takes_per_keyword)
+    rounds = rounds_column.number_input(
+        "Rounds per volunteer", 1, 20, campaign.rounds, help="After a round a volunteer may record another."
+    )
     target = target_column.number_input("Target clips per keyword", 1, None, campaign.target_per_keyword)
     length_column, noise_column = st.columns(2)
     clip_duration_s = length_column.number_input(
@@ -102,6 +105,7 @@ if saved:
             "near_misses": parse_near_misses(near_misses),
             "variations": parse_variations(variations),
             "takes_per_keyword": int(takes),
+            "rounds": int(rounds),
             "target_per_keyword": int(target),
             "clip_duration_s": float(clip_duration_s),
             "background_noise_s": float(noise_s),

@@ -1,4 +1,5 @@
-"""Record: a microphone check, one prompted word at a time, the room's background noise, then done."""
+"""Record: a microphone check, one prompted word at a time (replay, redo or skip each), the room's
+background noise, then done, with the code and the way to another round."""
 
 import html
 from functools import partial
@@ -7,38 +8,49 @@ import streamlit as st
 
 from speechrec.campaign import NOISE_KEYWORD
 from speechrec.capture import CaptureResult, Outcome
-from speechrec.review import word_label
-from speechrec.takes import keep_capture, keep_upload, mic_check_passed, new_capture, volunteer_progress
+from speechrec.microphone import microphone_problem
+from speechrec.takes import TakeVerdict, keep_capture, keep_upload, mic_check_passed, new_capture, volunteer_progress
 from speechrec.ui import live, state
 from speechrec.ui.resources import campaign_and_store_ui
+from speechrec.ui.room import room_recorder_ui
+from speechrec.ui.takes import last_take_ui, skip_ui, takes_list_ui
+from speechrec.ui.volunteer import current_volunteer, not_me_ui, participant_code_ui, simple_recorder_toggle_ui
 
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
 
 campaign, store = campaign_and_store_ui()
-speaker_id, agreed_version = state.current_speaker(store)
+speaker_id, agreed_version = current_volunteer(store)
 if speaker_id is None or agreed_version != campaign.consent_version:
     st.warning("Please start on the Welcome page: read the consent text and agree to it first.")
     st.page_link("pages/welcome.py", label="Go to the Welcome page", icon="👋")
     st.stop()
+problem = microphone_problem(st.context.url, st.session_state[state.BROWSER])
+if problem:
+    st.error(problem, icon="🎙️")
+    st.stop()
 
-volunteer = volunteer_progress(store, campaign, speaker_id)
+volunteer = volunteer_progress(
+    store, campaign, speaker_id, skipped=store.skips(speaker_id), wanted_round=st.session_state[state.ROUND]
+)
 now = volunteer.progress
 attempt = st.session_state[state.ATTEMPT]
 session_id = st.session_state[state.SESSION_ID]
 
 
-def after_take_ui(stored: bool, problems: tuple[str, ...]) -> None:
+def after_take_ui(verdict: TakeVerdict, word: str) -> None:
     """Leave the verdict for the next run, reset the recorder, and rerun the page."""
-    if stored:
+    if verdict.stored:
+        st.session_state[state.LAST_TAKE] = (verdict.clip_id, word)
+        st.session_state[state.NOT_ME] = False
         state.leave_notice("success", "Got it, thank you!")
     else:
-        state.leave_notice("error", "That one did not work: " + "; ".join(problems) + ". Please try again.")
+        state.leave_notice("error", "That one did not work: " + "; ".join(verdict.problems) + ". Please try again.")
     st.session_state[state.ATTEMPT] += 1
     st.rerun()
 
 
-def uploaded_ui(data: bytes, keyword: str) -> None:
-    """The simple recorder's path: one recording per prompt."""
+def uploaded_ui(data: bytes, keyword: str, raw: bool | None) -> None:
+    """The simple and the room recorders' path: one recording per prompt."""
     verdict = keep_upload(
         store,
         campaign,
@@ -49,8 +61,9 @@ def uploaded_ui(data: bytes, keyword: str) -> None:
         source="audio_input",
         consent_version=agreed_version,
         variation=now.next_variation if keyword == now.next_word else None,
+        raw=raw,
     )
-    after_take_ui(verdict.stored, verdict.problems)
+    after_take_ui(verdict, keyword)
 
 
 def mic_check_ui(result: CaptureResult) -> None:
@@ -81,18 +94,24 @@ def live_take_ui(result: CaptureResult) -> None:
         consent_version=agreed_version,
         variation=now.next_variation,
     )
-    after_take_ui(verdict.stored, verdict.problems)
+    after_take_ui(verdict, now.next_word)
 
 
+not_me_ui()
 if not now.finished:
-    st.progress(now.fraction, text=f"{now.done} / {now.total}")
+    skipped = f" · {now.skipped} skipped" if now.skipped else ""
+    round_text = f" · round {volunteer.round} of {campaign.rounds}" if volunteer.round > 1 else ""
+    st.progress(now.fraction, text=f"{now.done} / {now.total}{skipped}{round_text}")
     state.show_notice()
     simple = st.session_state[state.SIMPLE_RECORDER]
-    if not simple and not st.session_state[state.MIC_OK]:
+    last_take_ui(store, live_recorder=not simple)
+    if not simple and st.session_state[state.LIVE_FAILED]:
+        live.fallback_ui()
+    elif not simple and not st.session_state[state.MIC_OK]:
         st.subheader("First, a microphone check")
         st.write("Press START, allow the microphone, then say anything, e.g. your favourite colour.")
         context = live.recorder_ui()
-        live.listen_ui(context, partial(new_capture, campaign), mic_check_ui)
+        live.listen_ui(context, partial(new_capture, campaign), mic_check_ui, meter_label="Microphone level")
     else:
         if now.next_variation:
             st.markdown(
@@ -112,40 +131,35 @@ if not now.finished:
                 sample_rate=RECORDING_RATE,
             )
             if recording is not None:
-                uploaded_ui(recording.getvalue(), now.next_word)
+                # st.audio_input asks the browser for plain audio: its processing stays on (see README)
+                uploaded_ui(recording.getvalue(), now.next_word, raw=False)
         else:
             context = live.recorder_ui()
             st.caption("Say the word when you are ready; the next one appears by itself.")
-            live.listen_ui(context, partial(new_capture, campaign), live_take_ui)
-    st.toggle("Use the simple recorder (if the live one does not work on your network)", key=state.SIMPLE_RECORDER)
+            live.listen_ui(context, partial(new_capture, campaign), live_take_ui, meter_label="Level")
+        skip_ui(store, speaker_id, now.next_word)
+    simple_recorder_toggle_ui()
 elif volunteer.needs_noise:
     st.subheader("Last step: the sound of your room")
     state.show_notice()
     st.write(
-        f"Please record about {campaign.background_noise_s:g} seconds of your room as it normally sounds, "
-        "without speaking. It helps models ignore background noise."
+        f"Please record {campaign.background_noise_s:g} seconds of your room as it normally sounds, without "
+        "speaking: press the button and stay quiet until the countdown ends. It helps models ignore background noise."
     )
-    recording = st.audio_input("Record the room", key=f"noise-{attempt}", sample_rate=RECORDING_RATE)
-    if recording is not None:
-        uploaded_ui(recording.getvalue(), NOISE_KEYWORD)
+    room = room_recorder_ui(campaign.background_noise_s, key=f"room-{attempt}")
+    if room is not None:
+        uploaded_ui(room.wav, NOISE_KEYWORD, raw=room.raw)
+    skip_ui(store, speaker_id, NOISE_KEYWORD, "Skip this step")
 else:
     state.show_notice()
     st.subheader("All done. Thank you!")
     st.write(f"You recorded {volunteer.clips} clips for this dataset.")
-    code = st.session_state[state.PARTICIPANT_CODE]
-    if code:
-        st.info(f"Your participant code is **{code}**: keep it to withdraw your recordings later.")
+    participant_code_ui(
+        st.session_state[state.PARTICIPANT_CODE],
+        "Your participant code: keep it (or the link) to continue later or to withdraw your recordings.",
+    )
+    if volunteer.more_rounds and st.button("Record another round", type="primary", icon="🔁"):
+        st.session_state[state.ROUND] = volunteer.round + 1
+        st.rerun()
 
-session_count = store.clip_count(speaker_id=speaker_id, session_id=session_id)
-# The players load every take's audio, so they are only built when the volunteer asks for them.
-if session_count and st.toggle(f"Replay or delete my takes of this session ({session_count})"):
-    with st.container(border=True):
-        for take in store.clips(speaker_id=speaker_id, session_id=session_id).iloc[::-1].itertuples():
-            label = word_label(take.keyword)
-            word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")
-            word_column.write(label)
-            audio_column.audio(store.read_flac(take.audio_key), format="audio/flac")
-            if delete_column.button("Delete", key=f"delete-{take.clip_id}"):
-                store.delete_clip(take.clip_id)
-                state.leave_notice("success", f"Deleted your take of {label}.")
-                st.rerun()
+takes_list_ui(store, speaker_id)

@@ -1,6 +1,7 @@
 """Review (organizers): one clip at a time, accept, reject, re-label, skip or undo, by keyboard too."""
 
 from collections.abc import Callable
+from contextlib import suppress
 from functools import partial
 
 import streamlit as st
@@ -19,18 +20,20 @@ from speechrec.review import (
     REVIEW_COUNT_LIMIT,
     ReviewFilter,
     changed_meanwhile,
+    doubt_first,
     take_details,
     to_go_label,
     word_label,
 )
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
+from speechrec.ui.model_check import review_doubt_ui
 from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.text import plain
 from speechrec.ui.waveform import waveform_chart
 
-require_organizer()
+require_organizer("review")
 reviewer = reviewer_name()
 campaign, store = campaign_and_store_ui()
 st.title("Review")
@@ -51,8 +54,17 @@ with st.expander("Filters", expanded=False):
     if campaign.variations:
         options = [item.name for item in campaign.variations] + [NO_VARIATION]
         variations = st.multiselect("Variations", options, key="review_variations")
+    model = review_doubt_ui(store.settings)  # the latest model check, if any
+    order_column, doubted_column = st.columns(2)
+    no_check = {"disabled": model is None, "help": "Run the Model check first." if model is None else None}
+    doubtful_first = order_column.toggle("Doubtful clips first", True, key="review_doubtful_first", **no_check)
+    doubted_only = doubted_column.toggle("Only clips the model doubts", key="review_doubted", **no_check)
 # What the organizer was looking at when they clicked: the clip as the previous run showed it.
 shown_before = st.session_state[state.REVIEW_SEEN]
+if linked := st.query_params.pop("clip", None):  # "Open in Review" on the Model check page
+    st.session_state[state.REVIEW_DONE] = [done for done in st.session_state[state.REVIEW_DONE] if done != linked]
+    with suppress(StoreError):  # deleted meanwhile: the queue goes on
+        shown_before = (linked, store.review_state(linked))
 
 
 def mark_done(clip_id: str) -> None:
@@ -111,6 +123,8 @@ queue = ReviewFilter(
     status=status,
     flag=flag,
     exclude=st.session_state[state.REVIEW_DONE],
+    only=model.doubted if model and doubted_only else None,
+    first=doubt_first(model.doubt) if model and doubtful_first else (),
 )
 clip = store.next_to_review(queue, shown=shown_before[0] if shown_before else None)
 with st.sidebar.expander("Withdraw a volunteer"):
@@ -125,6 +139,8 @@ seen = shown_before[1] if shown_before and shown_before[0] == clip.clip_id else 
 st.session_state[state.REVIEW_SEEN] = (clip.clip_id, clip.review_state)
 to_go = to_go_label(store.count_to_review(queue, limit=REVIEW_COUNT_LIMIT))
 st.caption(plain(f"{to_go} to go · speaker {clip.speaker_id} · {clip.created_at:%Y-%m-%d %H:%M} UTC · {clip.source}"))
+if model and doubtful_first:
+    st.caption(f"Doubtful clips first, by the model check of {model.checked_at:%Y-%m-%d %H:%M} UTC.")
 st.markdown(f"## {plain(word_label(clip.keyword))}")
 details = take_details(clip.variation, clip.near_miss_of)
 if details:

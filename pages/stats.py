@@ -7,7 +7,7 @@ from speechrec.ui.auth import require_organizer
 from speechrec.ui.download import build_dataset_ui, download_buttons_ui, export_options_ui
 from speechrec.ui.resources import campaign_and_store_ui, exports_folder
 
-require_organizer()
+require_organizer("stats")
 campaign, store = campaign_and_store_ui()
 st.title("Stats")
 

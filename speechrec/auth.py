@@ -1,4 +1,5 @@
-"""Organizer sign-in without streamlit: password hashes, a generated first password, attempt delays.
+"""Organizer sign-in without streamlit: password hashes, a generated first password, attempt delays,
+and the signed session token that keeps an organizer signed in across reloads.
 
 The organizer password comes from ``.streamlit/secrets.toml`` (``[organizer] password``), either
 as is or as a salted hash made by ``hash_password`` (``scrypt$...``). Without one, a strong
@@ -15,6 +16,8 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
 from speechrec.errors import SettingsError
 from speechrec.private import make_private_folder, open_private_file
 
@@ -25,6 +28,11 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
 # After a wrong password the next check waits this long, doubling with each failure, up to the cap.
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
+# An organizer stays signed in this long after signing in, reloads and bookmarks included: one
+# working day of reviewing, after which the password is asked again.
+ORGANIZER_SESSION_S = 12 * 3600
+# Keeps session keys apart from anything else derived from the password.
+SESSION_KEY_SALT = b"speechrec organizer session"
 
 
 def hash_password(password: str, *, salt: bytes | None = None) -> str:
@@ -113,3 +121,43 @@ def is_verified_email(claims: Mapping[str, object]) -> bool:
 def is_organizer_email(email: object, allowed: frozenset[str]) -> bool:
     """True if a signed-in (OIDC) user's e-mail is one of the ``allowed`` organizer addresses."""
     return isinstance(email, str) and email.strip().casefold() in allowed
+
+
+def session_key(configured_password: str) -> bytes:
+    """The key that signs organizer session tokens: scrypt of the configured password (or its hash).
+
+    Deriving it from the password means every app process and replica shares it with no extra
+    setting, a token cannot be forged without the password (guessing costs one scrypt per try,
+    as guessing the password does), and a new password ends every session. Raises ValueError for
+    an empty password.
+    """
+    if not isinstance(configured_password, str) or not configured_password:
+        raise ValueError("the organizer password must be a non-empty string")
+    return hashlib.scrypt(configured_password.encode(), salt=SESSION_KEY_SALT, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P)
+
+
+def _session_serializer(key: bytes) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt="organizer-session")
+
+
+def organizer_session_token(key: bytes) -> str:
+    """A signed, timestamped token (URL- and cookie-safe text) saying "an organizer signed in now".
+
+    It holds no password and no personal data; ``organizer_session_valid`` accepts it for
+    ``ORGANIZER_SESSION_S`` seconds. Signed with itsdangerous (HMAC-SHA1 over the payload and time).
+    """
+    return _session_serializer(key).dumps({"role": "organizer"})
+
+
+def organizer_session_valid(token: object, key: bytes, max_age_s: int = ORGANIZER_SESSION_S) -> bool:
+    """True if ``token`` was made by ``organizer_session_token`` with ``key`` at most ``max_age_s`` ago.
+
+    Anything else (tampered, expired, from another key, not a string) is False, never an error.
+    """
+    if not isinstance(token, str) or not token:
+        return False
+    try:
+        payload = _session_serializer(key).loads(token, max_age=max_age_s)
+    except BadSignature:  # also an expired or malformed token
+        return False
+    return payload == {"role": "organizer"}

@@ -98,6 +98,7 @@ class Campaign:
     near_misses: dict[str, tuple[str, ...]] = field(default_factory=dict)
     languages: tuple[str, ...] = (SOURCE_LANGUAGE,)
     translations: dict[str, CampaignTexts] = field(default_factory=dict)
+    rounds: int = 1  # how many times a volunteer may go through the words (another round after finishing)
 
     def __post_init__(self) -> None:
         for name in ("keywords", "filler_words", "variations", "languages"):
@@ -273,6 +274,7 @@ def validate_campaign(campaign: Campaign) -> None:
     _check_number("clip_duration_s", campaign.clip_duration_s, float, minimum=0.1, maximum=10.0)
     _check_number("export_sample_rate", campaign.export_sample_rate, int, minimum=8000, maximum=48000)
     _check_number("background_noise_s", campaign.background_noise_s, float, minimum=0.0, maximum=600.0)
+    _check_number("rounds", campaign.rounds, int, minimum=1, maximum=20)
     _check_variations(campaign.variations)
     _check_near_misses(campaign, seen)
     _check_languages(campaign)

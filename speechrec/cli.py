@@ -1,4 +1,4 @@
-"""Command line: ``python -m speechrec import|export|stats|check|upgrade|migrate|hash-password``.
+"""Command line: ``python -m speechrec import|export|check-model|stats|check|upgrade|migrate|hash-password``.
 Never imports streamlit (fast start)."""
 
 from __future__ import annotations
@@ -67,17 +67,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="zip file to write, outside the store; an existing file is replaced only if it is an earlier export",
     )
+    _export_arguments(exporter)
     exporter.add_argument(
-        "--select",
-        choices=["accepted", "default", "all"],
-        default="default",
-        help="accepted: accepted clips only; default: accepted plus pending without a quality flag; "
-        "all: accepted plus every pending clip. Rejected clips are never exported.",
+        "--layout",
+        choices=["speech-commands", "split-folders"],
+        default="speech-commands",
+        help="speech-commands: one folder per word with validation_list.txt and testing_list.txt (default); "
+        "split-folders: train/, validation/ and test/, each with every word's folder and a metadata.jsonl "
+        "(Hugging Face datasets' audiofolder, Keras)",
     )
-    exporter.add_argument(
-        "--clip-duration", type=float, metavar="S", help="clip length in seconds (default: campaign's)"
+    checker = command(
+        "check-model",
+        "Will it train? Train and test a small keyword model speaker by speaker on the clips an export "
+        "would contain; print accuracy per keyword and per speaker, the confusions and the clips the "
+        "model doubts most. The result is kept in the data folder and reused while nothing changes.",
+        run_check_model,
     )
-    exporter.add_argument("--sample-rate", type=int, metavar="HZ", help="sample rate (default: campaign's)")
+    _export_arguments(checker)
+    checker.add_argument("--doubted", type=int, default=20, metavar="N", help="doubted clips to list (default 20)")
     stats = command(
         "stats",
         "Clips per word: total, accepted, pending (no quality flag), flagged (pending with a flag), rejected.",
@@ -149,6 +156,8 @@ def run_import(args: argparse.Namespace) -> int:
     unknown = sorted(set(summary.words) - set(campaign.words) - {NOISE_KEYWORD})
     if unknown:
         print(f"words not in the campaign: {', '.join(unknown)}")
+    for path, earlier in summary.same_audio[:MAX_LISTED_SKIPS]:
+        print(f"  not imported {path}: the same audio as {earlier}, in another encoding")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:
         print(f"  skipped {path}: {reason}")
     if len(summary.skipped) > MAX_LISTED_SKIPS:
@@ -159,21 +168,53 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     """``export --out FILE``: write the zip and print what went in."""
-    from speechrec.export import ExportOptions, check_destination, export_dataset
+    from speechrec.export import check_destination, export_dataset
 
-    options = ExportOptions(selection=args.select, clip_duration_s=args.clip_duration, sample_rate=args.sample_rate)
+    options = _export_options(args)
     store = _store(args)
     check_destination(store.settings, args.out)  # before the campaign: nothing is read for a refused path
     campaign = _campaign(args, store)
     with _progress_bar("exporting", "file") as update:
         summary = export_dataset(store, campaign, args.out, options, progress=update)
     words = ", ".join(f"{word} {count}" for word, count in sorted(summary.files_per_keyword.items()))
+    noise = {"recorded": "recorded", "assembled": "assembled from the takes", "silence": "digital silence"}
     print(
         f"wrote {args.out}: {summary.files} clips from {summary.speakers} speakers"
         f" ({words or 'none'}), {summary.background_noise_files} background noise files"
+        f" ({noise[summary.background_noise]})"
     )
     for clip_id, reason in summary.skipped:
         print(f"  left out clip {clip_id}: {reason}")
+    return 0
+
+
+def run_check_model(args: argparse.Namespace) -> int:
+    """``check-model``: run (or reuse) the model check and print its tables."""
+    from speechrec.modelcheck import check_model
+
+    if args.doubted < 0:
+        raise ValueError(f"--doubted must be 0 or more, got {args.doubted!r}")
+    store = _store(args)
+    campaign = _campaign(args, store)
+    with _progress_bar("checking", "%") as update:
+        check = check_model(
+            store, campaign, _export_options(args), lambda fraction, _: update(round(fraction * 100), 100)
+        )
+    speakers = check.clips["speaker_id"].nunique()
+    print(f"model check of {len(check.clips)} clips from {speakers} speakers, {check.scheme}")
+    print(f"accuracy on speakers the model never heard: {check.accuracy:.1%}")
+    for note in check.notes:
+        print(f"note: {note}")
+    keywords = check.keyword_table().assign(accuracy=lambda table: (table["accuracy"] * 100).round(1))
+    print("\nper word (accuracy in %):\n" + keywords.to_string(index=False))
+    speakers_table = check.speaker_table().assign(accuracy=lambda table: (table["accuracy"] * 100).round(1))
+    print("\nper speaker, worst first (accuracy in %):\n" + speakers_table.to_string(index=False))
+    print("\nconfusions (rows: filed as, columns: the model's guess):\n" + check.confusion_table().to_string())
+    doubted = check.doubted(args.doubted)
+    if len(doubted):
+        shown = doubted[["clip_id", "keyword", "speaker_id", "guess", "own_probability"]].round(3)
+        print("\nmost doubted clips (own_probability: the model's probability of the word it is filed as):")
+        print(shown.to_string(index=False))
     return 0
 
 
@@ -311,6 +352,39 @@ def run_migrate(args: argparse.Namespace) -> int:
         "counts and SHA-256 checksums match"
     )
     return 0
+
+
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    """--select, --clip-duration and --sample-rate: which clips an export holds and how they are cut."""
+    parser.add_argument(
+        "--select",
+        choices=["accepted", "default", "all"],
+        default="default",
+        help="accepted: accepted clips only; default: accepted plus pending without a quality flag; "
+        "all: accepted plus every pending clip. Rejected clips are never exported.",
+    )
+    parser.add_argument("--clip-duration", type=float, metavar="S", help="clip length in seconds (default: campaign's)")
+    parser.add_argument("--sample-rate", type=int, metavar="HZ", help="sample rate (default: campaign's)")
+    parser.add_argument(
+        "--cut",
+        choices=["speech", "loudest"],
+        default="speech",
+        help="speech: each clip centred on the detected speech, short takes padded with their room noise "
+        "(default); loudest: the loudest window, short takes padded with silence (the old cut)",
+    )
+
+
+def _export_options(args: argparse.Namespace):
+    from speechrec.export import ExportOptions
+
+    layout = getattr(args, "layout", "speech-commands").replace("-", "_")
+    return ExportOptions(
+        selection=args.select,
+        clip_duration_s=args.clip_duration,
+        sample_rate=args.sample_rate,
+        cut=args.cut,
+        layout=layout,
+    )
 
 
 def _migrate_side(args: argparse.Namespace, side: str) -> Settings:

@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
+from typing import cast
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword, fold_keyword, normalize_keyword
+from speechrec.decode import read_audio_bytes
 from speechrec.errors import CampaignError, ConflictError, SpeechrecError, StoreError, WithdrawnError
+from speechrec.fingerprint import FingerprintIndex, same_recording
 from speechrec.jobs import IngestedTake, IngestJob, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
 from speechrec.records import NewClip
@@ -71,6 +74,8 @@ class ImportSummary:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     flagged: int = 0
     words: dict[str, int] = field(default_factory=dict)
+    # (file, earlier file): the same audio in another encoding, counted in duplicates and not stored
+    same_audio: list[tuple[str, str]] = field(default_factory=list)
 
 
 def derived_speaker_id(layout: str, session: str) -> str:
@@ -115,7 +120,9 @@ def import_folder(
     workers: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> ImportSummary:
-    """Import every recording under ``folder``; files already imported (same bytes) are not added again.
+    """Import every recording under ``folder``; files already imported (same bytes) are not added again,
+    nor a file whose decoded audio equals an earlier one's of the same import (another encoding of
+    the same take; listed in ``summary.same_audio``).
 
     One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
     A word is stored as the campaign spells it when the folder name differs only in letter case
@@ -188,12 +195,21 @@ def import_folder(
     parallel = len(found) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
     batch: list[NewClip] = []
     speakers: set[str] = set()
+    heard = FingerprintIndex()  # this import's takes: (file, audio key) by fingerprint
     with worker_pool(workers, enabled=parallel) as pool:
         chunks = bounded_map(pool, ingest_files, batched(jobs(), FILES_PER_TASK), TASKS_PER_WORKER * workers)
         for index, result in enumerate(itertools.chain.from_iterable(chunks)):
             done += 1
             file, sha1 = new_files[index]
-            if isinstance(result, IngestedTake):
+            key = audio_key(file.speaker_id, result.clip_id) if isinstance(result, IngestedTake) else ""
+            earlier = _earlier_copy(store, heard, result, key, file.relative) if isinstance(result, IngestedTake) else None
+            if earlier is not None:
+                store.audio.remove(key)  # the worker stored it already
+                summary.duplicates += 1
+                summary.same_audio.append((file.relative, earlier))
+            elif isinstance(result, IngestedTake):
+                if result.fingerprint is not None:
+                    heard.add(result.fingerprint, (file.relative, key))
                 batch.append(_new_clip(file, sha1, result))
             else:
                 summary.skipped.append((file.relative, result))
@@ -299,6 +315,31 @@ def _shown_path(path: Path, folder: Path) -> str:
     not valid UTF-8 shows its undecodable bytes as U+FFFD)."""
     relative = path.relative_to(folder).as_posix() if path.is_relative_to(folder) else str(path)
     return os.fsencode(relative).decode("utf-8", errors="replace")
+
+
+def _earlier_copy(
+    store: ClipStore, heard: FingerprintIndex, take: IngestedTake, key: str, relative_path: str
+) -> str | None:
+    """The file of this import whose decoded audio ``take`` (the file ``relative_path``) repeats in
+    another encoding (another file type: an .ogg and a .wav made from it), or None. Two files of
+    one type are never copies here: identical bytes are caught by their SHA-1, and a multichannel
+    file that holds a mono file's samples in one channel is a take of its own to judge.
+
+    Only within one import: finding copies of takes imported earlier needs the fingerprint in a
+    column of its own (a schema change)."""
+    if take.fingerprint is None:
+        return None
+    candidates = heard.candidates(take.fingerprint)
+    if not candidates:
+        return None
+    samples, rate = read_audio_bytes(store.read_flac(key))
+    for candidate in candidates:
+        relative, earlier_key = cast(tuple[str, str], candidate)
+        if PurePosixPath(relative).suffix.lower() == PurePosixPath(relative_path).suffix.lower():
+            continue
+        if same_recording(samples, rate, *read_audio_bytes(store.read_flac(earlier_key))):
+            return relative
+    return None
 
 
 def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:

@@ -1,4 +1,4 @@
-"""Per-file work of import and export, run in worker processes (or in-process for small jobs).
+"""Per-file work of import, export and the model check, run in worker processes (or in-process for small jobs).
 
 Imports no pandas and no SQLAlchemy, so spawned workers start in a fraction of a second.
 """
@@ -12,9 +12,12 @@ from concurrent import futures
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from speechrec import audio
+import numpy as np
+
+from speechrec import audio, cut, features
 from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
 from speechrec.errors import AudioError, StoreError
+from speechrec.fingerprint import Fingerprint, fingerprint
 from speechrec.quality import QualityReport, assess_take
 from speechrec.storage import audio_key, check_audio_key, open_storage
 
@@ -42,6 +45,7 @@ class IngestedTake:
     clip_id: str
     sample_rate: int
     quality: QualityReport
+    fingerprint: Fingerprint | None = None  # of the decoded audio: the same take in any encoding
 
 
 def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
@@ -60,13 +64,13 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
                 samples, sample_rate = decode_audio(job.data, name=job.name)
                 quality = assess_take(samples, sample_rate, job.clip_duration_s, expect_speech=job.expect_speech)
                 flac = encode_flac(samples, sample_rate)
+                take = IngestedTake(uuid.uuid4().hex, sample_rate, quality, fingerprint(samples, sample_rate))
             except AudioError as error:
                 results.append(str(error).removeprefix(f"{job.name}: "))
                 continue
             except Exception as error:  # whatever one file does to a decoder, the other files go on
                 results.append(f"cannot be imported ({type(error).__name__}: {' '.join(str(error).split())})")
                 continue
-            take = IngestedTake(uuid.uuid4().hex, sample_rate, quality)
             storage = open_storage(job.storage_url)
             writes.append(_writers().submit(storage.put, audio_key(job.speaker_id, take.clip_id), flac))
             results.append(take)
@@ -85,16 +89,57 @@ def _writers() -> ThreadPoolExecutor:
 
 @dataclass(frozen=True)
 class RenderJob:
-    """One stored take to turn into an exported WAV. ``clip_duration_s=None`` keeps the whole take."""
+    """One stored take to turn into an exported WAV. ``clip_duration_s=None`` keeps the whole take.
+
+    ``speech_span_s``: where the speech is in the take (seconds; the quality report's), for
+    ``cut="speech"`` (see ``speechrec.cut``). ``room_noise``: also return the take's room noise.
+    """
 
     storage_url: str
     audio_key: str
     sample_rate: int
     clip_duration_s: float | None
+    speech_span_s: tuple[float, float] | None = None
+    cut: str = "speech"
+    room_noise: bool = False
 
 
-def render_clip(job: RenderJob) -> bytes | str:
-    """The exported WAV (16-bit mono at ``job.sample_rate``, cut around the word: ``audio.fit_to_window``), or why not.
+@dataclass(frozen=True)
+class RenderedClip:
+    """An exported WAV, and (when asked for) the take's room noise before and after the speech,
+    int16 PCM at the export rate (``cut.room_noise_parts``)."""
+
+    wav: bytes
+    room_noise: tuple[np.ndarray, ...] = ()
+
+
+def render_clip(job: RenderJob) -> RenderedClip | str:
+    """The exported WAV (16-bit mono at ``job.sample_rate``, cut as ``job.cut`` says), or why not."""
+    take = _read_take(job)
+    if isinstance(take, str):
+        return take
+    span = _speech_span(take, job)
+    clip = take if job.clip_duration_s is None else _cut(take, job, span)
+    noise = cut.room_noise_parts(take, job.sample_rate, span) if job.room_noise else ()
+    return RenderedClip(encode_wav(clip, job.sample_rate), tuple(noise))
+
+
+def render_pcm(job: RenderJob) -> np.ndarray | str:
+    """The exported clip as int16 PCM, shape ``(frames,)`` at ``job.sample_rate``, or why not."""
+    take = _read_take(job)
+    if isinstance(take, str) or job.clip_duration_s is None:
+        return take
+    return _cut(take, job, _speech_span(take, job))
+
+
+def render_features(job: RenderJob) -> np.ndarray | str:
+    """The model check's feature vector of the clip the export would write (``features.clip_features``), or why not."""
+    samples = render_pcm(job)
+    return samples if isinstance(samples, str) else features.clip_features(samples, job.sample_rate)
+
+
+def _read_take(job: RenderJob) -> np.ndarray | str:
+    """The whole take as int16 PCM at the export rate, or why it cannot be read.
 
     The take's DC offset is removed first (a cheap microphone's offset is no part of the voice).
     Works on int16 PCM throughout: the output is 16-bit anyway, and it is twice as fast as float.
@@ -103,7 +148,22 @@ def render_clip(job: RenderJob) -> bytes | str:
         samples, rate = read_pcm16(open_storage(job.storage_url).get(check_audio_key(job.audio_key)))
     except (StoreError, AudioError) as error:
         return f"audio unreadable: {error}"
-    samples = audio.remove_dc(audio.resample(samples, rate, job.sample_rate))  # after: fewer samples
-    if job.clip_duration_s is not None:
-        samples = audio.fit_to_window(samples, job.sample_rate, job.clip_duration_s)
-    return encode_wav(samples, job.sample_rate)
+    return audio.remove_dc(audio.resample(samples, rate, job.sample_rate))  # after: fewer samples
+
+
+def _speech_span(take: np.ndarray, job: RenderJob) -> tuple[float, float] | None:
+    """Where the speech is: the stored span, or, where centring on it leaves the word less than
+    cut.RECHECK_MARGIN_S from an edge, the span found at the export rate (``cut.detect_speech_span``,
+    which sees a word's quiet tail); None for a take without speech (or background noise)."""
+    span = job.speech_span_s
+    if job.cut != "speech" or span is None or job.clip_duration_s is None:
+        return span
+    if (job.clip_duration_s - (span[1] - span[0])) / 2 >= cut.RECHECK_MARGIN_S:
+        return span
+    return cut.detect_speech_span(take, job.sample_rate) or span
+
+
+def _cut(take: np.ndarray, job: RenderJob, span: tuple[float, float] | None) -> np.ndarray:
+    if job.clip_duration_s is None:  # background noise is kept whole, never cut
+        return take
+    return cut.cut_clip(take, job.sample_rate, job.clip_duration_s, span, job.cut)

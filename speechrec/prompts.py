@@ -1,5 +1,9 @@
 """The prompt schedule of a volunteer: which word to say next (and how, for a campaign with
-variations), and how far along they are."""
+variations), and how far along they are.
+
+A volunteer may go through the words ``campaign.rounds`` times; a prompt they skip (a word they
+cannot say) counts as done for the schedule but is never a take.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import random
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from speechrec.campaign import Campaign
 
@@ -69,15 +73,39 @@ def _keyword_variations(campaign: Campaign, keyword: str, seed: str) -> list[str
     return chosen
 
 
+def build_rounds(campaign: Campaign, seed: str, rounds: int) -> list[Prompt]:
+    """The prompts of ``rounds`` rounds one after the other: round 1 is ``build_schedule(campaign,
+    seed)`` (so a volunteer's first round never changes), round n the same words shuffled with the
+    seed ``f"{seed}/{n}"``. Raises ValueError for fewer than one round."""
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ValueError(f"rounds must be a whole number >= 1, got {rounds!r}")
+    schedule: list[Prompt] = []
+    for number in range(1, rounds + 1):
+        schedule += build_schedule(campaign, seed if number == 1 else f"{seed}/{number}")
+    return schedule
+
+
+def round_length(campaign: Campaign) -> int:
+    """Prompts in one round: each keyword ``takes_per_keyword`` times, each filler word and each
+    near-miss phrase once."""
+    return (
+        len(campaign.keywords) * campaign.takes_per_keyword
+        + len(campaign.filler_words)
+        + len(campaign.near_miss_phrases)
+    )
+
+
 @dataclass(frozen=True)
 class Progress:
-    """Where a volunteer stands: prompts done, prompts in all, and the next word and its
-    variation (None when done, or when the next prompt asks for no variation)."""
+    """Where a volunteer stands: prompts done (skipped ones included), prompts in all, the next
+    word and its variation (None when done, or when the next prompt asks for no variation), and
+    how many of the done prompts were skipped."""
 
     done: int
     total: int
     next_word: str | None
     next_variation: str | None = None
+    skipped: int = 0
 
     @property
     def fraction(self) -> float:
@@ -90,15 +118,19 @@ class Progress:
         return self.next_word is None
 
 
-def progress(schedule: list[Prompt], stored: Mapping[tuple[str, str | None] | str, int]) -> Progress:
+def progress(
+    schedule: list[Prompt],
+    stored: Mapping[tuple[str, str | None] | str, int],
+    skipped: Mapping[Any, int] | None = None,
+) -> Progress:
     """Progress through ``schedule`` given how many takes of each (word, variation) are stored
-    (a plain word as key counts as (word, None)).
+    (a plain word as key counts as (word, None)) and how many prompts of each word were skipped.
 
     Stored takes fill the schedule's prompts of their word and variation in order. Takes of a
     word in a variation the schedule does not ask of this volunteer for that word (none, e.g.
     recorded before the campaign had variations, or one since removed) then fill that word's
-    prompts still open. The next prompt is the first one still unfilled. Extra takes beyond what
-    the schedule asks count once each.
+    prompts still open, and skips after them. The next prompt is the first one still unfilled.
+    Extra takes or skips beyond what the schedule asks count once each.
     """
     remaining: Counter[tuple[str, str | None]] = Counter()
     for key, count in stored.items():
@@ -109,6 +141,9 @@ def progress(schedule: list[Prompt], stored: Mapping[tuple[str, str | None] | st
     for (word, variation), count in remaining.items():
         if (word, variation) not in asked:
             spare[word] += count
+    skips: Counter[str] = Counter()
+    for key, count in (skipped or {}).items():  # a word, or a schedule Prompt (its word counts)
+        skips[key if isinstance(key, str) else key[0]] += count
     filled = [False] * len(prompts)
     for index, prompt in enumerate(prompts):
         key = (prompt.word, prompt.variation)
@@ -119,16 +154,22 @@ def progress(schedule: list[Prompt], stored: Mapping[tuple[str, str | None] | st
         if not filled[index] and spare[prompt.word] > 0:
             spare[prompt.word] -= 1
             filled[index] = True
+    skipped_done = 0
+    for index, prompt in enumerate(prompts):
+        if not filled[index] and skips[prompt.word] > 0:
+            skips[prompt.word] -= 1
+            filled[index] = True
+            skipped_done += 1
     upcoming = next((prompt for prompt, done in zip(prompts, filled, strict=True) if not done), None)
     return Progress(
         done=sum(filled),
         total=len(prompts),
         next_word=None if upcoming is None else upcoming.word,
         next_variation=None if upcoming is None else upcoming.variation,
+        skipped=skipped_done,
     )
 
 
 def session_limit(campaign: Campaign) -> int:
-    """The most takes one session may store (MAX_TAKES_FACTOR times its schedule)."""
-    prompts = len(campaign.keywords) * campaign.takes_per_keyword + len(campaign.filler_words)
-    return MAX_TAKES_FACTOR * (prompts + len(campaign.near_miss_phrases))
+    """The most takes one session may store (MAX_TAKES_FACTOR times every round of its schedule)."""
+    return MAX_TAKES_FACTOR * round_length(campaign) * campaign.rounds

@@ -53,6 +53,8 @@ FLAG_DESCRIPTIONS: dict[str, str] = {
     "cut_off": "the word was cut off at the start or end: wait a moment before and after speaking",
     "too_long": "too long: say just the word, once",
     "lost_audio": "some of your word got lost on the way (a weak connection)",
+    # Set on a room recording only (speechrec.takes.PROCESSED_FLAG), never by assess_take.
+    "browser_processing": "the browser changed the sound (noise suppression, auto gain or echo cancellation stayed on)",
 }
 FLAGS = tuple(FLAG_DESCRIPTIONS)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-from sqlalchemy import ColumnElement, FromClause, Select, func, literal, or_, select
+from sqlalchemy import ColumnElement, FromClause, Select, case, func, literal, or_, select
 
 from speechrec.review import ANY, NO_VARIATION, ReviewFilter
 from speechrec.schema import clips_table
@@ -30,6 +30,8 @@ def review_conditions(
     conditions: list[ColumnElement[bool]] = []
     if queue.exclude:
         conditions.append(clips.clip_id.not_in(queue.exclude))
+    if queue.only is not None:
+        conditions.append(clips.clip_id.in_(queue.only))
     for column, chosen in (
         (clips.keyword, queue.keywords),
         (clips.speaker_id, queue.speakers),
@@ -84,3 +86,14 @@ def review_count(queue: ReviewFilter, limit: int | None = None) -> Select:
     )
     handled_matching = select(func.count()).select_from(handled).where(*review_conditions(filters, rows=handled))
     return select(matching - handled_matching.scalar_subquery())
+
+
+def review_order(queue: ReviewFilter) -> list[ColumnElement[object]]:
+    """The ORDER BY of ``queue``: newest first (created_at, then clip_id); with ``queue.first``, its
+    clips before all others in its order, then flagged clips before clean ones, then newest first."""
+    newest: list[ColumnElement[object]] = [clips_table.c.created_at.desc(), clips_table.c.clip_id.desc()]
+    if not queue.first:
+        return newest
+    rank = case({clip_id: index for index, clip_id in enumerate(queue.first)}, value=clips_table.c.clip_id, else_=len(queue.first))
+    flagged = case((clips_table.c.flags == "", 1), else_=0)
+    return [rank.asc(), flagged.asc(), *newest]

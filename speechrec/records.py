@@ -45,6 +45,9 @@ class NewClip:
     clip_id: str | None = None
     variation: str | None = None
     near_miss_of: str | None = None
+    # Whether the browser's echo cancellation, noise suppression and auto gain were all off
+    # (True), one stayed on (False), or nobody knows (None: imports, older rows).
+    raw: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,7 @@ class Clip:
     consent_version: int | None
     variation: str | None = None
     near_miss_of: str | None = None
+    raw: bool | None = None  # as NewClip.raw
     version: int = 0
 
     @property
@@ -161,6 +165,7 @@ def new_clip(
     consent_version: int | None = None,
     variation: str | None = None,
     near_miss_of: str | None = None,
+    raw: bool | None = None,
 ) -> NewClip:
     """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here)."""
     return NewClip(
@@ -176,6 +181,7 @@ def new_clip(
         consent_version=consent_version,
         variation=variation,
         near_miss_of=near_miss_of,
+        raw=raw,
     )
 
 
@@ -223,6 +229,8 @@ def check_new_clip(clip: object) -> NewClip:
     check_speaker_id(clip.speaker_id)
     if clip.source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}, got {clip.source!r}")
+    if clip.raw is not None and not isinstance(clip.raw, bool):
+        raise TypeError(f"raw must be True, False or None, got {clip.raw!r:.80}")
     if not isinstance(clip.quality, QualityReport):
         raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
     if clip.variation is not None:

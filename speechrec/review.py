@@ -4,7 +4,7 @@ row and one count at a time: ``ClipStore.next_to_review`` and ``ClipStore.count_
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,6 +24,12 @@ REJECT_REASONS = (
     AUDIO_MISSING,
 )
 ANY = "any"
+# With the model check's doubt, a quality flag counts as even odds that the take is bad: clips the
+# model doubts more come first, then flagged ones, then the clips the model is sure of.
+FLAGGED_DOUBT = 0.5
+
+# At most this many clips go into ``ReviewFilter.first`` (one SQL CASE of that many ids).
+DOUBT_FIRST_LIMIT = 1000
 # How the Review filter and the Stats table name "asked in no variation" (a clip's variation NULL).
 NO_VARIATION = "(none)"
 # The Review page counts the queue up to this many clips and says "more than" beyond: the count's
@@ -39,7 +45,11 @@ class ReviewFilter:
     ``variations``: only these (all when empty; the variation ``NO_VARIATION`` stands for clips
     asked in none). ``days``: first and last UTC day of the takes, inclusive. ``status``:
     pending, accepted, rejected or ``ANY``. ``flag``: one of ``FLAG_CHOICES``. ``exclude``: clip
-    ids already handled in this review session. Background noise is reviewed like any word.
+    ids already handled in this review session. ``only``: just these clip ids (the ones the model
+    check doubts), all when None. ``first``: clip ids the queue shows before all others, in this
+    order, and then the flagged clips before the clean ones (``doubt_first``: the model check's most
+    doubtful clips); with ``first`` empty, the queue is newest first. Background noise is reviewed
+    like any word.
 
     Raises ValueError for an unknown status, flag or source.
     """
@@ -52,10 +62,14 @@ class ReviewFilter:
     flag: str = ANY
     exclude: Collection[str] = ()
     variations: Collection[str] = ()
+    only: Collection[str] | None = None
+    first: Collection[str] = ()
 
     def __post_init__(self) -> None:
-        for name in ("keywords", "speakers", "sources", "exclude", "variations"):
+        for name in ("keywords", "speakers", "sources", "exclude", "variations", "first"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.only is not None:
+            object.__setattr__(self, "only", tuple(self.only))
         if self.status not in (*STATUSES, ANY):
             raise ValueError(f"status must be one of {', '.join((*STATUSES, ANY))}, got {self.status!r}")
         if self.flag not in FLAG_CHOICES:
@@ -65,6 +79,15 @@ class ReviewFilter:
             raise ValueError(f"sources must be among {', '.join(SOURCES)}, got {unknown[0]!r}")
         if self.days is not None and len(self.days) != 2:
             raise ValueError(f"days must be (first day, last day), got {self.days!r}")
+
+
+def doubt_first(doubt: Mapping[str, float], limit: int = DOUBT_FIRST_LIMIT) -> tuple[str, ...]:
+    """``ReviewFilter.first`` from the model check's doubt per clip id (0-1): the clips doubted more
+    than a quality flag counts (FLAGGED_DOUBT), most doubtful first (ties by clip id), at most
+    ``limit`` of them. The queue then shows flagged clips, then the rest: quality flags and the
+    model's doubt together decide what a human hears first."""
+    doubted = sorted(((-value, clip_id) for clip_id, value in doubt.items() if value > FLAGGED_DOUBT))
+    return tuple(clip_id for _, clip_id in doubted[:limit])
 
 
 def word_label(keyword: str) -> str:

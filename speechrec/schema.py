@@ -13,7 +13,20 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    event,
+)
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.config import Settings
@@ -91,6 +104,9 @@ clips_table = Table(
     Column("variation", String(32), nullable=True),
     # The keywords (joined by '|') the take's word is a near-miss phrase of, NULL for other words.
     Column("near_miss_of", Text, nullable=True),
+    # True: the browser reported echo cancellation, noise suppression and auto gain all off for
+    # the take; False: one stayed on; NULL: unknown (imports, rows older than revision 0003).
+    Column("raw", Boolean, nullable=True),
     # Bumped by every review write (decision, re-label, undo): the compare-and-set of two organizers.
     Column("version", Integer, nullable=False, server_default="0"),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
@@ -102,6 +118,14 @@ clips_table = Table(
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
     # The Stats page's counts per keyword, variation and status (campaigns with variations).
     Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
+)
+# Prompts a volunteer skipped, per word (NOISE_KEYWORD for the room step): counted, never takes.
+skips_table = Table(
+    "skips",
+    metadata,
+    Column("speaker_id", String(8), ForeignKey("speakers.speaker_id"), primary_key=True),
+    Column("keyword", String(64), primary_key=True),
+    Column("skipped", Integer, nullable=False),
 )
 
 
@@ -132,6 +156,7 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
         "consent_version": clip.consent_version,
         "variation": clip.variation,
         "near_miss_of": clip.near_miss_of,
+        "raw": clip.raw,
         **clip.quality.to_row(),
     }
 

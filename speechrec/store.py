@@ -35,7 +35,7 @@ from speechrec.migrations import upgrade_schema
 from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
-from speechrec.queries import equal_conditions, review_conditions, review_count
+from speechrec.queries import equal_conditions, review_conditions, review_count, review_order
 from speechrec.records import (
     AudioCheck,
     Clip,
@@ -61,6 +61,7 @@ from speechrec.schema import (
     meta_table,
     metadata,
     review_state_record,
+    skips_table,
     speakers_table,
     sqlite_file_exists,
     store_place,
@@ -358,10 +359,12 @@ class ClipStore:
         consent_version: int | None = None,
         variation: str | None = None,
         near_miss_of: str | None = None,
+        raw: bool | None = None,
     ) -> str:
         """Store one take (mono float32 in [-1, 1], shape ``(frames,)``) with its quality report;
         return its clip id. ``variation``: the campaign variation it was asked in; ``near_miss_of``:
-        the keywords its word is a near miss of, joined by '|'. Raises as ``add_clips``."""
+        the keywords its word is a near miss of, joined by '|'; ``raw`` as ``NewClip.raw``. Raises
+        as ``add_clips``."""
         clip = new_clip(
             samples,
             sample_rate,
@@ -375,6 +378,7 @@ class ClipStore:
             consent_version=consent_version,
             variation=variation,
             near_miss_of=near_miss_of,
+            raw=raw,
         )
         return self.add_clips([clip])[0]
 
@@ -481,6 +485,54 @@ class ClipStore:
         )
         with self._read() as connection:
             return {(keyword, variation): int(count) for keyword, variation, count in connection.execute(query)}
+    def latest_takes(self, speaker_id: str, *, limit: int) -> list[Clip]:
+        """A speaker's newest ``limit`` clips (all sessions), newest first (created_at, then clip_id):
+        one query with a ``LIMIT`` over the speaker's rows (ix_clips_speaker_counts).
+
+        Raises ValueError for a limit below 1.
+        """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}")
+        clips = clips_table.c
+        query = (
+            select(clips_table)
+            .where(clips.speaker_id == speaker_id)
+            .order_by(clips.created_at.desc(), clips.clip_id.desc())
+            .limit(limit)
+        )
+        with self._read() as connection:
+            return [clip_record(row) for row in connection.execute(query).mappings()]
+
+    def add_skip(self, speaker_id: str, keyword: str) -> None:
+        """Count one prompt of ``keyword`` (a campaign word, or NOISE_KEYWORD for the room step) that
+        the speaker skipped. An UPDATE of the count, or an INSERT of the first one.
+
+        Raises ValueError for a malformed speaker id or keyword, ConflictError for an unknown speaker.
+        """
+        check_speaker_id(speaker_id)
+        if keyword != NOISE_KEYWORD:
+            check_keyword(keyword)
+        skips = skips_table.c
+        count_one = (
+            update(skips_table)
+            .where(skips.speaker_id == speaker_id, skips.keyword == keyword)
+            .values(skipped=skips.skipped + 1)
+        )
+        try:
+            with self._write() as connection:
+                if connection.execute(count_one).rowcount == 0:
+                    connection.execute(insert(skips_table).values(speaker_id=speaker_id, keyword=keyword, skipped=1))
+        except ConflictError:  # another tab added the row meanwhile, or there is no such speaker
+            with self._write() as connection:
+                if connection.execute(count_one).rowcount == 0:
+                    raise ConflictError(f"no speaker {speaker_id!r}; the skip was not counted") from None
+
+    def skips(self, speaker_id: str) -> dict[str, int]:
+        """The prompts the speaker skipped, per keyword (NOISE_KEYWORD for the room step); {} if none."""
+        skips = skips_table.c
+        query = select(skips.keyword, skips.skipped).where(skips.speaker_id == speaker_id)
+        with self._read() as connection:
+            return {keyword: int(count) for keyword, count in connection.execute(query)}
 
     def keywords(self) -> list[str]:
         """Every keyword that has clips, sorted. One index seek per keyword (a loose index scan),
@@ -500,7 +552,8 @@ class ClipStore:
 
     def next_to_review(self, queue: ReviewFilter, *, shown: str | None = None) -> Clip | None:
         """The clip to review now: the newest (created_at, then clip_id) of those ``queue`` holds,
-        or None. One ``LIMIT 1`` query on the review index.
+        or None; with ``queue.first`` (the model check's doubt), those clips first, then flagged ones
+        (``queries.review_order``). One ``LIMIT 1`` query on the review index.
 
         The clip ``shown`` on screen stays while it matches the other filters, even if another
         organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
@@ -518,7 +571,7 @@ class ClipStore:
             newest = (
                 select(clips_table)
                 .where(*review_conditions(queue))
-                .order_by(clips_table.c.created_at.desc(), clips_table.c.clip_id.desc())
+                .order_by(*review_order(queue))
                 .limit(1)
             )
             row = connection.execute(newest).mappings().first()
@@ -812,8 +865,8 @@ class ClipStore:
         self._remove_audio([key])
 
     def delete_speaker(self, speaker_id: str) -> int:
-        """Withdraw a speaker: delete every clip row, the speaker row and every audio file of theirs,
-        and keep their id in the withdrawn list; return the number of clips deleted.
+        """Withdraw a speaker: delete every clip row, their skips, the speaker row and every audio file
+        of theirs, and keep their id in the withdrawn list; return the number of clips deleted.
 
         Complete whatever is in flight: the rows are deleted and their audio keys read in one
         statement (a take committed a moment before is among them), a take committed at the same
@@ -832,6 +885,7 @@ class ClipStore:
                         .returning(clips_table.c.audio_key)
                     )
                     keys = list(deleted.scalars())
+                    connection.execute(delete(skips_table).where(skips_table.c.speaker_id == speaker_id))
                     connection.execute(delete(speakers_table).where(speakers_table.c.speaker_id == speaker_id))
                     if not self._withdrawn(connection, [speaker_id]):
                         connection.execute(

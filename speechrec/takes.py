@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from speechrec import audio
 from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError, StoreError, WithdrawnError
-from speechrec.prompts import Progress, build_schedule, progress, session_limit
-from speechrec.quality import assess_take, describe_flags
+from speechrec.prompts import Progress, build_rounds, progress, round_length, session_limit
+from speechrec.quality import TOO_QUIET_DBFS, assess_take, describe_flags
 from speechrec.store import ClipStore
 
-# Background noise may come out a little shorter than asked (the volunteer stops early): this
-# much of the campaign's noise length is enough.
-NOISE_LENGTH_TOLERANCE = 0.8
+# The room recorder stops by itself at the campaign's noise length, so a room recording may fall
+# short of it only by rounding: this much, no more. The length asked for is the length enforced.
+NOISE_LENGTH_SLACK_S = 0.25
+# Speech-like sound (the quality checks' speech rule) in a room recording, in all, from which it is
+# refused: measured on the shipped words over a -60 dBFS room, one word gives 0.14 s (said at
+# -50 dBFS) to 0.40 s, a 150 ms door bang 0.16 s, forty 5 ms clicks, steady noise and hum 0 s,
+# and talking 10.7 s in 16.7 s. Any word in the room's noise teaches a model that speech is background.
+ROOM_SPEECH_LIMIT_S = 0.1
+# Flag of a room recording the browser processed (noise suppression, auto gain or echo
+# cancellation stayed on although the recorder asked for them off): it is not the room's sound.
+PROCESSED_FLAG = "browser_processing"
+ROOM_HAS_SPEECH = (
+    "we heard talking or another loud sound: please record again and stay quiet while the countdown runs "
+    "(if your room is never quiet, you can skip this step)"
+)
+# The level meter's words: speech quieter than the quality checks' too-quiet level, or peaks near
+# full scale (-3 dBFS leaves room before the clipped check's 0.99), is said so while it happens.
+LOUD_DBFS = -3.0
 # Problems that make a microphone check fail (a cut-off or long first sentence is fine there).
 MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
 # What a volunteer is told when the store cannot keep a take (storage or database unreachable).
@@ -31,26 +48,68 @@ LOGGER = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class VolunteerProgress:
     """Where a volunteer stands: how many clips they have (all sessions, background noise
-    included), their place in the schedule, and whether the room's background noise is still to
-    record."""
+    included), their place in the schedule of the rounds so far, whether the room's background
+    noise is still to record, the round (1-based) and how many more rounds the campaign allows
+    after it."""
 
     clips: int
     progress: Progress
     needs_noise: bool
+    round: int = 1
+    more_rounds: int = 0
 
 
-def volunteer_progress(store: ClipStore, campaign: Campaign, speaker_id: str) -> VolunteerProgress:
+def volunteer_progress(
+    store: ClipStore,
+    campaign: Campaign,
+    speaker_id: str,
+    *,
+    skipped: Mapping[str, int] | None = None,
+    wanted_round: int = 1,
+) -> VolunteerProgress:
     """The speaker's stored clips (all sessions), counted per keyword and variation in SQL, against
-    their schedule."""
+    their schedule.
+
+    ``skipped``: prompts skipped per word (NOISE_KEYWORD for the room step). The round is the
+    furthest one the stored takes have started, or ``wanted_round`` if the volunteer asked for
+    another, at most ``campaign.rounds``: a reload in the middle of a round continues it.
+    """
+    skipped = skipped or {}
     takes = store.takes_per_prompt(speaker_id)
     stored: dict[tuple[str, str | None] | str, int] = {
         prompt: count for prompt, count in takes.items() if prompt[0] != NOISE_KEYWORD
     }
+    everything = progress(build_rounds(campaign, speaker_id, campaign.rounds), stored, skipped)
+    started = math.ceil(everything.done / round_length(campaign))
+    current = min(campaign.rounds, max(1, started, wanted_round))
+    has_noise = any(word == NOISE_KEYWORD for word, _ in takes)
     return VolunteerProgress(
         clips=sum(takes.values()),
-        progress=progress(build_schedule(campaign, speaker_id), stored),
-        needs_noise=campaign.background_noise_s > 0 and all(word != NOISE_KEYWORD for word, _ in takes),
+        progress=progress(build_rounds(campaign, speaker_id, current), stored, skipped),
+        needs_noise=campaign.background_noise_s > 0 and not has_noise and not skipped.get(NOISE_KEYWORD),
+        round=current,
+        more_rounds=campaign.rounds - current,
     )
+
+
+def describe_level(level_dbfs: float) -> str:
+    """The level meter's words for the loudest recent sound: "too quiet", "good" or "too loud".
+
+    Thresholds: the quality checks' TOO_QUIET_DBFS, and LOUD_DBFS for peaks near clipping.
+    """
+    if level_dbfs < TOO_QUIET_DBFS:
+        return "too quiet"
+    if level_dbfs > LOUD_DBFS:
+        return "too loud"
+    return "good"
+
+
+def room_speech_s(samples: np.ndarray, sample_rate: int) -> float:
+    """Seconds of speech-like sound in a room recording (mono float32): the frames that the quality
+    checks' speech rule (``audio.speech_frame_mask``: 10 dB over the recording's noise floor, in runs
+    of at least 40 ms) marks, added up."""
+    mask = audio.speech_frame_mask(audio.frame_levels_dbfs(samples, sample_rate))
+    return float(np.count_nonzero(mask)) * audio.FRAME_S
 
 
 def mic_check_passed(result: CaptureResult) -> bool:
@@ -111,15 +170,19 @@ def keep_take(
     consent_version: int,
     lost_spans: Sequence[tuple[int, int]] = (),
     variation: str | None = None,
+    raw: bool | None = None,
 ) -> TakeVerdict:
     """Check a take (mono float32) and store it if it is usable; say why not otherwise.
 
-    ``keyword`` is a campaign word or NOISE_KEYWORD (background noise, judged only for clipping and
-    length); ``lost_spans``: sample ranges where the live stream lost audio (``assess_take``);
-    ``variation`` the campaign variation the prompt asked for (None: none). A near-miss
-    phrase is stored with the keywords it is a near miss of. A session never stores more than
-    ``session_limit(campaign)`` takes. A take the store cannot keep is refused with
-    ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
+    ``keyword`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for
+    clipping, for its length against ``campaign.background_noise_s`` and for speech in it,
+    ROOM_SPEECH_LIMIT_S). ``lost_spans``: sample ranges where the live stream lost audio
+    (``assess_take``). ``variation``: the campaign variation the prompt asked for (None: none); a
+    near-miss phrase is stored with the keywords it is a near miss of. ``raw``: whether the
+    browser's echo cancellation, noise suppression and auto gain were off (None: unknown), stored
+    with the clip; a room recording with them on is kept with the PROCESSED_FLAG. A
+    session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
+    is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
     does not ask for.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
@@ -132,10 +195,17 @@ def keep_take(
     is_noise = keyword == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, not is_noise, lost_spans)
     problems = describe_flags(quality.flags)
-    if is_noise and quality.duration_s < NOISE_LENGTH_TOLERANCE * campaign.background_noise_s:
-        problems.append(f"too short: record at least {campaign.background_noise_s:g} seconds of your room")
+    if is_noise and quality.duration_s < campaign.background_noise_s - NOISE_LENGTH_SLACK_S:
+        problems.append(
+            f"too short: {quality.duration_s:.1f} seconds were recorded and the room recording needs "
+            f"{campaign.background_noise_s:g}; let the countdown run to the end"
+        )
+    if is_noise and room_speech_s(samples, sample_rate) >= ROOM_SPEECH_LIMIT_S:
+        problems.append(ROOM_HAS_SPEECH)
     if problems:
         return TakeVerdict(None, tuple(problems))
+    if is_noise and raw is False:
+        quality = replace(quality, flags=(*quality.flags, PROCESSED_FLAG))
     try:
         clip_id = store.add_clip(
             samples,
@@ -148,6 +218,7 @@ def keep_take(
             consent_version=consent_version,
             variation=variation,
             near_miss_of=campaign.near_miss_label(keyword),
+            raw=raw,
         )
     except WithdrawnError:  # withdrawn in another tab or by an organizer: nothing more is kept
         return TakeVerdict(None, (TAKE_AFTER_WITHDRAWAL,))
@@ -200,9 +271,10 @@ def keep_upload(
     source: str,
     consent_version: int,
     variation: str | None = None,
+    raw: bool | None = None,
 ) -> TakeVerdict:
-    """The simple recorder's path: decode an uploaded recording (any format), cut it to its take
-    like live capture (background noise is kept whole), then ``keep_take`` it."""
+    """The simple and the room recorders' path: decode a recording (any format), cut it to its take
+    like live capture (background noise is kept whole), then ``keep_take`` it (``raw`` as there)."""
     try:
         decoded, sample_rate = decode_audio(data, name="the recording")
     except AudioError as error:
@@ -224,4 +296,5 @@ def keep_upload(
         source=source,
         consent_version=consent_version,
         variation=variation,
+        raw=raw,
     )

@@ -223,3 +223,25 @@ def wav_with_header_rate(samples: np.ndarray, header_rate: int) -> bytes:
     fmt = struct.pack("<HHIIHH", 1, 1, header_rate % 2**32, (2 * header_rate) % 2**32, 2, 16)
     chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(pcm)) + pcm
     return b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+
+
+def voiced_take(
+    word: str, voice: int, *, seed: int = 0, sample_rate: int = 16000, duration_s: float = 1.3
+) -> np.ndarray:
+    """The shipped ``word`` as one of several synthetic speakers would record it.
+
+    ``voice`` 0, 1, 2, ... shifts pitch and formants together (the word resampled by 1.0, 0.94,
+    1.06, 0.88, 1.12, ... and played at the original rate, as a shorter or longer vocal tract would
+    say it), and puts each voice in a room of its own noise level. ``seed`` places the word at a
+    different point and level. Returns ``duration_s`` of mono float32 at ``sample_rate``.
+    """
+    factor = 1.0 + 0.06 * ((voice + 1) // 2) * (-1) ** voice
+    speech, rate = load_word(word, sample_rate, trim=True)
+    speech = soxr.resample(speech, rate, round(rate * factor)).astype(np.float32)
+    rng = np.random.default_rng([voice, seed])
+    length = round(duration_s * sample_rate)
+    take = steady_noise(duration_s, sample_rate, -60.0 - 3.0 * (voice % 5), seed=1000 * voice + seed)[:length]
+    speech = scale_to_dbfs(speech[: length - round(0.3 * sample_rate)], float(rng.uniform(-30.0, -18.0)))
+    start = int(rng.integers(round(0.15 * sample_rate), length - len(speech) - round(0.15 * sample_rate) + 1))
+    take[start : start + len(speech)] += speech
+    return np.clip(take, -1.0, 1.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import os
@@ -11,28 +12,47 @@ import sys
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import soundfile as sf
 import streamlit as st
+import streamlit.testing.v1.app_test
 import streamlit_webrtc.component
 from signals import QUIRKS_DIR, load_word, scale_to_dbfs, steady_noise, wav_with_header_rate
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.testing.v1 import AppTest
 
+import speechrec.ui.browser
+from speechrec.auth import ORGANIZER_SESSION_S, organizer_session_token, organizer_session_valid, session_key
 from speechrec.campaign import NOISE_KEYWORD, load_campaign
 from speechrec.config import load_settings
+from speechrec.microphone import INSECURE_ADDRESS, NO_MICROPHONE_ACCESS
 from speechrec.prompts import Prompt, build_schedule
 from speechrec.quality import assess_take
 from speechrec.schema import clips_table
 from speechrec.store import ClipStore
 from speechrec.ui import state
+from speechrec.ui.auth import SESSION_COOKIE
+from speechrec.ui.volunteer import CODE_COOKIE, LINK_CODE_MALFORMED, LINK_CODE_UNKNOWN, RECORDER_COOKIE
 
 REPO = Path(__file__).resolve().parent.parent
 APP = REPO / "streamlit_app.py"
 CAMPAIGN = load_campaign(REPO / "campaign.toml")
 RATE = 48000
 SPEECHREC_VARIABLES = ("SPEECHREC_DATA", "SPEECHREC_DATABASE_URL", "SPEECHREC_STORAGE_URL", "SPEECHREC_CAMPAIGN")
+
+
+class NavigationPagesManager(PagesManager):
+    """AppTest (Streamlit 1.67) starts every run by looking for a pages/ folder beside the script and,
+    finding ours, runs reruns in the legacy folder mode: the page script alone, without
+    streamlit_app.py. The server runs streamlit_app.py on every rerun (st.navigation turns the
+    folder mode off), and so must the tests: its session restore and cookies run there."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        PagesManager.uses_pages_directory = False
 
 
 @pytest.fixture(autouse=True)
@@ -44,6 +64,7 @@ def clean_app(monkeypatch, tmp_path):
     monkeypatch.chdir(REPO)
     # AppTest cannot run the WebRTC component; without a browser session it must think none exists.
     monkeypatch.setattr(streamlit_webrtc.component, "get_this_session_info", lambda: None)
+    monkeypatch.setattr(streamlit.testing.v1.app_test, "PagesManager", NavigationPagesManager)
     st.cache_resource.clear()
     st.cache_data.clear()
     yield
@@ -103,16 +124,22 @@ def test_welcome_shows_the_campaign_and_its_consent():
     assert open_store().speakers().empty
 
 
-def test_agreeing_creates_a_speaker_and_shows_the_code():
-    at = agree(run_app())
+def test_agreeing_creates_a_speaker_and_shows_the_code_with_a_copy_button_and_a_resume_link():
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.context["url"] = "https://tum-words.example.org/"
+    agree(at.run())
     assert not at.exception
     speakers = open_store().speakers()
     assert len(speakers) == 1 and speakers["consent_version"].tolist() == [CAMPAIGN.consent_version]
     assert at.session_state[state.SPEAKER_ID] == speakers["speaker_id"][0]
     code = at.session_state[state.PARTICIPANT_CODE]
     assert re.fullmatch(r"[2-9A-Z]{4}-[2-9A-Z]{4}-[2-9A-Z]{4}", code)
-    assert code in shown(at.success[0].value)
+    # st.code blocks: each has Streamlit's copy button.
+    assert [block.value for block in at.code] == [code, f"https://tum-words.example.org/?code={code}"]
     assert open_store().find_speaker(code) == speakers["speaker_id"][0]
+    # The code is the one secret the address carries; the browser keeps it in a cookie too.
+    assert at.query_params["code"] == code
+    assert at.session_state[state.COOKIES][CODE_COOKIE]["value"] == code
 
 
 def test_live_recorder_starts_with_a_microphone_check():
@@ -120,6 +147,55 @@ def test_live_recorder_starts_with_a_microphone_check():
     assert not at.exception
     assert at.subheader[0].value == "First, a microphone check"
     assert not at.get("audio_input")  # the live recorder is the default
+
+
+def test_a_live_recorder_that_got_no_audio_offers_the_simple_one_in_plain_words(monkeypatch):
+    at = agree(run_app()).switch_page("pages/record.py").run()
+    at.session_state[state.LIVE_FAILED] = True  # what speechrec.ui.live does when no audio came in time
+    at.run()
+    assert not at.exception
+    assert "cannot reach the app from your network" in at.warning[0].value
+    assert not at.subheader  # the live recorder (and its developer messages) is gone
+    button(at, "Use the simple recorder").click().run()
+    assert not at.exception
+    assert at.get("audio_input")
+    assert at.session_state[state.COOKIES][RECORDER_COOKIE]["value"] == "simple"  # kept across reloads
+    # A reload (a new session from the same browser) keeps the choice.
+    reloaded = app_with_cookie(monkeypatch, RECORDER_COOKIE, "simple")
+    reloaded.session_state[state.SPEAKER_ID] = at.session_state[state.SPEAKER_ID]
+    reloaded.run().switch_page("pages/record.py").run()
+    assert reloaded.get("audio_input")
+
+
+@pytest.mark.parametrize("url", ["http://192.168.1.20:8501/", "http://laptop.local:8501/record"])
+def test_a_plain_http_address_is_explained_before_consent(url):
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.context["url"] = url
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == INSECURE_ADDRESS
+    assert not at.checkbox and not [item for item in at.button if item.label == "Start"]  # no consent asked
+    assert open_store().speakers().empty
+
+
+def test_a_browser_without_microphone_access_is_explained_before_consent(monkeypatch):
+    report = {"secure": True, "microphone_api": False, "permission": None}
+    monkeypatch.setattr("speechrec.ui.browser._component", lambda **kwargs: SimpleNamespace(report=report))
+    at = run_app()
+    assert not at.exception
+    assert at.error[0].value == NO_MICROPHONE_ACCESS
+    assert not at.checkbox
+
+
+def test_a_returning_volunteer_on_a_plain_http_address_is_told_and_not_recorded():
+    speaker = open_store().create_speaker(CAMPAIGN.consent_version)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.context["url"] = "http://192.168.1.20:8501/"
+    at.query_params["code"] = speaker.participant_code
+    at.run()
+    assert not at.exception
+    assert at.error[0].value == INSECURE_ADDRESS
+    assert not at.get("audio_input") and not at.get("progress")
 
 
 def test_record_page_asks_for_consent_first():
@@ -196,16 +272,71 @@ def test_a_broken_recording_gets_one_plain_sentence_and_the_word_stays(kind, rea
     assert not at.exception and len(open_store().clips()) == 1
 
 
-def test_own_takes_can_be_replayed_and_deleted():
+def takes_toggle(at: AppTest):
+    return next(item for item in at.toggle if "Replay or delete" in item.label)
+
+
+def test_own_takes_can_be_replayed_and_deleted_and_the_list_stays_open():
     at = simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
     at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
     assert not at.get("audio")  # the players are built only on request
-    next(item for item in at.toggle if "Replay or delete" in item.label).set_value(True).run()
-    assert len(at.get("audio")) == 1
-    button(at, "Delete").click().run()
+    takes_toggle(at).set_value(True).run()
+    assert len(at.get("audio")) == 2
+    at.button(key=f"delete-{open_store().clips()['clip_id'].iloc[0]}").click().run()
+    assert not at.exception
+    assert len(open_store().clips()) == 1
+    assert takes_toggle(at).value and len(at.get("audio")) == 1  # still open after the delete
+
+
+def recording_page() -> AppTest:
+    return simple_recorder(agree(run_app()).switch_page("pages/record.py").run())
+
+
+def test_the_last_take_is_replayed_with_one_tap():
+    at = recording_page()
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert "Your last take" in at.caption[0].value and not at.get("audio")
+    button(at, "Replay").click().run()
+    assert not at.exception
+    player = at.get("audio")[0].proto
+    assert player.autoplay and player.url  # plays the stored take at once
+
+
+def test_redo_deletes_the_last_take_and_asks_for_the_same_word_again():
+    at = recording_page()
+    word = prompted_word(at)
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert prompted_word(at) != word or len(CAMPAIGN.words) == 1
+    button(at, "Redo").click().run()
     assert not at.exception
     assert open_store().clips().empty
-    assert not at.get("audio")
+    assert prompted_word(at) == word
+    assert f"say “{word}” again" in at.info[0].value
+    assert "0 / " in at.get("progress")[0].proto.text
+
+
+def test_a_skipped_word_is_counted_not_stored_and_the_next_word_comes(monkeypatch):
+    at = recording_page()
+    speaker_id = at.session_state[state.SPEAKER_ID]
+    schedule = [prompt.word for prompt in build_schedule(CAMPAIGN, speaker_id)]
+    assert prompted_word(at) == schedule[0]
+    button(at, "Skip this word").click().run()
+    assert not at.exception
+    assert open_store().clips().empty
+    assert prompted_word(at) == schedule[1]
+    assert open_store().skips(speaker_id) == {schedule[0]: 1}
+    assert f"1 / {len(schedule)} · 1 skipped" in at.get("progress")[0].proto.text
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert open_store().clips()["keyword"].tolist() == [schedule[1]]  # the take went to the word shown
+    assert open_store().clips()["raw"].tolist() == [False]  # st.audio_input leaves the browser's processing on
+    # A reload (a new session of the same browser): the skipped word stays skipped.
+    reloaded = app_with_cookie(monkeypatch, RECORDER_COOKIE, "simple")
+    reloaded.session_state[state.SPEAKER_ID] = speaker_id
+    reloaded.run().switch_page("pages/record.py").run()
+    assert not reloaded.exception
+    assert prompted_word(reloaded) == schedule[2]
+    assert f"2 / {len(schedule)} · 1 skipped" in reloaded.get("progress")[0].proto.text
 
 
 def prefill(store: ClipStore, speaker_id: str, prompts: list[str | Prompt]) -> None:
@@ -229,18 +360,49 @@ def test_coming_back_with_the_code_resumes_the_schedule():
     at.text_input[0].input(speaker.participant_code.lower()).run()
     button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert "Welcome back" in shown(at.success[0].value)
-    simple_recorder(at.switch_page("pages/record.py").run())
+    assert "Welcome back" in shown(at.success[0].value)  # straight on the Record page
+    simple_recorder(at)
     assert prompted_word(at) == schedule[4].word
     assert f"4 / {len(schedule)}" in at.get("progress")[0].proto.text
+    assert at.query_params["code"] == speaker.participant_code
 
 
-def test_code_in_the_link_is_filled_in():
-    speaker = open_store().create_speaker(CAMPAIGN.consent_version)
+def link_app(code: str) -> AppTest:
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params["code"] = speaker.participant_code
-    at.run()
-    assert at.text_input[0].value == speaker.participant_code
+    at.query_params["code"] = code
+    return at.run()
+
+
+def test_a_resume_link_goes_straight_to_recording_as_the_same_speaker():
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    schedule = build_schedule(CAMPAIGN, speaker.speaker_id)
+    prefill(store, speaker.speaker_id, schedule[:2])
+    at = link_app(speaker.participant_code.lower().replace("-", " "))
+    assert not at.exception
+    assert "Welcome back" in at.success[0].value
+    assert not at.checkbox  # no consent form, no new code
+    assert at.session_state[state.SPEAKER_ID] == speaker.speaker_id
+    assert at.query_params["code"] == speaker.participant_code  # tidied to the shown form
+    simple_recorder(at)
+    assert f"2 / {len(schedule)}" in at.get("progress")[0].proto.text
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert len(store.speakers()) == 1
+    assert store.clips()["speaker_id"].tolist() == [speaker.speaker_id] * 3
+
+
+@pytest.mark.parametrize(
+    ("code", "message"), [("K7QM-2XPA-9DHT", LINK_CODE_UNKNOWN), ("[x](https://example.org)", LINK_CODE_MALFORMED)]
+)
+def test_a_resume_link_with_a_code_nobody_has_says_so_and_makes_no_speaker(code, message):
+    at = link_app(code)
+    assert not at.exception
+    assert at.error[0].value == message
+    assert "example.org" not in at.error[0].value  # the link's text is never shown as a link
+    assert open_store().speakers().empty
+    assert at.session_state[state.SPEAKER_ID] is None
+    agree(at)  # someone new after all: their own code replaces the link's
+    assert at.query_params["code"] == at.session_state[state.PARTICIPANT_CODE] != code
 
 
 @pytest.mark.parametrize(
@@ -270,18 +432,86 @@ def test_withdrawing_deletes_everything_after_a_confirmation():
     assert "2 recordings" in shown(at.success[0].value)
 
 
-def test_after_the_words_comes_the_room_noise_then_done():
+class FakeRoomRecorder:
+    """Stands in for the room recorder's JavaScript: hands over one recording, like the browser does."""
+
+    def __init__(self, samples: np.ndarray, settings: dict[str, object]) -> None:
+        self.value = {"wav": base64.b64encode(wav(samples)[1]).decode(), "settings": settings}
+        self.calls: list[dict] = []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        value, self.value = self.value, None  # a trigger: in the run right after recording only
+        return SimpleNamespace(recording=value)
+
+
+RAW_SETTINGS = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
+
+
+def at_the_room_step(
+    monkeypatch, recording: np.ndarray, settings: dict[str, object]
+) -> tuple[AppTest, FakeRoomRecorder]:
     store = open_store()
     at = agree(run_app())
     speaker_id = at.session_state[state.SPEAKER_ID]
     prefill(store, speaker_id, build_schedule(CAMPAIGN, speaker_id))
     at.switch_page("pages/record.py").run()
     assert "sound of your room" in at.subheader[0].value
-    at.get("audio_input")[0].set_value(wav(steady_noise(CAMPAIGN.background_noise_s, RATE, -55.0))).run()
+    assert f"record {CAMPAIGN.background_noise_s:g} seconds" in at.markdown[0].value  # not "about", not "at least"
+    assert not at.get("audio_input")  # st.audio_input cannot turn the browser's processing off
+    fake = FakeRoomRecorder(recording, settings)
+    monkeypatch.setattr("speechrec.ui.room._component", fake)
+    return at.run(), fake
+
+
+def test_after_the_words_comes_the_raw_room_noise_then_done(monkeypatch):
+    at, fake = at_the_room_step(monkeypatch, steady_noise(CAMPAIGN.background_noise_s, RATE, -55.0), RAW_SETTINGS)
     assert not at.exception
-    assert (store.clips()["keyword"] == NOISE_KEYWORD).sum() == 1
+    assert fake.calls[0]["data"]["duration_s"] == CAMPAIGN.background_noise_s  # the length asked for is recorded
+    noise = open_store().clips(keyword=NOISE_KEYWORD)
+    assert len(noise) == 1 and noise["flags"].tolist() == [""]
+    assert noise["duration_s"].iloc[0] == pytest.approx(CAMPAIGN.background_noise_s)
     assert "All done" in at.subheader[0].value
-    assert at.session_state[state.PARTICIPANT_CODE] in shown(at.info[0].value)
+    assert at.session_state[state.PARTICIPANT_CODE] == at.code[0].value
+
+
+def test_a_finished_volunteer_sees_the_code_and_may_record_another_round(monkeypatch):
+    at, _ = at_the_room_step(monkeypatch, steady_noise(CAMPAIGN.background_noise_s, RATE, -55.0), RAW_SETTINGS)
+    assert CAMPAIGN.rounds == 2
+    total = len(build_schedule(CAMPAIGN, at.session_state[state.SPEAKER_ID]))
+    button(at, "Record another round").click().run()
+    assert not at.exception
+    simple_recorder(at)
+    assert f"{total} / {2 * total} · round 2 of 2" in at.get("progress")[0].proto.text
+    assert prompted_word(at) in CAMPAIGN.words
+    at.get("audio_input")[0].set_value(wav(spoken_take())).run()
+    assert len(open_store().clips()) == total + 2  # the first round, the room noise and one more take
+    assert len(open_store().speakers()) == 1
+
+
+def test_room_noise_with_speech_in_it_is_refused_with_a_plain_message(monkeypatch):
+    talking = np.concatenate([spoken_take() for _ in range(8)])[: int(CAMPAIGN.background_noise_s * RATE)]
+    at, _ = at_the_room_step(monkeypatch, talking, RAW_SETTINGS)
+    assert not at.exception
+    assert "we heard talking" in at.error[0].value
+    assert open_store().clips(keyword=NOISE_KEYWORD).empty  # nothing stored, flagged or not
+    assert "sound of your room" in at.subheader[0].value  # asked again
+
+
+def test_room_noise_the_browser_processed_is_kept_flagged(monkeypatch):
+    settings = {**RAW_SETTINGS, "noiseSuppression": True}  # a browser that ignored the request
+    at, _ = at_the_room_step(monkeypatch, steady_noise(CAMPAIGN.background_noise_s, RATE, -55.0), settings)
+    assert open_store().clips(keyword=NOISE_KEYWORD)["flags"].tolist() == ["browser_processing"]
+    assert "All done" in at.subheader[0].value
+
+
+def test_the_room_step_can_be_skipped_and_nothing_is_stored(monkeypatch):
+    at, _ = at_the_room_step(monkeypatch, steady_noise(1.0, RATE, -55.0), RAW_SETTINGS)
+    assert "too short" in at.error[0].value  # 1 s of the 20 asked for
+    button(at, "Skip this step").click().run()
+    assert not at.exception
+    assert "All done" in at.subheader[0].value
+    assert open_store().clips(keyword=NOISE_KEYWORD).empty
 
 
 def test_a_changed_consent_text_asks_again(tmp_path, monkeypatch):
@@ -386,20 +616,23 @@ def sign_in(at: AppTest, password: str) -> AppTest:
     return at.button[0].click().run()
 
 
-@pytest.mark.parametrize("page_name", ["review", "stats", "campaign"])
-def test_organizer_pages_are_not_reachable_without_sign_in(page_name):
+def assert_asks_to_sign_in(at: AppTest, page_name: str) -> None:
+    """An organizer page opened without sign-in: where to sign in, and nothing of the store."""
+    assert not at.exception
+    assert "sign in at ?organizer" in at.warning[0].value
+    link = at.get("page_link")[0].proto
+    assert link.label == "Sign in" and link.query_string == f"organizer=&next={page_name}"
+    assert not at.dataframe and not at.metric and not at.title and not at.text_area
+    assert not at.get("audio") and not at.get("download_button") and not at.button
+
+
+@pytest.mark.parametrize("page_name", ["review", "stats", "campaign", "model_check"])
+def test_an_organizer_page_opened_without_sign_in_says_where_to_sign_in(page_name):
     store = open_store()
     speaker = store.create_speaker(1)
     prefill(store, speaker.speaker_id, ["yes"])
     at = run_app()
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page(f"pages/{page_name}.py")  # volunteers' navigation has no organizer pages
-    # Opened some other way, the page checks sign-in itself and shows nothing from the store.
-    page = AppTest.from_file(str(REPO / "pages" / f"{page_name}.py"), default_timeout=60).run()
-    assert not page.exception
-    assert "for the campaign's organizers" in shown(page.warning[0].value)
-    assert not page.dataframe and not page.metric and not page.title and not page.text_area
-    assert not page.get("audio") and not page.get("download_button") and not page.button
+    assert_asks_to_sign_in(at.switch_page(f"pages/{page_name}.py").run(), page_name)  # a bookmark, not "Page not found"
 
 
 def test_a_wrong_password_is_refused_and_slows_the_next_try():
@@ -424,6 +657,105 @@ def test_the_right_password_opens_stats_with_the_stores_numbers():
     assert at.metric[0].value == "4" and at.metric[1].value == "1"
     speakers = at.dataframe[1].value
     assert speakers["speaker_id"].tolist() == [speaker.speaker_id] and speakers["clips"].tolist() == [4]
+
+
+def test_signing_in_lands_on_review_and_keeps_a_signed_token_not_the_password():
+    at = sign_in(organizer_app(), "tum-organizers")
+    assert not at.exception
+    assert at.title[0].value == "Review"  # not the volunteers' consent form
+    token = at.session_state[state.COOKIES][SESSION_COOKIE]
+    assert token["max_age_s"] == ORGANIZER_SESSION_S == 12 * 3600
+    assert "tum-organizers" not in token["value"]
+    assert organizer_session_valid(token["value"], session_key("tum-organizers"))
+
+
+def test_signing_in_from_a_bookmarked_page_goes_back_to_it():
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["organizer"] = {"password": "tum-organizers"}
+    at.query_params.update({"organizer": "", "next": "stats"})
+    sign_in(at.run(), "tum-organizers")
+    assert not at.exception
+    assert at.title[0].value == "Stats"
+
+
+def app_with_cookie(monkeypatch, name: str, value: str | None, password: str = "tum-organizers") -> AppTest:
+    """A new browser session whose browser sent the cookie ``name`` (AppTest cannot send cookies)."""
+    real_cookie = speechrec.ui.browser.cookie
+
+    def sent(wanted: str) -> str | None:
+        if wanted in st.session_state.get(state.COOKIES, {}):
+            return real_cookie(wanted)  # what this session set or deleted since
+        return value if wanted == name else None
+
+    for module in ("speechrec.ui.auth", "speechrec.ui.volunteer"):
+        monkeypatch.setattr(f"{module}.cookie", sent)
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.secrets["organizer"] = {"password": password}
+    return at
+
+
+def test_a_reload_with_the_organizer_cookie_stays_signed_in_until_sign_out(monkeypatch):
+    token = organizer_session_token(session_key("tum-organizers"))
+    at = app_with_cookie(monkeypatch, SESSION_COOKIE, token).run()
+    assert at.session_state[state.ORGANIZER] is True
+    at.switch_page("pages/review.py").run()
+    assert not at.exception and at.title[0].value == "Review"
+    next(item for item in at.sidebar.button if item.label == "Sign out").click().run()
+    assert not at.exception
+    assert at.session_state[state.ORGANIZER] is False
+    assert at.session_state[state.COOKIES][SESSION_COOKIE] is None  # the browser drops the token
+    assert at.checkbox  # back on the volunteers' Welcome page
+    assert_asks_to_sign_in(at.switch_page("pages/review.py").run(), "review")
+
+
+def test_signing_out_in_one_tab_signs_out_every_tab_holding_the_same_token(monkeypatch):
+    token = organizer_session_token(session_key("tum-organizers"))
+    first, second = (app_with_cookie(monkeypatch, SESSION_COOKIE, token).run() for _ in range(2))
+    assert first.session_state[state.ORGANIZER] and second.session_state[state.ORGANIZER]
+    next(item for item in first.sidebar.button if item.label == "Sign out").click().run()
+    second.switch_page("pages/review.py").run()
+    assert second.session_state[state.ORGANIZER] is False
+    assert_asks_to_sign_in(second, "review")
+    assert app_with_cookie(monkeypatch, SESSION_COOKIE, token).run().session_state[state.ORGANIZER] is False
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        organizer_session_token(session_key("an old password")),  # the password changed since
+        "eyJyb2xlIjoib3JnYW5pemVyIn0.forged.signature",
+    ],
+)
+def test_an_organizer_cookie_that_does_not_verify_signs_nobody_in(monkeypatch, token):
+    at = app_with_cookie(monkeypatch, SESSION_COOKIE, token).run()
+    assert at.session_state[state.ORGANIZER] is False
+    assert_asks_to_sign_in(at.switch_page("pages/stats.py").run(), "stats")
+
+
+def test_a_reopened_link_finds_the_volunteer_by_the_cookie_and_offers_not_me(monkeypatch):
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    at = app_with_cookie(monkeypatch, CODE_COOKIE, speaker.participant_code).run()
+    assert not at.exception
+    assert "Welcome back" in at.success[0].value  # on the Record page, same speaker
+    assert at.session_state[state.SPEAKER_ID] == speaker.speaker_id
+    assert at.query_params["code"] == speaker.participant_code
+    button(at, "Not you? Start anew").click().run()  # someone else on a shared device
+    assert not at.exception
+    assert at.session_state[state.SPEAKER_ID] is None
+    assert at.session_state[state.COOKIES][CODE_COOKIE] is None and "code" not in at.query_params
+    agree(at)
+    assert len(store.speakers()) == 2
+
+
+def test_the_cookie_of_a_withdrawn_volunteer_is_ignored(monkeypatch):
+    store = open_store()
+    speaker = store.create_speaker(CAMPAIGN.consent_version)
+    store.delete_speaker(speaker.speaker_id)
+    at = app_with_cookie(monkeypatch, CODE_COOKIE, speaker.participant_code).run()
+    assert not at.exception
+    assert at.session_state[state.SPEAKER_ID] is None and not at.error
+    assert at.checkbox  # a fresh start, no message about a cookie the volunteer never saw
 
 
 def test_without_a_configured_password_one_is_generated_and_works(tmp_path):
@@ -591,7 +923,8 @@ def test_stats_builds_the_dataset_zip_and_offers_it_and_the_metadata(tmp_path):
     assert zip_name == f"speechrec-demo-yes-no-up-down-tum-{datetime.now(UTC):%Y-%m-%d}.zip"
     assert Path(zip_path).parent == tmp_path / "data" / "exports"
     with zipfile.ZipFile(zip_path) as archive:
-        assert {name.split("/")[0] for name in archive.namelist() if name.endswith(".wav")} == {"yes", "no"}
+        folders = {name.split("/")[0] for name in archive.namelist() if name.endswith(".wav")}
+        assert folders == {"yes", "no", "_background_noise_"}  # no room recordings: noise from the takes
     labels = [item.proto.label for item in at.get("download_button")]
     assert labels[0].startswith(f"Download {zip_name} (") and labels[1] == "Download metadata.csv only"
     # Other options: the zip built for the old ones is not offered as if it were theirs.
@@ -609,12 +942,14 @@ def test_campaign_edits_are_saved_and_a_new_consent_text_asks_volunteers_again()
     at = organizer_page("pages/campaign.py")
     campaign_field(at, "Keywords").input("hey robot, tum\nstop")
     campaign_field(at, "Takes per keyword").set_value(3)
+    campaign_field(at, "Rounds per volunteer").set_value(4)
     campaign_field(at, "Consent text").input(CAMPAIGN.consent_text + "\nWe also keep the date of each take.")
-    at.button[-1].click().run()
+    button(at, "Save").click().run()
     assert not at.exception
     assert "now version 2: volunteers will be asked again" in shown(at.success[0].value)
     saved = store.saved_campaign()
     assert (saved.keywords, saved.takes_per_keyword, saved.consent_version) == (("hey robot", "tum", "stop"), 3, 2)
+    assert saved.rounds == 4
     assert saved.filler_words == CAMPAIGN.filler_words  # untouched fields stay
     # A volunteer who agreed to version 1 is asked again before recording more.
     volunteer = AppTest.from_file(str(APP), default_timeout=60)
@@ -637,7 +972,7 @@ def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved(k
     store = open_store()
     at = organizer_page("pages/campaign.py")
     campaign_field(at, "Keywords").input(keywords)
-    at.button[-1].click().run()
+    button(at, "Save").click().run()
     assert not at.exception
     assert message in shown(at.error[0].value)
     assert store.saved_campaign() is None
@@ -646,7 +981,7 @@ def test_an_invalid_campaign_edit_is_refused_with_the_reason_and_nothing_saved(k
 def test_a_word_typed_in_decomposed_unicode_is_saved_in_nfc():
     at = organizer_page("pages/campaign.py")
     campaign_field(at, "Keywords").input("u\u0308ber\nyes")
-    at.button[-1].click().run()
+    button(at, "Save").click().run()
     assert not at.exception
     assert open_store().saved_campaign().keywords == ("\u00fcber", "yes")
 
@@ -683,8 +1018,7 @@ def test_oidc_login_of_another_email_is_refused():
     at = oidc_app({"is_logged_in": True, "email": "eve@example.org", "email_verified": True})
     assert not at.exception
     assert "eve@example.org is not one of this campaign's organizers" in shown(at.error[0].value)
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/stats.py")
+    assert_asks_to_sign_in(at.switch_page("pages/stats.py").run(), "stats")
 
 
 @pytest.mark.parametrize("verified", [False, "false", None, "", 1, "yes"], ids=repr)
@@ -696,16 +1030,8 @@ def test_oidc_login_with_an_unverified_email_is_refused(verified):
     assert not at.exception
     assert "Your identity provider has not verified ada@example.org" in shown(at.error[0].value)
     assert "Log out" in [item.label for item in at.button]
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/review.py")
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    for section, values in OIDC_SECRETS.items():
-        at.secrets[section] = values
-    at.user = user
-    at.session_state[state.ORGANIZER] = False
-    at.run()
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        at.switch_page("pages/stats.py")  # not through any page either
+    for page_name in ("review", "stats"):  # no organizer page lets them in
+        assert_asks_to_sign_in(at.switch_page(f"pages/{page_name}.py").run(), page_name)
 
 
 @pytest.mark.parametrize("verified", [True, "true", "True"], ids=repr)
@@ -723,8 +1049,8 @@ def test_oidc_offers_its_sign_in_button_only_when_configured():
         {"organizer": OIDC_SECRETS["organizer"]},
     )
     assert "Sign in with your organization account" not in [item.label for item in without_auth.button]
-    with pytest.raises(ValueError, match="Could not find a navigation page"):
-        without_auth.switch_page("pages/stats.py")  # no [auth]: an e-mail alone signs nobody in
+    # No [auth]: an e-mail alone signs nobody in.
+    assert_asks_to_sign_in(without_auth.switch_page("pages/stats.py").run(), "stats")
 
 
 def test_storage_from_secrets_and_the_environment_wins(tmp_path, monkeypatch):
@@ -846,7 +1172,8 @@ def test_a_crafted_participant_code_in_the_link_is_shown_as_text(typed):
     at.run()
     button(at, "Continue with this code").click().run()
     assert not at.exception
-    assert_shown_as_text(at.error[0].value, repr(typed))
+    typed_error = next(item.value for item in at.error if "check it for typos" in item.value)
+    assert_shown_as_text(typed_error, repr(typed))
 
 
 @pytest.mark.parametrize("typed", CRAFTED)
@@ -864,7 +1191,7 @@ def test_a_typed_reject_reason_is_shown_as_text(typed):
 def test_an_invalid_campaign_edit_quoting_markdown_is_shown_as_text():
     at = organizer_page("pages/campaign.py")
     campaign_field(at, "Keywords").input("[x](https://example.org/x)")
-    at.button[-1].click().run()
+    button(at, "Save").click().run()
     assert not at.exception
     assert_shown_as_text(at.error[0].value, "'[x](https://example.org/x)'")
 

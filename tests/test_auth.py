@@ -12,6 +12,7 @@ import pytest
 
 from speechrec.auth import (
     MAX_DELAY_S,
+    ORGANIZER_SESSION_S,
     PASSWORD_FILE_NAME,
     check_password,
     failure_delay_s,
@@ -19,6 +20,9 @@ from speechrec.auth import (
     hash_password,
     is_organizer_email,
     organizer_emails,
+    organizer_session_token,
+    organizer_session_valid,
+    session_key,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,6 +96,40 @@ def test_organizer_emails_are_case_folded_and_checked():
 def test_organizer_emails_must_be_a_list_of_addresses(configured):
     with pytest.raises(TypeError, match=r"\[organizer\] emails must be a list of e-mail addresses"):
         organizer_emails(configured)
+
+
+def test_an_organizer_session_token_is_accepted_with_its_key_only():
+    key = session_key("tum-organizers")
+    token = organizer_session_token(key)
+    assert organizer_session_valid(token, key)
+    assert "tum-organizers" not in token  # no password in the cookie
+    assert not organizer_session_valid(token, session_key("another password"))  # a new password ends it
+    assert session_key("tum-organizers") == key  # every process derives the same key
+
+
+def test_an_expired_organizer_session_token_is_refused():
+    key = session_key("tum-organizers")
+    token = organizer_session_token(key)
+    assert ORGANIZER_SESSION_S == 12 * 3600
+    assert not organizer_session_valid(token, key, max_age_s=-1)
+
+
+@pytest.mark.parametrize("token", [None, "", "organizer", 42, "eyJyb2xlIjoib3JnYW5pemVyIn0.ZZZZZZ.forged"])
+def test_a_forged_or_malformed_organizer_session_token_is_refused(token):
+    assert not organizer_session_valid(token, session_key("tum-organizers"))
+
+
+def test_a_tampered_organizer_session_token_is_refused():
+    key = session_key("tum-organizers")
+    token = organizer_session_token(key)
+    payload, timestamp, signature = token.split(".")
+    assert not organizer_session_valid(f"{payload}.{timestamp}.{signature[:-2]}AA", key)
+
+
+@pytest.mark.parametrize("password", ["", None])
+def test_a_session_key_needs_a_password(password):
+    with pytest.raises(ValueError, match="non-empty string"):
+        session_key(password)
 
 
 @pytest.mark.parametrize(

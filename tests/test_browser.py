@@ -1,9 +1,10 @@
-"""The volunteer flow in a real headless Chromium with a fake microphone, against `streamlit run`.
+"""The volunteer and organizer flows in a real headless Chromium with a fake microphone, against
+`streamlit run` (the same volunteer flow in Firefox ESR: tests/test_firefox.py).
 
 Needs Debian's chromium (`apt-get install chromium`), the playwright package (never
-`playwright install`: the browser comes from Debian) and, for the live recorder, root and
-iproute2 for a loopback-only network namespace. Outside CI the tests skip with that hint when
-something is missing; in CI (CI=true) they must run.
+`playwright install`: the browser comes from Debian) and, for the live recorder and a network
+that blocks WebRTC, root and iproute2 for loopback-only network namespaces. Outside CI the tests
+skip with that hint when something is missing; in CI (CI=true) they must run.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import wave
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
 
-from speechrec.campaign import load_campaign
+from speechrec.campaign import NOISE_KEYWORD, load_campaign
 from speechrec.config import load_settings
 from speechrec.prompts import build_schedule
 from speechrec.store import ClipStore
@@ -32,7 +34,9 @@ try:
     from browser_env import (
         CHROMIUM,
         MICROPHONE_RATE,
+        PHONE_VIEWPORT,
         REPO,
+        WEBRTC_COMPONENT,
         NamespaceUnavailable,
         browser,
         network_namespace,
@@ -61,15 +65,26 @@ def fake_microphone(tmp_path) -> tuple[Path, np.ndarray]:
     return path, write_fake_microphone(path)
 
 
-@pytest.fixture
-def namespace() -> Iterator[str]:
+def namespace_or_skip(webrtc: bool) -> Iterator[str]:
     try:
-        with network_namespace() as name:
+        with network_namespace(webrtc) as name:
             yield name
     except NamespaceUnavailable as error:
         if IN_CI:
             raise
         pytest.skip(f"live recorder browser test {error}")
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """Loopback only, WebRTC between app and browser works."""
+    yield from namespace_or_skip(webrtc=True)
+
+
+@pytest.fixture
+def blocked_namespace() -> Iterator[str]:
+    """Loopback only, and no WebRTC connection can be made (a firewall without TURN)."""
+    yield from namespace_or_skip(webrtc=False)
 
 
 def best_correlation(take: np.ndarray, word: np.ndarray) -> float:
@@ -79,15 +94,21 @@ def best_correlation(take: np.ndarray, word: np.ndarray) -> float:
     return float(np.max(products / np.sqrt(window_energy * np.sum(word**2) + 1e-12)))
 
 
+def simple_take(page: Page, progress_after: str = "") -> None:
+    """Record RECORD_S seconds with the simple recorder; wait for the take's verdict (or for
+    ``progress_after``, e.g. "2 / 3", when an earlier verdict may still be on the page)."""
+    page.get_by_role("button", name="Record", exact=True).click()
+    page.wait_for_timeout(RECORD_S * 1000)
+    page.get_by_role("button", name="Stop recording").click()
+    page.get_by_text(progress_after or "Got it, thank you!").wait_for(timeout=30000)
+
+
 def record_one_simple_take(page: Page, url: str) -> None:
     """As a new volunteer: agree, switch to the simple recorder and record RECORD_S seconds."""
     page.goto(url)
     start_recording(page)
     page.get_by_text("Use the simple recorder").click()
-    page.get_by_role("button", name="Record").click()
-    page.wait_for_timeout(RECORD_S * 1000)
-    page.get_by_role("button", name="Stop recording").click()
-    page.get_by_text("Got it, thank you!").wait_for(timeout=30000)
+    simple_take(page)
 
 
 def test_simple_recorder_stores_a_take(tmp_path, fake_microphone):
@@ -159,7 +180,8 @@ def test_live_recorder_checks_the_microphone_then_stores_takes(tmp_path, fake_mi
         page = context.new_page()
         page.goto(url)
         start_recording(page)
-        pass_microphone_check(page)
+        meter = pass_microphone_check(page)
+        assert re.match(r"Microphone level: (too quiet|good|too loud) · ", meter)  # the meter says what it means
         store = ClipStore(load_settings(data, environ={}))
         deadline = time.monotonic() + 40
         while len(store.clips()) < 2 and time.monotonic() < deadline:
@@ -181,7 +203,7 @@ def test_live_recorder_checks_the_microphone_then_stores_takes(tmp_path, fake_mi
     assert "samples lost" not in log.read_text()  # no frame went missing (pts continuity)
 
 
-def test_organizer_signs_in_sees_stats_and_signs_out(tmp_path, fake_microphone):
+def test_organizer_stays_signed_in_across_a_reload_until_signing_out(tmp_path, fake_microphone):
     microphone, _ = fake_microphone
     with running_app(tmp_path) as (url, data, log, _), browser(tmp_path, microphone) as context:
         page = context.new_page()
@@ -197,11 +219,95 @@ def test_organizer_signs_in_sees_stats_and_signs_out(tmp_path, fake_microphone):
         assert password in log.read_text()
         password_field.fill(password)
         page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Review").wait_for(timeout=20000)  # not the consent form
         page.get_by_role("link", name="Stats").click()
         page.get_by_role("heading", name="Stats").wait_for(timeout=20000)
+        page.reload()  # still signed in, on the same page, without the password in the address
+        page.get_by_role("heading", name="Stats").wait_for(timeout=20000)
+        assert password not in page.url
         page.get_by_role("button", name="Sign out").click()
         page.get_by_text("I have read this and I agree").wait_for(timeout=20000)
         assert page.get_by_role("link", name="Stats").count() == 0
+        page.goto(f"{url}/stats")  # the bookmark after sign-out: where to sign in, not "Page not found"
+        page.get_by_text("sign in at ?organizer").wait_for(timeout=20000)
+        page.get_by_role("link", name="Sign in").click()
+        page.get_by_label("Password", exact=True).fill(password)
+        page.get_by_role("button", name="Sign in").click()
+        page.get_by_role("heading", name="Stats").wait_for(timeout=20000)  # back where they were going
+
+
+SMALL_CAMPAIGN = """
+title = "Say tum"
+keywords = ["tum"]
+takes_per_keyword = 3
+consent_text = "I agree that my recordings are published."
+background_noise_s = 5
+"""
+
+
+def participant_code(page: Page) -> str:
+    """The volunteer's code as the address carries it."""
+    return parse_qs(urlsplit(page.url).query)["code"][0]
+
+
+def test_a_volunteer_keeps_one_speaker_id_through_a_blocked_network_a_reload_and_a_resume_link(
+    tmp_path, fake_microphone, blocked_namespace
+):
+    microphone, _ = fake_microphone
+    campaign = tmp_path / "campaign.toml"
+    campaign.write_text(SMALL_CAMPAIGN)
+    with (
+        running_app(tmp_path, blocked_namespace, campaign=campaign) as (url, data, log, _),
+        browser(tmp_path, microphone, blocked_namespace) as context,
+    ):
+        page = context.new_page()
+        # A plain-http LAN address: said before consent, and nobody is asked to agree.
+        page.goto(url.replace("127.0.0.1", "lan.test"))
+        page.get_by_text("browsers only let pages that come over https:// use the microphone").wait_for(timeout=20000)
+        assert page.get_by_text("I have read this and I agree").count() == 0
+
+        page.goto(url)
+        start_recording(page)
+        assert page.title() == "Say tum"  # the tab says the campaign's title
+        page.frame_locator(WEBRTC_COMPONENT).get_by_role("button", name="START").click()
+        started = time.monotonic()
+        page.get_by_role("button", name="Use the simple recorder").wait_for(timeout=10000)  # within 10 s
+        fallback_s = time.monotonic() - started
+        assert page.locator(WEBRTC_COMPONENT).count() == 0  # the library's developer messages are gone with it
+        assert page.get_by_text("cannot reach the app from your network").is_visible()
+        assert "live recorder given up: no audio" in log.read_text()  # organizers see how often in the log
+        page.get_by_role("button", name="Use the simple recorder").click()
+        simple_take(page, "1 / 3")
+        simple_take(page, "2 / 3")
+        code = participant_code(page)
+
+        page.reload()  # a phone reloads a backgrounded tab
+        page.get_by_text("2 / 3").wait_for(timeout=20000)
+        assert participant_code(page) == code
+        assert page.get_by_role("button", name="Record", exact=True).is_visible()  # the simple recorder is remembered
+        page.goto(url)  # the campaign's link again, without the code: the browser still knows them
+        page.get_by_text("2 / 3").wait_for(timeout=20000)
+        assert participant_code(page) == code
+
+        page = context.browser.new_context(viewport=PHONE_VIEWPORT).new_page()  # another browser: no cookie
+        page.goto(url)
+        page.get_by_text("I have read this and I agree").wait_for(timeout=20000)  # a stranger to this one
+        page.goto(f"{url}/?code={code}")  # the personal link
+        page.get_by_text("Welcome back").wait_for(timeout=20000)
+        page.get_by_text("Use the simple recorder").click()
+        simple_take(page, "Last step: the sound of your room")  # 3 / 3
+        store = ClipStore(load_settings(data, environ={}))
+        clips = store.clips()
+        assert len(store.speakers()) == 1 and len(clips) == 3
+        assert set(clips["speaker_id"]) == {store.speakers()["speaker_id"][0]} and store.find_speaker(code)
+
+        # The room step records raw for the seconds asked, with a countdown; this microphone says a word.
+        page.get_by_role("button", name="Record the room (5 s)").click()
+        page.get_by_text("s left. Please stay quiet.").wait_for(timeout=5000)
+        page.get_by_text("we heard talking").wait_for(timeout=30000)
+        assert store.clips(keyword=NOISE_KEYWORD).empty  # nothing stored, flagged or not
+
+    print(f"\nblocked WebRTC: the simple recorder was offered {fallback_s:.1f} s after START")
 
 
 TYPED_PAYLOADS = [
@@ -226,7 +332,7 @@ def test_typed_text_is_shown_as_text_never_as_markdown(tmp_path, fake_microphone
         for payload in TYPED_PAYLOADS:
             page.goto(f"{url}/?code={quote(payload)}")
             page.get_by_role("button", name="Continue with this code").click()
-            alert = page.locator('[data-testid="stAlert"]').filter(has_text="is not valid")
+            alert = page.locator('[data-testid="stAlert"]').filter(has_text="check it for typos")
             alert.wait_for(timeout=20000)
             shown = alert.inner_text().replace("\u2060", "")  # the invisible word joiners that break autolinks
             assert f"participant code {payload!r} is not valid" in shown

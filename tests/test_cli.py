@@ -144,10 +144,16 @@ def test_import_stats_export(cli, tmp_path):
 
     result = cli("export", "--out", "ds.zip")
     assert_ok(result)
-    assert result.stdout.startswith("wrote ds.zip: 3 clips from 2 speakers (no 1, yes 2), 0 background noise files")
+    assert result.stdout.startswith(
+        "wrote ds.zip: 3 clips from 2 speakers (no 1, yes 2), 1 background noise files (assembled from the takes)"
+    )
     names = zipfile.ZipFile(tmp_path / "ds.zip").namelist()
     words = [name for name in names if WORD_PATH.match(name)]
-    assert sorted(set(names) - set(words)) == ["README.md", "metadata.csv", "testing_list.txt", "validation_list.txt"]
+    noise = [name for name in names if name.startswith("_background_noise_/")]
+    assert len(noise) == 1  # no room recordings: assembled from the silence around the words
+    assert sorted(set(names) - set(words) - set(noise)) == [
+        "README.md", "metadata.csv", "testing_list.txt", "validation_list.txt",
+    ]  # fmt: skip
     assert sorted(WORD_PATH.match(name)["word"] for name in words) == ["no", "yes", "yes"]
     assert not (tmp_path / "ds.zip.partial").exists()
 
@@ -155,12 +161,19 @@ def test_import_stats_export(cli, tmp_path):
     assert_ok(result)
     archive = zipfile.ZipFile(tmp_path / "all.zip")
     assert sorted(name.split("/")[0] for name in archive.namelist() if name.endswith(".wav")) == [
+        "_background_noise_",
         "no",
         "up",
         "yes",
         "yes",
     ]
     assert "8000 Hz" in archive.read("README.md").decode()
+
+    result = cli("export", "--out", "split.zip", "--layout", "split-folders", "--cut", "loudest")
+    assert_ok(result)
+    names = zipfile.ZipFile(tmp_path / "split.zip").namelist()
+    assert {"train/metadata.jsonl", "validation/metadata.jsonl", "test/metadata.jsonl"} <= set(names)
+    assert "the loudest stretch of each take" in zipfile.ZipFile(tmp_path / "split.zip").read("README.md").decode()
 
     result = cli("import", "upload")
     assert_ok(result)
@@ -218,7 +231,7 @@ def test_case_16_folder_names_that_differ_in_case_or_unicode_form_are_one_word(c
         1,
     )
     assert_ok(cli("export", "--store", "store", "--campaign", "names.toml", "--out", "out.zip", "--select", "all"))
-    names = [name for name in zipfile.ZipFile(tmp_path / "out.zip").namelist() if name.endswith(".wav")]
+    names = [name for name in zipfile.ZipFile(tmp_path / "out.zip").namelist() if name.endswith(".wav") and not name.startswith("_background_noise_/")]
     folders = sorted({name.split("/")[0] for name in names})
     assert folders == ["yes", "über"] and all(unicodedata.is_normalized("NFC", name) for name in names)
     assert sorted(name for name in names if name.startswith("yes/")) == [
@@ -261,12 +274,15 @@ def test_the_campaign_saved_in_the_app_wins_over_the_file_unless_one_is_named(cl
 
 
 def test_export_of_an_empty_store(cli, tmp_path, empty_store):
-    # The first thing a new organizer may try: the zip has only the lists, metadata and README.
+    # The first thing a new organizer may try: the lists, metadata, README and one file of silence.
     result = cli("export", "--out", "ds.zip")
     assert_ok(result)
-    assert result.stdout.startswith("wrote ds.zip: 0 clips from 0 speakers (none), 0 background noise files")
+    assert result.stdout.startswith(
+        "wrote ds.zip: 0 clips from 0 speakers (none), 1 background noise files (digital silence)"
+    )
     assert sorted(zipfile.ZipFile(tmp_path / "ds.zip").namelist()) == [
         "README.md",
+        "_background_noise_/silence.wav",
         "metadata.csv",
         "testing_list.txt",
         "validation_list.txt",
@@ -535,9 +551,9 @@ def test_export_refuses_to_overwrite_a_file_that_is_not_an_earlier_export(cli, t
 def test_export_replaces_an_earlier_export(cli, tmp_path):
     add_one_clip(tmp_path / "data")
     assert_ok(cli("export", "--out", "ds.zip", "--select", "accepted"))
-    assert zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv").count(b"\n") == 1
+    assert b"nohash" not in zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv")  # no accepted clip yet
     assert_ok(cli("export", "--out", "ds.zip", "--select", "all"))
-    assert zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv").count(b"\n") == 2
+    assert b"_nohash_0.wav" in zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv")
 
 
 @pytest.mark.parametrize(

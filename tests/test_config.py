@@ -264,6 +264,8 @@ def test_bad_takes_per_keyword(tmp_path, value, message):
         ("target_per_keyword", "0", "target_per_keyword must be at least 1, got 0"),
         ("consent_version", "0", "consent_version must be at least 1, got 0"),
         ("background_noise_s", "-1", "background_noise_s must be at least 0 and at most 600, got -1"),
+        ("rounds", "0", "rounds must be at least 1 and at most 20, got 0"),
+        ("rounds", "2.5", "rounds must be a whole number, got 2.5"),
         ("title", '"  "', "title is empty"),
         ("consent_text", '""', "consent_text is empty"),
         ("title", "3", "title must be a string, got 3"),
@@ -592,7 +594,7 @@ def test_an_older_campaign_file_reads_and_writes_as_before(tmp_path):
     assert (campaign.variations, campaign.near_misses, campaign.translations) == ((), {}, {})
     assert set(campaign_to_dict(campaign)) == {
         "title", "keywords", "consent_text", "description", "consent_version", "licence", "takes_per_keyword",
-        "filler_words", "target_per_keyword", "clip_duration_s", "export_sample_rate", "background_noise_s",
+        "filler_words", "target_per_keyword", "clip_duration_s", "export_sample_rate", "background_noise_s", "rounds",
     } | ({"languages"} if campaign.languages != ("en",) else set())  # fmt: skip
 
 

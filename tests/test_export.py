@@ -305,9 +305,13 @@ def test_wav_format(store, stored, tmp_path, options, sample_rate, duration_s):
 
 
 @pytest.mark.parametrize(
-    "options", [ExportOptions(selection="all"), ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5)]
+    "options",
+    [
+        ExportOptions(selection="all", cut="loudest"),
+        ExportOptions(selection="all", sample_rate=8000, clip_duration_s=1.5, cut="loudest"),
+    ],
 )
-def test_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
+def test_with_the_old_cut_each_clip_is_the_loudest_window_of_its_take(store, stored, tmp_path, options):
     archive, _ = export(store, tmp_path / "ds.zip", options)
     rate = options.sample_rate or CAMPAIGN.export_sample_rate
     length = round((options.clip_duration_s or CAMPAIGN.clip_duration_s) * rate)
@@ -463,6 +467,21 @@ def test_metadata_has_one_row_per_wav_with_the_store_values(store, stored, tmp_p
                 assert row[column] == ""
             else:
                 assert float(row[column]) == pytest.approx(store_row[column], abs=1e-3), column
+
+
+@ON_EVERY_BACKEND
+def test_metadata_says_whether_each_take_was_raw(store, backend):
+    speaker = store.create_speaker(1).speaker_id
+    take = make_take(sample_rate=16000, word="yes")
+    quality = assess_take(take, 16000)
+    ids = {
+        raw: store.add_clip(
+            take, 16000, quality, keyword="yes", speaker_id=speaker, session_id="s", source="webrtc", raw=raw
+        )
+        for raw in (True, False, None)
+    }
+    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, CAMPAIGN, ExportOptions(selection="all")).decode())))
+    assert {row["clip_id"]: row["raw"] for row in rows} == {ids[True]: "true", ids[False]: "false", ids[None]: ""}
 
 
 def test_metadata_source_of_imported_clips_is_the_path_in_the_import_folder(store, tmp_path):
@@ -642,12 +661,16 @@ def test_failed_export_keeps_an_older_file_untouched(store, stored, tmp_path):
     assert zipfile.ZipFile(target).testzip() is None
 
 
+SILENCE_FILE = f"{NOISE_KEYWORD}/silence.wav"  # what _background_noise_/ holds when there is nothing else
+
+
 def test_empty_store_gives_a_valid_zip(store, tmp_path):
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
-    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 0, 0, [])
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
+    assert (summary.files, summary.background_noise_files, summary.speakers, summary.skipped) == (0, 1, 0, [])
+    assert summary.background_noise == "silence"
     assert list_lines(archive, "validation_list.txt") == []
-    assert metadata_rows(archive) == []
+    assert [(row["path"], row["kind"]) for row in metadata_rows(archive)] == [(SILENCE_FILE, "background_noise")]
     assert "Clips: 0 from 0 speakers" in archive.read("README.md").decode()
 
 
@@ -688,9 +711,9 @@ def test_export_with_every_audio_file_missing_still_gives_a_valid_zip(store, sto
     for clip in stored:
         stored_flac_path(store, clip.clip_id).unlink()
     archive, summary = export(store, tmp_path / "ds.zip")
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])  # TensorFlow still finds noise
     assert sorted(clip_id for clip_id, _ in summary.skipped) == sorted(expected_ids(stored, "default"))
-    assert (summary.files, summary.background_noise_files) == (0, 0)
+    assert (summary.files, summary.background_noise_files) == (0, 1)
 
 
 def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
@@ -701,10 +724,10 @@ def test_non_ascii_word_keeps_its_name_in_the_zip(store, tmp_path):
     )
     archive, summary = export(store, tmp_path / "ds.zip")
     name = f"grüezi/{TEST}_nohash_0.wav"
-    assert wav_names(archive) == [name]
+    assert wav_names(archive) == [name, SILENCE_FILE]  # one take has too little room noise for a file
     assert archive.getinfo(name).flag_bits & 0x800  # the name is marked as UTF-8
     assert list_lines(archive, "testing_list.txt") == [name]
-    assert [row["path"] for row in metadata_rows(archive)] == [name]
+    assert [row["path"] for row in metadata_rows(archive)] == [name, SILENCE_FILE]
     assert summary.files_per_keyword == {"grüezi": 1}
 
 
@@ -719,7 +742,7 @@ def test_an_offset_never_reaches_the_exported_clip(store, tmp_path, offset, word
         store.add_clip(samples, rate, quality, keyword=word, speaker_id=T1, session_id="s", source="webrtc")
     archive, summary = export(store, tmp_path / "ds.zip")
     assert summary.files == 2
-    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive))
+    without, with_offset = (sf.read(io.BytesIO(archive.read(name)), dtype="float64")[0] for name in wav_names(archive) if not name.startswith("_background_noise_/"))
     assert abs(with_offset.mean()) <= 0.005
     # The same word, whole: as much energy, and the same waveform up to where the window was cut.
     assert np.sum(with_offset**2) == pytest.approx(np.sum(without**2), rel=0.02)
@@ -734,14 +757,17 @@ def test_spellings_stored_before_names_were_matched_share_one_folder(store, tmp_
     nfd = unicodedata.normalize("NFD", "über")
     for seed, keyword in enumerate(["yes", "Yes", "yes", nfd, "über", "YES"]):
         samples = make_take(sample_rate=16000, word="yes", seed=40 + seed)
-        store.add_clip(samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import")
+        store.add_clip(
+            samples, 16000, assess_take(samples, 16000), keyword=keyword, speaker_id=T1, session_id="s", source="import"
+        )
     archive, summary = export(store, tmp_path / "ds.zip")
-    names = wav_names(archive)
+    names = [name for name in wav_names(archive) if not name.startswith("_background_noise_/")]
     assert len({name.casefold() for name in names}) == len(names) == 6
     assert sorted({name.split("/")[0] for name in names}) == ["yes", "über"]
     assert all(unicodedata.is_normalized("NFC", name) for name in names)
     assert summary.files_per_keyword == {"yes": 4, "über": 2}
-    assert sorted(row["path"] for row in metadata_rows(archive)) == sorted(names)
+    rows = [row for row in metadata_rows(archive) if not row["path"].startswith("_background_noise_/")]
+    assert sorted(row["path"] for row in rows) == sorted(names)
 
 
 def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
@@ -752,7 +778,7 @@ def test_selection_that_matches_nothing_gives_a_valid_zip(store, tmp_path):
         samples, 48000, assess_take(samples, 48000), keyword="yes", speaker_id=T1, session_id="s", source="webrtc"
     )
     archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="accepted"))
-    assert sorted(archive.namelist()) == sorted(LIST_FILES)
+    assert sorted(archive.namelist()) == sorted([*LIST_FILES, SILENCE_FILE])
     assert (summary.files, summary.skipped) == (0, [])
 
 
@@ -815,7 +841,9 @@ def test_prepare_export_removes_zips_unused_for_an_hour(store, stored, tmp_path)
 
 
 def test_metadata_csv_alone_lists_the_selected_clips(store, stored):
-    rows = list(csv.DictReader(io.StringIO(metadata_csv(store, ExportOptions(selection="accepted")).decode())))
+    rows = list(
+        csv.DictReader(io.StringIO(metadata_csv(store, CAMPAIGN, ExportOptions(selection="accepted")).decode()))
+    )
     assert {row["clip_id"] for row in rows} == expected_ids(stored, "accepted")
     assert all(WORD_PATH.match(row["path"]) or NOISE_PATH.match(row["path"]) for row in rows)
 
@@ -863,9 +891,9 @@ def test_a_campaign_with_variations_and_near_misses_exports_which_is_which(store
     summary = export_dataset(store, VARIED, tmp_path / "ds.zip", ExportOptions(selection="all"))
     archive = zipfile.ZipFile(tmp_path / "ds.zip")
     assert {name.split("/")[0] for name in wav_names(archive)} == {"hey jarvis", "stop", "cat", "hey", "jarvis",
-                                                                   "hey jar"}  # fmt: skip
+                                                                   "hey jar", "_background_noise_"}  # fmt: skip
     assert summary.files == len(asked) == 2 * (2 * 2 + 1 + 3)
-    rows = metadata_rows(archive)
+    rows = [row for row in metadata_rows(archive) if row["keyword"] != "_background_noise_"]
     header = archive.read("metadata.csv").decode().splitlines()[0].split(",")
     assert header[:4] == ["path", "keyword", "variation", "near_miss_of"]
     exported = sorted((row["speaker"], row["keyword"], row["variation"] or None) for row in rows)
@@ -905,10 +933,11 @@ def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path,
         source="import", source_path=f"{formula}.wav",
     )  # fmt: skip
     export_dataset(store, campaign, tmp_path / "ds.zip", ExportOptions(selection="all"))
-    for text in (zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv"), metadata_csv(store, ExportOptions("all"))):
-        rows = list(csv.DictReader(io.StringIO(text.decode("utf-8"))))
+    for text in (zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv"), metadata_csv(store, campaign, ExportOptions("all"))):
+        every_row = list(csv.DictReader(io.StringIO(text.decode("utf-8"))))
+        rows = [row for row in every_row if row["clip_id"]]  # the take (the zip adds room noise)
         assert len(rows) == 1
-        cells = [cell for row in rows for name, cell in row.items() if not name.endswith(("_dbfs", "_db", "_s"))]
+        cells = [cell for row in every_row for name, cell in row.items() if not name.endswith(("_dbfs", "_db", "_s"))]
         assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d"))]
         assert rows[0]["source"] == f"'{formula}.wav"
         if keyword[0] in "=+-@\uff1d":
@@ -944,4 +973,4 @@ def test_a_row_altered_in_the_database_never_leaves_the_zip_or_the_store(store, 
     exported = {row["clip_id"] for row in metadata_rows(archive)}
     assert victim not in exported
     assert len(exported) == len([item for item in stored if item.status != "rejected"]) - 1  # the others all went in
-    assert victim not in metadata_csv(store, ExportOptions(selection="all")).decode()
+    assert victim not in metadata_csv(store, CAMPAIGN, ExportOptions(selection="all")).decode()

@@ -13,6 +13,7 @@ import unicodedata
 import uuid
 from pathlib import Path
 
+import av
 import numpy as np
 import pandas as pd
 import pytest
@@ -21,6 +22,7 @@ from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take, steady_n
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, load_campaign
 from speechrec.config import load_settings
+from speechrec.decode import decode_audio
 from speechrec.errors import SpeechrecError
 from speechrec.importer import PARALLEL_MIN_FILES, import_folder
 from speechrec.quality import QualityReport, assess_take
@@ -539,6 +541,43 @@ def test_a_failing_audio_write_stops_the_import_and_adds_no_rows(store, tmp_path
     with pytest.raises(OSError):
         import_(store, folder)
     assert len(store.clips()) == 0
+
+
+def resampled_with_pyav(samples: np.ndarray, rate: int, target_rate: int) -> np.ndarray:
+    """FFmpeg's resampler (through PyAV), as `ffmpeg -i x.ogg -ar 16000 x.wav` did in the old pipeline."""
+    frame = av.AudioFrame.from_ndarray(samples[None, :].astype(np.float32), format="flt", layout="mono")
+    frame.sample_rate = rate
+    resampler = av.AudioResampler(format="flt", layout="mono", rate=target_rate)
+    parts = [*resampler.resample(frame), *resampler.resample(None)]
+    return np.concatenate([part.to_ndarray()[0] for part in parts])
+
+
+@pytest.mark.parametrize("copy_rate", [None, 16000], ids=["same rate", "resampled to 16 kHz"])
+def test_the_same_take_in_another_encoding_is_imported_once(store, tmp_path, copy_rate):
+    # An .ogg as the browser uploaded it, and a 16-bit .wav someone made from it.
+    folder = tmp_path / "upload"
+    ogg = word_file(folder / "yes-raw" / "abcd0001.ogg", "yes", seed=3)
+    decoded, rate = decode_audio(ogg.read_bytes())
+    if copy_rate:
+        decoded, rate = resampled_with_pyav(decoded, rate, copy_rate), copy_rate
+    sf.write(folder / "yes-raw" / "abcd0002.wav", decoded, rate, subtype="PCM_16")
+    word_file(folder / "yes-raw" / "abcd0003.ogg", "yes", seed=4)  # another take of the same word
+    summary = import_(store, folder)
+    assert (summary.imported, summary.duplicates) == (2, 1)
+    assert summary.same_audio == [("yes-raw/abcd0002.wav", "yes-raw/abcd0001.ogg")]
+    assert sorted(store.clips()["source_path"]) == ["yes-raw/abcd0001.ogg", "yes-raw/abcd0003.ogg"]
+    assert len(list(store.audio.audio_files())) == 2  # the copy's audio was not left behind
+
+
+def test_takes_alike_but_for_their_room_noise_are_all_imported(store, tmp_path):
+    # The same synthetic word at the same point and level: equal envelopes, different recordings.
+    folder = tmp_path / "upload" / "no-raw"
+    folder.mkdir(parents=True)
+    for number in range(3):
+        samples = make_take(sample_rate=16000, duration_s=1.2, offset_s=0.3, word="no", seed=number)
+        sf.write(folder / f"abcd000{number}.wav", samples, 16000, subtype="PCM_16")
+    summary = import_(store, folder.parent)
+    assert (summary.imported, summary.duplicates, summary.same_audio) == (3, 0, [])
 
 
 # ---- nothing outside the folder, nothing too large, no file that stops the rest -------------------------

@@ -13,9 +13,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sqlalchemy
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from signals import make_take
 from sqlalchemy import (
     Column,
     DateTime,
@@ -234,6 +236,53 @@ def test_a_round_one_database_is_upgraded_and_keeps_every_row(settings):
         assert len(reopened.clips()) == 60
     finally:
         reopened.close()
+
+
+def make_revision_two(database_url: str) -> None:
+    """A database as speechrec left it at revision 0002 (before raw takes and skips): the round-one
+    rows, upgraded by revisions 0001 and 0002 alone."""
+    make_round_one(database_url)
+    command.upgrade(alembic_config(database_url), "0002")
+
+
+def test_a_revision_two_database_gets_raw_and_skips_and_keeps_every_row(settings):
+    make_revision_two(settings.database_url)
+    assert revision_of(settings.database_url) == ("0002", "2")
+    before = read_all(settings.database_url)
+    assert [len(before[name]) for name in ("speechrec_meta", "speakers", "clips")] == [2, 3, 60]
+
+    store = ClipStore(settings)
+    try:
+        assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
+        after = read_all(settings.database_url)
+        assert (after["speakers"], after["clips"]) == (before["speakers"], before["clips"])
+        assert [row for row in after["speechrec_meta"] if row[0] != "schema_version"] == [
+            row for row in before["speechrec_meta"] if row[0] != "schema_version"
+        ]
+        assert schema_differences(settings.database_url) == []
+        # Nobody knows whether the old takes were raw, and nobody has skipped anything yet.
+        assert store.clips()["raw"].isna().all() and store.clip(f"{1:032x}").raw is None
+        assert store.skips("0a1b2c3d") == {}
+        # The new column and table work on the upgraded database, withdrawal included.
+        take = make_take(sample_rate=16000, word="yes")
+        clip_id = store.add_clip(
+            take,
+            16000,
+            assess_take(take, 16000),
+            keyword="yes",
+            speaker_id="0a1b2c3d",
+            session_id="s",
+            source="webrtc",
+            raw=True,
+        )
+        assert store.clip(clip_id).raw is True
+        store.add_skip("0a1b2c3d", "tüm")
+        store.add_skip("0a1b2c3d", "tüm")
+        assert store.skips("0a1b2c3d") == {"tüm": 2}
+        assert store.delete_speaker("0a1b2c3d") == 21
+        assert store.skips("0a1b2c3d") == {} and len(store.clips()) == 40
+    finally:
+        store.close()
 
 
 def test_a_new_database_gets_the_schema_of_schema_py(settings):

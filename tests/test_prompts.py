@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
 from speechrec.campaign import Campaign, Variation
-from speechrec.prompts import MAX_TAKES_FACTOR, Prompt, build_schedule, progress, session_limit
+from speechrec.prompts import (
+    MAX_TAKES_FACTOR,
+    Prompt,
+    build_rounds,
+    build_schedule,
+    progress,
+    round_length,
+    session_limit,
+)
 
 CAMPAIGN = Campaign(
     title="t",
@@ -156,3 +165,41 @@ def test_finished_when_every_prompt_has_a_take():
 
 def test_session_limit_is_a_multiple_of_the_schedule():
     assert session_limit(CAMPAIGN) == MAX_TAKES_FACTOR * 17
+    assert session_limit(replace(CAMPAIGN, rounds=3)) == MAX_TAKES_FACTOR * 17 * 3
+
+
+def test_a_skipped_prompt_counts_as_done_and_the_next_word_comes():
+    schedule = build_schedule(CAMPAIGN, "0a1b2c3d")
+    state = progress(schedule, Counter(schedule[:2]), {schedule[2]: 1})
+    assert (state.done, state.skipped) == (3, 1)
+    assert state.next_word == schedule[3].word
+
+
+def test_a_stored_take_fills_a_prompt_before_a_skip_does():
+    schedule = build_schedule(CAMPAIGN, "0a1b2c3d")
+    word = schedule[0]
+    wanted = schedule.count(word)
+    state = progress(schedule, {word: wanted}, {word: 2})
+    assert (state.done, state.skipped) == (wanted, 0)  # nothing left to skip: the skips count for nothing
+
+
+def test_every_prompt_skipped_is_finished_with_nothing_stored():
+    schedule = build_schedule(CAMPAIGN, "0a1b2c3d")
+    state = progress(schedule, {}, Counter(schedule))
+    assert state.finished and state.skipped == len(schedule)
+
+
+def test_the_first_round_is_the_schedule_and_later_rounds_shuffle_the_same_words():
+    rounds = build_rounds(CAMPAIGN, "0a1b2c3d", 3)
+    length = round_length(CAMPAIGN)
+    assert length == 17 and len(rounds) == 3 * length
+    assert rounds[:length] == build_schedule(CAMPAIGN, "0a1b2c3d")  # a volunteer's first round never changes
+    assert Counter(rounds[length : 2 * length]) == Counter(rounds[:length])
+    assert rounds[length : 2 * length] != rounds[:length]
+    assert build_rounds(CAMPAIGN, "0a1b2c3d", 3) == rounds  # resumable
+
+
+@pytest.mark.parametrize("rounds", [0, -1, 1.5, True, "2"])
+def test_rounds_must_be_a_whole_number_of_at_least_one(rounds):
+    with pytest.raises(ValueError, match="rounds must be a whole number >= 1"):
+        build_rounds(CAMPAIGN, "0a1b2c3d", rounds)

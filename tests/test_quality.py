@@ -354,7 +354,7 @@ def test_clean_report_row_has_empty_flags():
 def test_describe_flags():
     assert describe_flags(["clipped", "no_speech"]) == [FLAG_DESCRIPTIONS["clipped"], FLAG_DESCRIPTIONS["no_speech"]]
     assert describe_flags(("mystery",)) == ["mystery"]
-    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long", "lost_audio"}
+    assert set(FLAGS) == {"too_quiet", "clipped", "no_speech", "cut_off", "too_long", "lost_audio", "browser_processing"}
 
 
 # ---- bad input -----------------------------------------------------------------------------------

@@ -21,7 +21,9 @@ from speechrec.review import (
     FLAG_CHOICES,
     NO_VARIATION,
     REVIEW_COUNT_LIMIT,
+    FLAGGED_DOUBT,
     ReviewFilter,
+    doubt_first,
     take_details,
     to_go_label,
     word_label,
@@ -253,3 +255,33 @@ def test_counts_for_pages_are_counted_in_sql(store, speaker_id):
 )
 def test_take_details(variation, near_miss_of, details):
     assert take_details(variation, near_miss_of) == details
+
+
+def walk(store, queue):
+    """The clip ids of the SQL queue in the order Review shows them (each handled in turn)."""
+    order = []
+    while (clip := store.next_to_review(replace(queue, exclude=order))) is not None:
+        order.append(clip.clip_id)
+    return order
+
+
+def test_doubt_puts_the_most_doubtful_first_and_flags_count_as_even_odds(store, clips):
+    frame, ids = clips
+    flagged = frame["clip_id"] == ids["yes-quiet"]
+    assert frame.loc[flagged, "flags"].iloc[0] != ""  # the quiet take has a quality flag
+    doubt = {ids["yes-old"]: 0.9, ids["yes-new"]: 0.2, ids["yes-quiet"]: 0.1}
+    assert doubt_first(doubt) == (ids["yes-old"],)
+    queue = ReviewFilter(keywords=["yes"], first=doubt_first(doubt))
+    # 0.9 first; the flagged take (0.1 from the model, 0.5 for its flag) next; then 0.2.
+    assert walk(store, queue) == [ids["yes-old"], ids["yes-quiet"], ids["yes-new"]]
+    assert doubt_first({ids["yes-old"]: 0.6, ids["no"]: 0.95, ids["yes-new"]: FLAGGED_DOUBT}) == (ids["no"], ids["yes-old"])
+    # Without a check: newest first.
+    assert walk(store, ReviewFilter(keywords=["yes"])) == [ids["yes-new"], ids["yes-quiet"], ids["yes-old"]]
+
+
+def test_only_keeps_the_given_clips(store, clips):
+    frame, ids = clips
+    queue = ReviewFilter(only={ids["yes-old"], ids["no"]}, status=ANY)
+    assert set(walk(store, queue)) == {ids["yes-old"], ids["no"]}
+    assert store.count_to_review(queue) == 2
+    assert store.next_to_review(ReviewFilter(only=set())) is None

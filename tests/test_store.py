@@ -27,7 +27,7 @@ import speechrec.store
 from speechrec.campaign import NOISE_KEYWORD
 from speechrec.config import load_settings
 from speechrec.decode import encode_flac
-from speechrec.errors import CampaignError, StaleReviewError, StoreError
+from speechrec.errors import CampaignError, ConflictError, StaleReviewError, StoreError
 from speechrec.participant_codes import CODE_ALPHABET, normalize_participant_code
 from speechrec.quality import QualityReport, assess_take
 from speechrec.records import Clip, NewClip, new_clip
@@ -227,6 +227,57 @@ def test_filters(store, speaker_id):
     assert list(store.clips(session_id="c")["clip_id"]) == [third]
     assert list(store.clips(status="accepted")["clip_id"]) == [second]
     assert store.clips(keyword="yes", speaker_id=other, status="accepted").empty
+
+
+def test_latest_takes_are_the_speakers_newest_first_and_limited(store, speaker_id):
+    other = store.create_speaker(1).speaker_id
+    mine = [
+        add(store, speaker_id, keyword=word, session_id=session)
+        for word, session in [("yes", "a"), ("no", "b"), ("yes", "b")]
+    ]
+    add(store, other)
+    assert [clip.clip_id for clip in store.latest_takes(speaker_id, limit=10)] == mine[::-1]
+    latest = store.latest_takes(speaker_id, limit=2)
+    assert [(clip.clip_id, clip.keyword) for clip in latest] == [(mine[2], "yes"), (mine[1], "no")]
+    assert store.latest_takes("0badc0de", limit=5) == []
+    with pytest.raises(ValueError, match="limit must be a whole number of at least 1"):
+        store.latest_takes(speaker_id, limit=0)
+
+
+@pytest.mark.parametrize("raw", [True, False, None])
+def test_whether_a_take_was_raw_is_kept(store, speaker_id, raw):
+    clip_id = add(store, speaker_id, raw=raw)
+    assert store.clip(clip_id).raw is raw and store.clip(clip_id).to_row()["raw"] is raw
+    assert store.clips()["raw"].tolist() == [raw]
+
+
+def test_a_raw_that_is_not_a_bool_is_refused(store, speaker_id):
+    with pytest.raises(TypeError, match="raw must be True, False or None, got 1"):
+        add(store, speaker_id, raw=1)
+    assert store.clips().empty
+
+
+def test_skips_are_counted_per_speaker_and_word_and_go_with_the_speaker(store):
+    leaving, staying = store.create_speaker(1).speaker_id, store.create_speaker(1).speaker_id
+    assert store.skips(leaving) == {}
+    for keyword in ("yes", "yes", NOISE_KEYWORD):
+        store.add_skip(leaving, keyword)
+    store.add_skip(staying, "yes")
+    assert store.skips(leaving) == {"yes": 2, NOISE_KEYWORD: 1}
+    assert store.skips(staying) == {"yes": 1}
+    assert store.clips().empty  # a skip is never a take
+    store.delete_speaker(leaving)
+    assert store.skips(leaving) == {} and store.skips(staying) == {"yes": 1}
+
+
+def test_a_skip_of_an_unknown_speaker_or_a_bad_word_is_refused(store, speaker_id):
+    with pytest.raises(ConflictError, match="no speaker '0badc0de'"):
+        store.add_skip("0badc0de", "yes")
+    with pytest.raises(ValueError, match="speaker_id must be 8 lower-case hex digits"):
+        store.add_skip("../x", "yes")
+    with pytest.raises(CampaignError):
+        store.add_skip(speaker_id, "../etc")
+    assert store.skips(speaker_id) == {}
 
 
 def test_object_storage_round_trip(tmp_path):

@@ -1,6 +1,7 @@
 """Organizer sign-in for the pages: the password from secrets (or generated), or Streamlit's own
 OIDC login (st.login) for the e-mails in ``[organizer] emails`` when ``[auth]`` is configured;
-a form, a gate, sign-out."""
+a form, a gate, sign-out. A password sign-in is kept for ORGANIZER_SESSION_S in a cookie holding
+a signed token (never the password), so a reload or a bookmarked organizer page stays signed in."""
 
 from __future__ import annotations
 
@@ -10,20 +11,33 @@ import time
 import streamlit as st
 
 from speechrec.auth import (
+    ORGANIZER_SESSION_S,
     check_password,
     failure_delay_s,
     generated_password,
     is_organizer_email,
     is_verified_email,
     organizer_emails,
+    organizer_session_token,
+    organizer_session_valid,
+    session_key,
 )
 from speechrec.errors import cannot_write
 from speechrec.ui import state
+from speechrec.ui.browser import cookie, delete_cookie, set_cookie
 from speechrec.ui.resources import app_settings, secret
 from speechrec.ui.text import plain
 
 LOGGER = logging.getLogger(__name__)
 SIGN_IN_PARAMETER = "organizer"  # the welcome page shows the sign-in form at ?organizer
+NEXT_PARAMETER = "next"  # ?organizer&next=stats: where to go after signing in (Review by default)
+ORGANIZER_PAGES = {
+    "review": "pages/review.py",
+    "stats": "pages/stats.py",
+    "model_check": "pages/model_check.py",
+    "campaign": "pages/campaign.py",
+}
+SESSION_COOKIE = "speechrec_organizer"
 
 
 @st.cache_resource(show_spinner=False)
@@ -47,6 +61,34 @@ def organizer_password() -> str:
     return password
 
 
+@st.cache_resource(show_spinner=False)
+def organizer_session_key(password: str) -> bytes:
+    """``session_key`` of the password, derived once per process (scrypt takes tens of milliseconds)."""
+    return session_key(password)
+
+
+@st.cache_resource(show_spinner=False)
+def signed_out_tokens() -> set[str]:
+    """Organizer tokens signed out in this app process: every session (tab) that holds one is
+    signed out at its next run, and a copy of the token is refused here until it expires."""
+    return set()
+
+
+def restore_organizer_ui() -> None:
+    """Sign this session in if the browser holds a valid organizer token (signed in within
+    ORGANIZER_SESSION_S with the current password, and not signed out)."""
+    token = cookie(SESSION_COOKIE)
+    if st.session_state[state.ORGANIZER] or not token or token in signed_out_tokens():
+        return
+    try:
+        key = organizer_session_key(organizer_password())
+    except (OSError, ValueError):  # no password could be kept, or a setting is malformed (the page says so)
+        return
+    if organizer_session_valid(token, key):
+        st.session_state[state.ORGANIZER] = True
+        st.session_state[state.ORGANIZER_TOKEN] = token
+
+
 def oidc_organizers() -> frozenset[str]:
     """The organizers' e-mails for st.login, or none when ``[auth]`` or ``[organizer] emails`` is missing."""
     if not secret("auth", "redirect_uri"):
@@ -56,6 +98,8 @@ def oidc_organizers() -> frozenset[str]:
 
 def signed_in() -> bool:
     """True when an organizer signed in in this browser session, by password or by OIDC login."""
+    if st.session_state.get(state.ORGANIZER) and st.session_state.get(state.ORGANIZER_TOKEN) in signed_out_tokens():
+        st.session_state[state.ORGANIZER] = False  # signed out in another tab of this browser
     if st.session_state.get(state.ORGANIZER):
         return True
     allowed = oidc_organizers()
@@ -108,23 +152,44 @@ def sign_in_ui() -> None:
     if accepted:
         st.session_state[state.ORGANIZER] = True
         st.session_state[state.SIGN_IN_FAILURES] = 0
-        st.rerun()
+        token = organizer_session_token(organizer_session_key(organizer_password()))
+        st.session_state[state.ORGANIZER_TOKEN] = token
+        set_cookie(SESSION_COOKIE, token, ORGANIZER_SESSION_S)
+        go_where_the_organizer_was_going()
     st.session_state[state.SIGN_IN_FAILURES] += 1
     st.error("Wrong password.")
 
 
-def require_organizer() -> None:
-    """Stop the page (showing nothing of the store) unless an organizer is signed in."""
+def go_where_the_organizer_was_going() -> None:
+    """After a sign-in: the organizer page named by ``?next=``, else Review."""
+    wanted = st.query_params.get(NEXT_PARAMETER) or "review"
+    st.switch_page(ORGANIZER_PAGES.get(wanted, ORGANIZER_PAGES["review"]))
+
+
+def require_organizer(page: str) -> None:
+    """Stop the page (showing nothing of the store) unless an organizer is signed in; say where to sign in.
+
+    ``page``: this page's key in ORGANIZER_PAGES, where the sign-in leads back to.
+    """
     if not signed_in():
-        st.warning("This page is for the campaign's organizers. Please sign in first.")
-        st.markdown(f"🔑 [Sign in](/?{SIGN_IN_PARAMETER})")
+        st.warning(f"This page is for the campaign's organizers: sign in at ?{SIGN_IN_PARAMETER} first.")
+        st.page_link(
+            "pages/welcome.py",
+            label="Sign in",
+            icon="🔑",
+            query_params={SIGN_IN_PARAMETER: "", NEXT_PARAMETER: page},
+        )
         st.stop()
 
 
 def sign_out_ui() -> None:
-    """A sign-out button in the sidebar."""
+    """A sign-out button in the sidebar: ends the session here and the kept sign-in of this browser."""
     if st.sidebar.button("Sign out"):
         st.session_state[state.ORGANIZER] = False
+        if st.session_state[state.ORGANIZER_TOKEN]:
+            signed_out_tokens().add(st.session_state[state.ORGANIZER_TOKEN])
+        st.session_state[state.ORGANIZER_TOKEN] = None
+        delete_cookie(SESSION_COOKIE)
         if st.user.get("is_logged_in"):
             st.logout()
-        st.rerun()
+        st.switch_page("pages/welcome.py")

@@ -10,8 +10,10 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from speechrec.campaign import Campaign
+from speechrec.cut import CUTS
 from speechrec.errors import SpeechrecError
 from speechrec.export import (
+    LAYOUTS,
     SELECTIONS,
     ExportOptions,
     ProgressCallback,
@@ -30,15 +32,9 @@ BUILD_TEXT = "Cutting and packing the clips…"
 
 
 def export_options_ui(campaign: Campaign) -> ExportOptions:
-    """Which clips, clip length and sample rate, defaulting to the campaign's."""
+    """Which clips, clip length and sample rate (defaulting to the campaign's), the cut and the layout."""
     selection_column, duration_column, rate_column = st.columns([2, 1, 1])
-    selection = selection_column.radio(
-        "Clips",
-        list(SELECTIONS),
-        index=1,
-        format_func=lambda name: SELECTIONS[name].capitalize(),
-        key="export_selection",
-    )
+    selection = selection_ui("Clips", "export_selection", selection_column)
     duration_s = duration_column.number_input(
         "Clip length (s)",
         min_value=0.1,
@@ -51,7 +47,19 @@ def export_options_ui(campaign: Campaign) -> ExportOptions:
     sample_rate = rate_column.selectbox(
         "Sample rate (Hz)", rates, index=rates.index(campaign.export_sample_rate), key="export_rate"
     )
-    return ExportOptions(selection=selection, clip_duration_s=float(duration_s), sample_rate=int(sample_rate))
+    cut_column, layout_column = st.columns(2)
+    cut = cut_column.radio("Cut", list(CUTS), format_func=lambda name: CUTS[name].capitalize(), key="export_cut")
+    layout = layout_column.radio("Layout", list(LAYOUTS), format_func=lambda name: LAYOUTS[name], key="export_layout")
+    return ExportOptions(
+        selection=selection, clip_duration_s=float(duration_s), sample_rate=int(sample_rate), cut=cut, layout=layout
+    )
+
+
+def selection_ui(label: str, key: str, container: DeltaGenerator | None = None) -> str:
+    """Which clips an export (or a model check) takes, one of SELECTIONS; the default is preselected."""
+    return (container or st).radio(
+        label, list(SELECTIONS), index=1, format_func=lambda name: SELECTIONS[name].capitalize(), key=key
+    )
 
 
 def bar_progress(bar: DeltaGenerator) -> ProgressCallback:
@@ -102,7 +110,7 @@ def download_buttons_ui(store: ClipStore, campaign: Campaign, options: ExportOpt
         )
     st.download_button(
         "Download metadata.csv only",
-        data=partial(metadata_csv, store, options),
+        data=partial(metadata_csv, store, campaign, options),
         file_name=download_name(campaign, datetime.now(UTC).date(), "csv"),
         mime="text/csv",
         on_click="ignore",

@@ -1,8 +1,10 @@
 """The live recorder: streamlit-webrtc sends the microphone to the server, SpeechCapture cuts the takes.
 
 Frames are pulled from the component's receiver queue (SENDONLY, a queue long enough to hold
-every frame between two polls) by a fragment that reruns on its own; gaps in the frames' pts are
-counted, so lost audio shows instead of hiding.
+every frame between two polls) by a fragment that reruns on its own while the recorder connects
+or plays; gaps in the frames' pts are counted, so lost audio shows instead of hiding. A start
+that brings no audio within CONNECT_TIMEOUT_S (a firewall, no TURN server) is given up: the
+component goes, and the volunteer is offered the simple recorder in plain words.
 """
 
 from __future__ import annotations
@@ -12,30 +14,47 @@ import os
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+import numpy as np
 import streamlit as st
-from streamlit_webrtc import WebRtcMode, WebRtcStreamerContext, webrtc_streamer
+from streamlit_webrtc import Translations, WebRtcMode, WebRtcStreamerContext, webrtc_streamer
 from streamlit_webrtc.credentials import get_available_ice_servers
 
+from speechrec import audio
 from speechrec.capture import CaptureResult, SpeechCapture
 from speechrec.decode import frames_to_mono
 from speechrec.errors import SettingsError
+from speechrec.microphone import RAW_AUDIO
+from speechrec.takes import describe_level
 from speechrec.ui import state
 from speechrec.ui.resources import secret
+from speechrec.ui.volunteer import choose_simple_recorder
 
-# The browser's own processing changes level and waveform from take to take: ask for raw audio.
-RAW_AUDIO = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
 # How often a playing session pulls its audio: 0.5 s holds without disturbing WebRTC (the
 # issue's measurement; the browser tests run with it).
 POLL_S = 0.5
 # Frames the server queues between polls: 30 s of 20 ms frames, far more than one poll needs.
 RECEIVER_FRAMES = 1500
-# After START, this long without audio means the connection failed: the volunteer is told.
-NO_AUDIO_WARNING_S = 3.0
+# After START, this long without audio (still connecting, or connected but silent) means the live
+# recorder cannot work on this network. streamlit-webrtc shows its own developer-facing warning
+# after 10 s of connecting, so this comes first; on loopback the first audio arrives 1-2 s after
+# START (the browser tests), and a start that comes through a TURN server a few seconds later.
+CONNECT_TIMEOUT_S = 6.0
+# Once audio flowed, this long without any means the connection dropped.
+NO_AUDIO_TIMEOUT_S = 3.0
 # Streamlit-webrtc's own TURN credential variables (Twilio, Cloudflare, Hugging Face).
 TURN_CREDENTIAL_VARIABLES = ("TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN")
 METER_FLOOR_DBFS = -70.0
+# The component's own texts that a volunteer may see, in plain words.
+TRANSLATIONS: Translations = {
+    "start": "Start",
+    "stop": "Stop",
+    "media_api_not_available": "This browser does not let the page use a microphone.",
+    "device_ask_permission": "Please allow the microphone when your browser asks.",
+    "device_not_available": "No microphone was found. Plug one in, or use the simple recorder below.",
+    "device_access_denied": "The microphone is blocked for this site: allow it in the site settings, then reload.",
+}
 LOGGER = logging.getLogger(__name__)
 
 
@@ -46,8 +65,9 @@ class LiveState:
     capture: SpeechCapture | None = None
     next_pts: int | None = None
     lost_samples: int = 0
-    started_at: float = field(default_factory=time.monotonic)
-    last_audio_at: float = 0.0
+    started_at: float | None = None  # when the server first saw the recorder connecting (time.monotonic)
+    last_audio_at: float | None = None
+    paused_until: float = 0.0  # audio before this is dropped (a replayed take plays from the speakers)
 
 
 def ice_servers() -> list[dict]:
@@ -71,6 +91,7 @@ def recorder_ui() -> WebRtcStreamerContext:
         audio_receiver_size=RECEIVER_FRAMES,
         rtc_configuration={"iceServers": ice_servers()},
         media_stream_constraints={"video": False, "audio": RAW_AUDIO},
+        translations=TRANSLATIONS,
     )
 
 
@@ -81,20 +102,55 @@ def live_state() -> LiveState:
     return st.session_state[state.LIVE]
 
 
+def pause_for(duration_s: float) -> None:
+    """Drop the microphone's audio for ``duration_s`` from now (while a take is replayed aloud)."""
+    live_state().paused_until = time.monotonic() + duration_s
+
+
 def listen_ui(
     context: WebRtcStreamerContext,
     new_capture: Callable[[int], SpeechCapture],
     on_result: Callable[[CaptureResult], None],
+    *,
+    meter_label: str = "",
 ) -> None:
-    """While the microphone plays, poll it (a fragment rerunning by itself); otherwise just say how to start.
+    """While the recorder connects or plays, poll it (a fragment rerunning by itself); otherwise say
+    how to start. ``meter_label`` goes before the level meter's words (e.g. "Microphone level").
 
     Pressing START or STOP reruns the page, so an idle session costs the server nothing.
     """
-    if context.state.playing and context.audio_receiver is not None:
-        _poll_ui(context, new_capture, on_result)
-    else:
-        st.session_state[state.LIVE] = LiveState()
-        st.caption("Press START and allow the microphone. STOP pauses.")
+    live = live_state()
+    if context.state.playing or context.state.signalling:
+        if live.started_at is None:
+            live.started_at = time.monotonic()
+        _poll_ui(context, new_capture, on_result, meter_label)
+        return
+    if live.started_at is not None and live.last_audio_at is None:  # the component gave up connecting
+        _give_up("the connection ended before any audio arrived")
+    st.session_state[state.LIVE] = LiveState()
+    st.caption("Press START and allow the microphone. STOP pauses.")
+
+
+def _give_up(reason: str) -> None:
+    """Leave the live recorder for this session: the page shows ``fallback_ui`` instead."""
+    LOGGER.info("live recorder given up: %s", reason)
+    st.session_state[state.LIVE_FAILED] = True
+    st.session_state[state.LIVE] = None
+    st.rerun()
+
+
+def fallback_ui() -> None:
+    """In place of the live recorder once it failed: why, in plain words, and the way on."""
+    st.warning(
+        "The live recorder cannot reach the app from your network: no sound arrived within a few seconds. "
+        "The simple recorder works on every network: you press it, say the word, and press stop."
+    )
+    if st.button("Use the simple recorder", type="primary", icon="🎙️"):
+        choose_simple_recorder(True)
+        st.rerun()
+    if st.button("Try the live recorder again"):
+        st.session_state[state.LIVE_FAILED] = False
+        st.rerun()
 
 
 @st.fragment(run_every=POLL_S)
@@ -102,37 +158,43 @@ def _poll_ui(
     context: WebRtcStreamerContext,
     new_capture: Callable[[int], SpeechCapture],
     on_result: Callable[[CaptureResult], None],
+    meter_label: str,
 ) -> None:
-    """Feed new audio to the capture, show the level, hand finished captures to ``on_result``."""
-    if not context.state.playing or context.audio_receiver is None:
-        return  # stopped between two polls: the page reruns and shows how to start
+    """Feed new audio to the capture, show the level, hand finished captures to ``on_result``;
+    give up when no audio comes."""
     live = live_state()
-    try:
-        frames = context.audio_receiver.get_frames(timeout=0.05)
-    except queue.Empty:
-        frames = []
     now = time.monotonic()
-    results: list[CaptureResult] = []
-    if frames:
-        samples, live.next_pts, lost = frames_to_mono(frames, live.next_pts)
-        live.lost_samples += lost
-        if lost:
-            LOGGER.warning("live audio: %d samples lost between frames (%d in this session)", lost, live.lost_samples)
-        live.last_audio_at = now
-        if live.capture is None:
-            live.capture = new_capture(frames[0].sample_rate)
-        results = live.capture.feed(samples)
-    if now - max(live.started_at, live.last_audio_at) > NO_AUDIO_WARNING_S:
-        st.warning(
-            "No sound is arriving from your microphone. Press STOP, then START again; "
-            "if that does not help, switch on the simple recorder below."
-        )
+    if live.started_at is None or not (context.state.playing or context.state.signalling):
+        return  # stopped between two polls: the page reruns and shows how to start
+    frames = []
+    if context.state.playing and context.audio_receiver is not None:
+        try:
+            frames = context.audio_receiver.get_frames(timeout=0.05)
+        except queue.Empty:
+            frames = []
+    if live.last_audio_at is None and now - live.started_at > CONNECT_TIMEOUT_S:
+        _give_up(f"no audio {CONNECT_TIMEOUT_S:g} s after START")
+    if live.last_audio_at is not None and not frames and now - live.last_audio_at > NO_AUDIO_TIMEOUT_S:
+        _give_up(f"audio stopped for {NO_AUDIO_TIMEOUT_S:g} s")
+    if not frames:
+        if live.capture is None:  # never claim to listen before audio flows
+            st.caption("Connecting to your microphone…")
         return
-    if live.capture is None:  # playing, but no audio yet: never claim to listen before it flows
-        st.caption("Connecting to your microphone…")
+    samples, live.next_pts, lost = frames_to_mono(frames, live.next_pts)
+    live.lost_samples += lost
+    if lost:
+        LOGGER.warning("live audio: %d samples lost between frames (%d in this session)", lost, live.lost_samples)
+    live.last_audio_at = now
+    if live.capture is None:
+        live.capture = new_capture(frames[0].sample_rate)
+    if now < live.paused_until:
+        live.capture.restart()
+        st.caption("⏸️ Paused while your take plays.")
         return
-    level = live.capture.level_dbfs
+    results = live.capture.feed(samples)
+    level = float(np.max(audio.frame_levels_dbfs(samples, live.capture.sample_rate))) if len(samples) else -120.0
     fraction = min(1.0, max(0.0, (level - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS))
-    st.progress(fraction, text="🔴 recording" if live.capture.speaking else "🎙️ listening…")
+    status = "🔴 recording" if live.capture.speaking else "🎙️ listening…"
+    st.progress(fraction, text=f"{meter_label}: {describe_level(level)} · {status}" if meter_label else status)
     for result in results:
         on_result(result)

@@ -7,6 +7,7 @@ import streamlit as st
 from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.text import plain
+from speechrec.ui.volunteer import forget_volunteer
 from speechrec.withdrawal import withdraw_speaker
 
 
@@ -35,7 +36,7 @@ def confirm_withdrawal_ui(store: ClipStore, warning: str, button_label: str) -> 
         return None
     count = withdraw_speaker(store, speaker_id).clips
     if st.session_state[state.SPEAKER_ID] == speaker_id:
-        state.forget_speaker()
+        forget_volunteer()
     st.session_state[state.WITHDRAWING] = None
     return count
 

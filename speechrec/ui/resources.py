@@ -40,16 +40,25 @@ def seed_campaign() -> Campaign:
     return load_campaign(campaign_path())
 
 
-def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
-    """The campaign in force and the store, or a clear error on the page (and the page stops).
+# What opening the store or reading the campaign raises when the setup is wrong.
+STARTUP_ERRORS = (SpeechrecError, ValueError, OSError)
+
+
+def campaign_and_store() -> tuple[Campaign, ClipStore]:
+    """The campaign in force and the store; raises one of STARTUP_ERRORS when they cannot be had.
 
     The campaign saved in the store (by the Campaign page) wins over the seed file; it is read on
     every run, so an edit reaches every session and every app process at once.
     """
+    store = open_store()
+    return store.saved_campaign() or seed_campaign(), store
+
+
+def campaign_and_store_ui() -> tuple[Campaign, ClipStore]:
+    """``campaign_and_store()``, or a clear error on the page (and the page stops)."""
     try:
-        store = open_store()
-        return store.saved_campaign() or seed_campaign(), store
-    except (SpeechrecError, ValueError, OSError) as error:
+        return campaign_and_store()
+    except STARTUP_ERRORS as error:
         message = f"speechrec cannot start: {redact(str(error), *configured_urls())}"
         LOGGER.error("%s", message)
         st.error(plain(message))

@@ -11,7 +11,7 @@ from alembic import op
 from speechrec.migrations import set_schema_version
 
 revision = "0006"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 

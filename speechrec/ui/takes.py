@@ -1,0 +1,88 @@
+"""A volunteer's own takes on the Record page: replay or redo the last one with one tap, skip a
+word they cannot say, and the list of their takes to replay or delete."""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from speechrec.errors import StoreError
+from speechrec.review import word_label
+from speechrec.store import ClipStore
+from speechrec.ui import live, state
+
+# A replayed take plays from the speakers; the live capture also skips this much after it ends.
+REPLAY_MARGIN_S = 0.5
+TAKES_TOGGLE = "show_my_takes"
+# The take list builds one player per take (each loads its audio): the newest this many are listed.
+TAKES_LISTED = 50
+LOGGER = logging.getLogger(__name__)
+
+
+def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
+    """The volunteer's latest stored take: ▶ Replay plays it, ↺ Redo deletes it so the word comes again.
+
+    ``live_recorder``: the live recorder listens meanwhile, so it pauses while the take plays
+    (the microphone would hear it and store it as the next word).
+    """
+    last = st.session_state[state.LAST_TAKE]
+    if not last:
+        return
+    clip_id, word = last
+    try:
+        take = store.clip(clip_id)
+    except StoreError:  # deleted from the list meanwhile
+        st.session_state[state.LAST_TAKE] = None
+        return
+    label_column, replay_column, redo_column = st.columns([3, 2, 2], vertical_alignment="center")
+    label_column.caption(f"Your last take: “{word_label(word)}”")
+    if replay_column.button("Replay", icon="▶️", use_container_width=True):
+        if live_recorder:
+            live.pause_for(take.duration_s + REPLAY_MARGIN_S)
+        st.audio(store.read_flac(take.audio_key), format="audio/flac", autoplay=True)
+    if redo_column.button("Redo", icon="↩️", use_container_width=True):
+        store.delete_clip(clip_id)
+        st.session_state[state.LAST_TAKE] = None
+        state.leave_notice("info", f"Your last take is deleted: say “{word_label(word)}” again.")
+        st.rerun()
+
+
+def skip_ui(store: ClipStore, speaker_id: str, word: str, label: str = "Skip this word") -> None:
+    """A button to go past ``word`` without a take: the skip is counted in the store
+    (``ClipStore.add_skip``, so it holds after a reload), never stored as a take."""
+    if st.button(label, icon="⏭️", help="For a word you cannot say. Nothing is recorded for it."):
+        try:
+            store.add_skip(speaker_id, word)
+        except StoreError as error:
+            LOGGER.error("a skip could not be counted: %s", error)
+            state.leave_notice(
+                "error", "That did not work just now (the app's storage did not answer); please try again."
+            )
+            st.rerun()
+        LOGGER.info("speaker %s skipped %r", speaker_id, word)
+        state.leave_notice("info", f"Skipped “{word_label(word)}”.")
+        st.rerun()
+
+
+def takes_list_ui(store: ClipStore, speaker_id: str) -> None:
+    """The volunteer's takes (all sessions), newest first, each to replay or delete: counted in SQL,
+    the newest TAKES_LISTED read with a LIMIT and built only when asked for (the players load the
+    audio), and still open after a delete."""
+    count = store.clip_count(speaker_id=speaker_id)
+    if not count or not st.toggle(f"Replay or delete my takes ({count})", key=TAKES_TOGGLE):
+        return
+    with st.container(border=True):
+        if count > TAKES_LISTED:
+            st.caption(f"The newest {TAKES_LISTED} of your {count} takes.")
+        for take in store.latest_takes(speaker_id, limit=TAKES_LISTED):
+            label = word_label(take.keyword)
+            word_column, audio_column, delete_column = st.columns([2, 5, 2], vertical_alignment="center")
+            word_column.write(label)
+            audio_column.audio(store.read_flac(take.audio_key), format="audio/flac")
+            if delete_column.button("Delete", key=f"delete-{take.clip_id}"):
+                store.delete_clip(take.clip_id)
+                if (st.session_state[state.LAST_TAKE] or (None,))[0] == take.clip_id:
+                    st.session_state[state.LAST_TAKE] = None
+                state.leave_notice("success", f"Deleted your take of {label}.")
+                st.rerun()
