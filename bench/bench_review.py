@@ -113,7 +113,8 @@ def fill(settings: Settings, campaign: Campaign, count: int) -> None:
                 "reviewed_at": None if status == "pending" else (now if sqlite is None else now.strftime(SQLITE_TIME)),
                 "consent_version": None,
             }
-            batch.append(tuple(row[name] for name in columns))
+            # Columns added by later revisions (variation, near_miss_of, raw) stay NULL, as for old rows.
+            batch.append(tuple(row.get(name) for name in columns))
         return batch
 
     sqlite = None if engine.dialect.name != "sqlite" else engine.raw_connection()
