@@ -9,7 +9,8 @@ word, another voice over the word, half a word). Then:
   2. times `python -m speechrec check-model` as a whole command, with its peak memory (all processes);
   3. prints the check's accuracy per keyword and per speaker;
   4. counts the known bad takes among the first 10 % of the Review queue, newest first (today's
-     order) and doubtful first (the model's doubt and the quality flags);
+     order) and doubtful first (the model's doubt, which the command keeps in the store, and the
+     quality flags);
   5. exports with each cut and counts the clips whose word comes within 100 ms / 50 ms of an edge.
 
 Usage: python bench/bench_model_check.py [--speakers 12] [--takes 30] [--keep DIR]
@@ -198,7 +199,7 @@ def walk_queue(store: ClipStore, queue, count: int) -> list[str]:
 
 def run(work: Path, speakers: int, takes: int) -> None:
     from speechrec.modelcheck import checks_folder, latest_check
-    from speechrec.review import ReviewFilter, doubt_first
+    from speechrec.review import ReviewFilter
 
     known = work / "bad-takes.json"
     store = ClipStore(load_settings(work / "data", environ={}))
@@ -237,7 +238,9 @@ def run(work: Path, speakers: int, takes: int) -> None:
     pending = store.count_to_review(ReviewFilter())
     first = max(1, pending // 10)
     newest = walk_queue(store, ReviewFilter(), first)
-    doubtful = walk_queue(store, ReviewFilter(first=doubt_first(check.doubt_by_clip())), first)
+    if store.doubt_check() is None or store.doubt_check().fingerprint != check.fingerprint:
+        sys.exit("check-model did not keep its doubt in the store")
+    doubtful = walk_queue(store, ReviewFilter(doubt_first=True), first)  # the doubt the command kept in the store
     plain, sorted_ = (len(set(queue) & bad_ids) for queue in (newest, doubtful))
     print(
         f"known bad takes in the first 10 % of the Review queue ({first} of {pending} clips): "

@@ -9,6 +9,8 @@ cluster on 127.0.0.1 from tests/backends.py, fsync off), then:
   other queries on that run (the filters' keyword and speaker lists, the speaker's clips shown
   under the clip). Walks KEYPRESSES clips of the default queue (pending, newest first, the clips
   handled so far excluded), and of a queue filtered to one keyword and flagged clips.
+- the same with the model check's doubt first, and with the doubted clips only (a check that
+  doubts 5 % of the clips: DOUBTED_SHARE, ``ClipStore.replace_doubt``, timed too);
 - the Stats page: every query it makes, as bench_stats.py times them (cold, then warm).
 
 The rows: speakers of 100 clips each, the campaign's words plus 1 % background noise, over 60
@@ -41,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import numpy as np  # noqa: E402
 from backends import PostgresServer  # noqa: E402
 from bench_stats import time_stats_page  # noqa: E402
-from sqlalchemy import insert  # noqa: E402
+from sqlalchemy import insert, select  # noqa: E402
 
 from speechrec.campaign import NOISE_KEYWORD, SOURCES, Campaign, load_campaign  # noqa: E402
 from speechrec.config import Settings, load_settings  # noqa: E402
@@ -52,6 +54,8 @@ from speechrec.schema import clips_table, create_engine, speakers_table  # noqa:
 from speechrec.store import ClipStore  # noqa: E402
 
 BATCH = 10_000
+# The model check's doubt: every clip gets one, this share of them above DOUBTED_ABOVE.
+DOUBTED_SHARE = 0.05
 CLIPS_PER_SPEAKER = 100
 KEYPRESSES = 30
 # Every row names this one FLAC; the first row has its clip id, so the store finds it referenced.
@@ -112,8 +116,10 @@ def fill(settings: Settings, campaign: Campaign, count: int) -> None:
                 "reviewer": None if status == "pending" else "bench",
                 "reviewed_at": None if status == "pending" else (now if sqlite is None else now.strftime(SQLITE_TIME)),
                 "consent_version": None,
+                "version": 0,
             }
-            # Columns added by later revisions (variation, near_miss_of, raw) stay NULL, as for old rows.
+            # Columns added by later revisions (variation, near_miss_of, raw, the fingerprint) stay
+            # NULL, as for old rows.
             batch.append(tuple(row.get(name) for name in columns))
         return batch
 
@@ -140,6 +146,21 @@ def fill(settings: Settings, campaign: Campaign, count: int) -> None:
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as autocommit:
             autocommit.exec_driver_sql("VACUUM ANALYZE")  # as autovacuum would after a bulk load
     engine.dispose()
+
+
+def keep_doubt(store: ClipStore) -> tuple[float, int, int]:
+    """A model check's doubt about every clip, DOUBTED_SHARE of them doubted, kept in the store as a
+    check keeps it; returns (seconds of ``replace_doubt``, clips checked, doubted clips kept)."""
+    generator = random.Random(1)
+    with store._engine.connect() as connection:
+        clips = connection.execute(select(clips_table.c.clip_id, clips_table.c.keyword)).all()
+    doubt = [
+        (clip_id, keyword, 0.5 + generator.random() / 2 if generator.random() < DOUBTED_SHARE else generator.random() / 2)
+        for clip_id, keyword in clips
+    ]
+    start = time.perf_counter()
+    kept = store.replace_doubt("b" * 32, datetime.now(UTC), doubt)
+    return time.perf_counter() - start, len(doubt), kept
 
 
 def time_keypresses(store: ClipStore, queue: ReviewFilter) -> tuple[dict[str, list[float]], list[float]]:
@@ -212,6 +233,8 @@ def main() -> None:
         f"one keyword, flagged ({campaign.keywords[0]!r})": ReviewFilter(
             keywords=[campaign.keywords[0]], flag="flagged"
         ),
+        "the model's doubt first": ReviewFilter(doubt_first=True),
+        "doubted by the model only, doubt first": ReviewFilter(doubted_only=True, doubt_first=True),
     }
     work = Path(tempfile.mkdtemp(prefix="speechrec-review-bench-"))
     keypress: dict[tuple[str, int], float] = {}
@@ -228,6 +251,8 @@ def main() -> None:
                     opened = time.perf_counter() - start
                     print(f"\n{backend}, {count:,} clips (filled in {filled:.1f} s, store opened in {opened:.2f} s)")
                     print(f"  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+                    doubt_s, checked, doubted = keep_doubt(store)
+                    print(f"  a model check of {checked:,} clips: its {doubted:,} doubted clips kept in {doubt_s:.2f} s")
                     for label, queue in queues.items():
                         seconds, cpu = time_keypresses(store, queue)
                         core = [sum(values) for values in zip(*list(seconds.values())[:3], strict=True)]

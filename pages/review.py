@@ -20,14 +20,12 @@ from speechrec.review import (
     REVIEW_COUNT_LIMIT,
     ReviewFilter,
     changed_meanwhile,
-    doubt_first,
     take_details,
     to_go_label,
     word_label,
 )
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer, reviewer_name
-from speechrec.ui.model_check import review_doubt_ui
 from speechrec.ui.participants import withdraw_speaker_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.text import plain
@@ -54,7 +52,7 @@ with st.expander("Filters", expanded=False):
     if campaign.variations:
         options = [item.name for item in campaign.variations] + [NO_VARIATION]
         variations = st.multiselect("Variations", options, key="review_variations")
-    model = review_doubt_ui(store.settings)  # the latest model check, if any
+    model = store.doubt_check()  # the newest model check's, kept in the store for every replica
     order_column, doubted_column = st.columns(2)
     no_check = {"disabled": model is None, "help": "Run the Model check first." if model is None else None}
     doubtful_first = order_column.toggle("Doubtful clips first", True, key="review_doubtful_first", **no_check)
@@ -123,8 +121,8 @@ queue = ReviewFilter(
     status=status,
     flag=flag,
     exclude=st.session_state[state.REVIEW_DONE],
-    only=model.doubted if model and doubted_only else None,
-    first=doubt_first(model.doubt) if model and doubtful_first else (),
+    doubted_only=bool(model and doubted_only),
+    doubt_first=bool(model and doubtful_first),
 )
 clip = store.next_to_review(queue, shown=shown_before[0] if shown_before else None)
 with st.sidebar.expander("Withdraw a volunteer"):

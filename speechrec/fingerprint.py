@@ -32,17 +32,30 @@ MEAN_DIFFERENCE_DB = 0.25
 MAX_FRAME_DIFFERENCE_DB = 1.0
 # Levels are kept in steps of this many dB (int16), finer than the differences above.
 LEVEL_STEP_DB = 0.1
+# A copy's loudest frame is at most this many level steps louder or quieter than the original's
+# (MEAN_DIFFERENCE_DB; measured: 0.05 dB), and at most this many frames earlier or later (a
+# resampler's delay, or two frames equally loud).
+PEAK_STEPS_APART = round(MEAN_DIFFERENCE_DB / LEVEL_STEP_DB - 0.5)
+LOUDEST_FRAMES_APART = 1
+# A copy is at most this many frames longer or shorter (an encoder's padding, a resampler's tail).
+LENGTH_FRAMES_APART = 1
 
 
 @dataclass(frozen=True)
 class Fingerprint:
-    """The level of each 20 ms frame in LEVEL_STEP_DB steps (int16 bytes), and where and how loud
-    (whole dBFS) the loudest frame is: a copy's are within one of the original's."""
+    """The level of each 20 ms frame in LEVEL_STEP_DB steps (int16 bytes, native byte order as
+    numpy writes it), which frame is the loudest and its level in steps. The store keeps the three
+    in the clip's row (``fingerprint_levels``, ``fingerprint_loudest``, ``fingerprint_peak``), so
+    the candidates for a copy are found by an index range in SQL (``candidate_ranges``)."""
 
     levels: bytes
     loudest: int
-    peak_db: int
-    peak_steps: int  # the loudest frame's level in LEVEL_STEP_DB steps
+    peak_steps: int
+
+    @property
+    def peak_db(self) -> int:
+        """The loudest frame's level in whole dBFS (a copy's is within one of the original's)."""
+        return round(self.peak_steps * LEVEL_STEP_DB)
 
 
 def fingerprint(samples: np.ndarray, sample_rate: int) -> Fingerprint:
@@ -50,15 +63,27 @@ def fingerprint(samples: np.ndarray, sample_rate: int) -> Fingerprint:
     levels = audio.frame_levels_dbfs(samples, sample_rate)
     loudest = int(np.argmax(levels))
     steps = np.round(levels / LEVEL_STEP_DB).astype(np.int16)
-    return Fingerprint(steps.tobytes(), loudest, round(float(levels[loudest])), int(steps[loudest]))
+    return Fingerprint(steps.tobytes(), loudest, int(steps[loudest]))
+
+
+def candidate_ranges(print_: Fingerprint) -> tuple[range, range]:
+    """The loudest frame's levels (in steps) and places a copy of ``print_`` may have: every
+    fingerprint ``same_audio`` matches lies in both ranges."""
+    peak, loudest = print_.peak_steps, print_.loudest
+    return (
+        range(peak - PEAK_STEPS_APART, peak + PEAK_STEPS_APART + 1),
+        range(loudest - LOUDEST_FRAMES_APART, loudest + LOUDEST_FRAMES_APART + 1),
+    )
 
 
 def same_audio(first: Fingerprint, second: Fingerprint) -> bool:
     """True when two fingerprints may be of the same recording (see the thresholds above)."""
     # Cheap checks first: an index bin holds many takes, a copy's loudest frame is as loud (0.05 dB).
-    if abs(first.peak_steps - second.peak_steps) * LEVEL_STEP_DB > MEAN_DIFFERENCE_DB:
+    if abs(first.peak_steps - second.peak_steps) > PEAK_STEPS_APART:
         return False
-    if abs(first.loudest - second.loudest) > 1 or abs(len(first.levels) - len(second.levels)) > 2:
+    if abs(first.loudest - second.loudest) > LOUDEST_FRAMES_APART:
+        return False
+    if abs(len(first.levels) - len(second.levels)) > 2 * LENGTH_FRAMES_APART:  # two bytes per frame
         return False
     a = np.frombuffer(first.levels, np.int16) * LEVEL_STEP_DB
     b = np.frombuffer(second.levels, np.int16) * LEVEL_STEP_DB

@@ -14,6 +14,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor
 from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -21,9 +22,9 @@ from typing import cast
 
 from speechrec.campaign import NOISE_KEYWORD, Campaign, check_keyword, fold_keyword, normalize_keyword
 from speechrec.decode import read_audio_bytes
-from speechrec.errors import CampaignError, ConflictError, SpeechrecError, StoreError, WithdrawnError
-from speechrec.fingerprint import FingerprintIndex, same_recording
-from speechrec.jobs import IngestedTake, IngestJob, ingest_files
+from speechrec.errors import AudioError, CampaignError, ConflictError, SpeechrecError, StoreError, WithdrawnError
+from speechrec.fingerprint import FingerprintIndex, same_audio, same_recording
+from speechrec.jobs import FingerprintJob, IngestedTake, IngestJob, fingerprint_stored, ingest_files
 from speechrec.parallel import batched, bounded_map, worker_pool
 from speechrec.records import NewClip
 from speechrec.storage import audio_key
@@ -121,15 +122,17 @@ def import_folder(
     progress: ProgressCallback | None = None,
 ) -> ImportSummary:
     """Import every recording under ``folder``; files already imported (same bytes) are not added again,
-    nor a file whose decoded audio equals an earlier one's of the same import (another encoding of
-    the same take; listed in ``summary.same_audio``).
+    nor a file whose decoded audio equals a stored take's or an earlier file's of the same import
+    (another encoding of the same take; listed in ``summary.same_audio`` with the earlier file).
 
     One bad file never stops the import: it is listed in ``summary.skipped`` with its reason.
     A word is stored as the campaign spells it when the folder name differs only in letter case
     or Unicode form (``Yes-raw/``, a macOS NFD ``über-raw/``), else as a word already in the store
     or already met in this import, so one word never becomes two folders.
     ``workers``: processes that decode (default: one per core). ``progress(done, total)`` counts
-    audio files. Raises SpeechrecError if ``folder`` is not a folder.
+    audio files, and first the stored takes whose fingerprint is not known yet (takes stored before
+    fingerprints were kept: computed once, by the first import that needs them). Raises
+    SpeechrecError if ``folder`` is not a folder.
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers must be at least 1, got {workers!r}; it is the number of decoding processes")
@@ -154,7 +157,8 @@ def import_folder(
         if file.speaker_id in withdrawn:  # re-importing an old folder must not bring them back
             summary.skipped.append((file.relative, WITHDRAWN_REASON))
     found = [file for file in found if file.speaker_id not in withdrawn]
-    total = len(found) + len(summary.skipped)
+    unprinted = store.clips_without_fingerprint() if found else []
+    total = len(unprinted) + len(found) + len(summary.skipped)
     done = len(summary.skipped)
     known = store.known_source_sha1s()
 
@@ -192,11 +196,15 @@ def import_folder(
                 progress(done, total)
 
     workers = workers or os.cpu_count() or 1
-    parallel = len(found) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
+    parallel = len(unprinted) + len(found) >= PARALLEL_MIN_FILES and store.audio.shared_between_processes
     batch: list[NewClip] = []
     speakers: set[str] = set()
     heard = FingerprintIndex()  # this import's takes: (file, audio key) by fingerprint
     with worker_pool(workers, enabled=parallel) as pool:
+        for printed in _fingerprint_stored_takes(store, unprinted, pool, workers):
+            done += printed
+            if progress:
+                progress(done, total)
         chunks = bounded_map(pool, ingest_files, batched(jobs(), FILES_PER_TASK), TASKS_PER_WORKER * workers)
         for index, result in enumerate(itertools.chain.from_iterable(chunks)):
             done += 1
@@ -317,28 +325,52 @@ def _shown_path(path: Path, folder: Path) -> str:
     return os.fsencode(relative).decode("utf-8", errors="replace")
 
 
+def _fingerprint_stored_takes(
+    store: ClipStore, unprinted: list[tuple[str, str]], pool: Executor | None, workers: int
+) -> Iterator[int]:
+    """Compute and keep the fingerprints of stored takes that have none (``(clip_id, audio_key)``),
+    in the worker processes; yield how many were done after each batch. A take whose audio cannot
+    be read now keeps none, and the next import tries again."""
+    jobs = (FingerprintJob(store.settings.storage_url, key) for _, key in unprinted)
+    prints = bounded_map(pool, fingerprint_stored, jobs, TASKS_PER_WORKER * workers, FILES_PER_TASK)
+    for chunk in batched(zip(unprinted, prints, strict=True), BATCH_SIZE):
+        store.set_fingerprints([(clip_id, print_) for (clip_id, _), print_ in chunk if print_ is not None])
+        yield len(chunk)
+
+
 def _earlier_copy(
     store: ClipStore, heard: FingerprintIndex, take: IngestedTake, key: str, relative_path: str
 ) -> str | None:
-    """The file of this import whose decoded audio ``take`` (the file ``relative_path``) repeats in
-    another encoding (another file type: an .ogg and a .wav made from it), or None. Two files of
-    one type are never copies here: identical bytes are caught by their SHA-1, and a multichannel
-    file that holds a mono file's samples in one channel is a take of its own to judge.
-
-    Only within one import: finding copies of takes imported earlier needs the fingerprint in a
-    column of its own (a schema change)."""
+    """The earlier file whose decoded audio ``take`` (the file ``relative_path``, its audio stored
+    under ``key``) repeats in another encoding (another file type: an .ogg and a .wav made from
+    it), or None: a file of this import (its path), or a take already in the store (its path when
+    it was imported, else its clip id; found by its fingerprint in SQL). Two files of one type are
+    never copies here: identical bytes are caught by their SHA-1, and a multichannel file that
+    holds a mono file's samples in one channel is a take of its own to judge."""
     if take.fingerprint is None:
         return None
-    candidates = heard.candidates(take.fingerprint)
+    suffix = PurePosixPath(relative_path).suffix.lower()
+    candidates: dict[str, str] = {}  # audio key -> the earlier file, as listed
+    for candidate in heard.candidates(take.fingerprint):
+        relative, earlier_key = cast(tuple[str, str], candidate)
+        if PurePosixPath(relative).suffix.lower() != suffix:
+            candidates.setdefault(earlier_key, relative)
+    for stored in store.fingerprint_candidates(take.fingerprint):
+        if stored.source_path is not None and PurePosixPath(stored.source_path).suffix.lower() == suffix:
+            continue
+        if same_audio(take.fingerprint, stored.fingerprint):
+            shown = stored.source_path or f"clip {stored.clip_id}, recorded with {stored.source}"
+            candidates.setdefault(stored.audio_key, f"{shown} (already in the store)")
     if not candidates:
         return None
     samples, rate = read_audio_bytes(store.read_flac(key))
-    for candidate in candidates:
-        relative, earlier_key = cast(tuple[str, str], candidate)
-        if PurePosixPath(relative).suffix.lower() == PurePosixPath(relative_path).suffix.lower():
+    for earlier_key, shown in candidates.items():
+        try:
+            earlier = read_audio_bytes(store.read_flac(earlier_key))
+        except (StoreError, AudioError):  # a stored take whose audio is missing or damaged
             continue
-        if same_recording(samples, rate, *read_audio_bytes(store.read_flac(earlier_key))):
-            return relative
+        if same_recording(samples, rate, *earlier):
+            return shown
     return None
 
 
@@ -354,6 +386,7 @@ def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
         source_path=file.relative,
         source_sha1=sha1,
         clip_id=take.clip_id,
+        fingerprint=take.fingerprint,
     )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from speechrec import audio, cut, features
-from speechrec.decode import decode_audio, encode_flac, encode_wav, read_pcm16
+from speechrec.decode import decode_audio, encode_flac, encode_wav, read_audio_bytes, read_pcm16
 from speechrec.errors import AudioError, StoreError
 from speechrec.fingerprint import Fingerprint, fingerprint
 from speechrec.quality import QualityReport, assess_take
@@ -79,6 +79,24 @@ def ingest_files(jobs: Sequence[IngestJob]) -> list[IngestedTake | str]:
     for write in writes:
         write.result()  # raises the first write's error
     return results
+
+
+@dataclass(frozen=True)
+class FingerprintJob:
+    """A stored take whose audio fingerprint is to be computed (one stored before fingerprints were kept)."""
+
+    storage_url: str
+    audio_key: str
+
+
+def fingerprint_stored(job: FingerprintJob) -> Fingerprint | None:
+    """The fingerprint of a stored take's audio (as the import computes it for a new file), or None
+    when the audio cannot be read now (missing, damaged, storage failing)."""
+    try:
+        samples, sample_rate = read_audio_bytes(open_storage(job.storage_url).get(check_audio_key(job.audio_key)))
+    except (StoreError, AudioError):
+        return None
+    return fingerprint(samples, sample_rate)
 
 
 @functools.cache

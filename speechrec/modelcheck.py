@@ -34,6 +34,7 @@ from speechrec.errors import SpeechrecError
 from speechrec.export import PARALLEL_MIN_CLIPS, ExportOptions, export_fingerprint, plan_export, speech_spans
 from speechrec.jobs import RenderJob, render_features
 from speechrec.parallel import bounded_map, worker_pool
+from speechrec.review import DOUBTED_ABOVE
 from speechrec.store import ClipStore
 
 # Bump when features or model change: results of another version are not reused.
@@ -49,8 +50,8 @@ FOLDS = 5
 LEAVE_ONE_OUT_BELOW = 10
 # Filler words and words outside the campaign form one class, as TensorFlow's example does.
 UNKNOWN_LABEL = "_unknown_"
-# A clip is "doubted" when the model gives its own word less than even odds.
-DOUBTED_BELOW = 0.5
+# A clip is "doubted" when the model gives its own word less than even odds (review.DOUBTED_ABOVE).
+DOUBTED_BELOW = 1.0 - DOUBTED_ABOVE
 # The SVM's regularisation: C=10 was best of 3, 10, 30 on the benchmark corpus (bench/bench_model_check.py).
 SVM_C = 10.0
 # An SVM's training time grows with the square of its clips: each fold trains on at most this many
@@ -176,6 +177,8 @@ def check_model(
 ) -> ModelCheck:
     """Check the clips an export with ``options`` would contain; reuse the kept result if nothing changed.
 
+    The check's doubt about each clip is kept in the store (``ClipStore.replace_doubt``), in place
+    of an earlier check's, for the Review queue of every app replica.
     ``progress(fraction, message)``: fraction 0-1 and what is being done. ``workers``: processes
     that read and cut the clips (default one per core). Raises ModelCheckError when there are too
     few speakers or clips (the message says which), StoreError when the store cannot be read.
@@ -187,6 +190,9 @@ def check_model(
     folder = checks_folder(store.settings)
     kept = load_check(folder, fingerprint)
     if kept is not None:
+        stored = store.doubt_check()
+        if stored is None or stored.fingerprint != kept.fingerprint:  # another check's doubt since
+            keep_doubt(store, kept)
         return kept
     words = plan[plan["keyword"] != NOISE_KEYWORD]
     labels, chosen, notes = _labels(words, campaign)
@@ -210,8 +216,17 @@ def check_model(
         clips=clips[list(CLIP_COLUMNS)].reset_index(drop=True),
     )
     save_check(folder, result)
+    keep_doubt(store, result)
     report(1.0, "Done.")
     return result
+
+
+def keep_doubt(store: ClipStore, check: ModelCheck) -> int:
+    """Keep ``check``'s doubt about each clip in the store, in place of any earlier check's; return
+    how many clips' doubt is kept (clips deleted since the check are left out)."""
+    clips = check.clips
+    doubt = zip(clips["clip_id"], clips["keyword"], 1.0 - clips["own_probability"].clip(0.0, 1.0), strict=True)
+    return store.replace_doubt(check.fingerprint, check.created_at, doubt)
 
 
 def checks_folder(settings: Settings) -> Path:

@@ -14,6 +14,7 @@ import numpy as np
 
 from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD, SOURCES, check_keyword, check_variation_name
 from speechrec.decode import encode_flac
+from speechrec.fingerprint import Fingerprint, fingerprint
 from speechrec.quality import QualityReport
 
 # A clip id is a UUID4 in hex (uuid.uuid4().hex): 32 lower-case hex digits.
@@ -48,6 +49,9 @@ class NewClip:
     # Whether the browser's echo cancellation, noise suppression and auto gain were all off
     # (True), one stayed on (False), or nobody knows (None: imports, older rows).
     raw: bool | None = None
+    # Of the decoded audio (speechrec.fingerprint): finds this take when it is imported again in
+    # another encoding. None: not known (computed by the next import).
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,26 @@ class Clip:
 
 
 @dataclass(frozen=True)
+class FingerprintedClip:
+    """A stored clip that may hold the same audio as a file being imported (``ClipStore.fingerprint_candidates``)."""
+
+    clip_id: str
+    source: str
+    source_path: str | None
+    audio_key: str
+    fingerprint: Fingerprint
+
+
+@dataclass(frozen=True)
+class DoubtCheck:
+    """The model check whose doubt the store holds (``ClipStore.doubt_check``): the export
+    fingerprint it checked and when it was made (UTC)."""
+
+    fingerprint: str
+    checked_at: datetime
+
+
+@dataclass(frozen=True)
 class AudioCheck:
     """Rows and audio files that do not match (``ClipStore.check_audio``).
 
@@ -167,7 +191,8 @@ def new_clip(
     near_miss_of: str | None = None,
     raw: bool | None = None,
 ) -> NewClip:
-    """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here)."""
+    """A NewClip from mono float32 samples in [-1, 1], shape ``(frames,)`` (encoded as FLAC here,
+    and fingerprinted)."""
     return NewClip(
         keyword=keyword,
         speaker_id=speaker_id,
@@ -182,6 +207,7 @@ def new_clip(
         variation=variation,
         near_miss_of=near_miss_of,
         raw=raw,
+        fingerprint=fingerprint(samples, sample_rate),
     )
 
 
@@ -233,6 +259,8 @@ def check_new_clip(clip: object) -> NewClip:
         raise TypeError(f"raw must be True, False or None, got {clip.raw!r:.80}")
     if not isinstance(clip.quality, QualityReport):
         raise TypeError(f"quality must be a QualityReport, got {clip.quality!r:.80}")
+    if clip.fingerprint is not None and not isinstance(clip.fingerprint, Fingerprint):
+        raise TypeError(f"fingerprint must be a Fingerprint or None, got {clip.fingerprint!r:.80}")
     if clip.variation is not None:
         check_variation_name(clip.variation)
     check_near_miss_of(clip.near_miss_of)

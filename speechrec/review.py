@@ -4,7 +4,7 @@ row and one count at a time: ``ClipStore.next_to_review`` and ``ClipStore.count_
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -24,12 +24,11 @@ REJECT_REASONS = (
     AUDIO_MISSING,
 )
 ANY = "any"
-# With the model check's doubt, a quality flag counts as even odds that the take is bad: clips the
-# model doubts more come first, then flagged ones, then the clips the model is sure of.
-FLAGGED_DOUBT = 0.5
-
-# At most this many clips go into ``ReviewFilter.first`` (one SQL CASE of that many ids).
-DOUBT_FIRST_LIMIT = 1000
+# A clip is doubted by the model check when its doubt (1 minus the probability the model gave its
+# own word) is above this: the model gives its word less than even odds. With the doubt first, a
+# quality flag counts as even odds that the take is bad: the clips the model doubts come first
+# (most doubtful first), then flagged ones, then the clips the model is sure of.
+DOUBTED_ABOVE = 0.5
 # How the Review filter and the Stats table name "asked in no variation" (a clip's variation NULL).
 NO_VARIATION = "(none)"
 # The Review page counts the queue up to this many clips and says "more than" beyond: the count's
@@ -45,13 +44,14 @@ class ReviewFilter:
     ``variations``: only these (all when empty; the variation ``NO_VARIATION`` stands for clips
     asked in none). ``days``: first and last UTC day of the takes, inclusive. ``status``:
     pending, accepted, rejected or ``ANY``. ``flag``: one of ``FLAG_CHOICES``. ``exclude``: clip
-    ids already handled in this review session. ``only``: just these clip ids (the ones the model
-    check doubts), all when None. ``first``: clip ids the queue shows before all others, in this
-    order, and then the flagged clips before the clean ones (``doubt_first``: the model check's most
-    doubtful clips); with ``first`` empty, the queue is newest first. Background noise is reviewed
-    like any word.
+    ids already handled in this review session. ``doubted_only``: just the clips the newest model
+    check doubts (its doubt is kept in the store: ``ClipStore.replace_doubt``). ``doubt_first``:
+    the doubted clips first, most doubtful first, then flagged clips, then the rest; else the
+    queue is newest first (as is each of those groups). A clip re-labelled since the check is not
+    doubted. Background noise is reviewed like any word.
 
-    Raises ValueError for an unknown status, flag or source.
+    Raises ValueError for an unknown status, flag or source, TypeError for a doubt switch that is
+    not True or False.
     """
 
     keywords: Collection[str] = ()
@@ -62,14 +62,15 @@ class ReviewFilter:
     flag: str = ANY
     exclude: Collection[str] = ()
     variations: Collection[str] = ()
-    only: Collection[str] | None = None
-    first: Collection[str] = ()
+    doubted_only: bool = False
+    doubt_first: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("keywords", "speakers", "sources", "exclude", "variations", "first"):
+        for name in ("keywords", "speakers", "sources", "exclude", "variations"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        if self.only is not None:
-            object.__setattr__(self, "only", tuple(self.only))
+        for name in ("doubted_only", "doubt_first"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
         if self.status not in (*STATUSES, ANY):
             raise ValueError(f"status must be one of {', '.join((*STATUSES, ANY))}, got {self.status!r}")
         if self.flag not in FLAG_CHOICES:
@@ -79,15 +80,6 @@ class ReviewFilter:
             raise ValueError(f"sources must be among {', '.join(SOURCES)}, got {unknown[0]!r}")
         if self.days is not None and len(self.days) != 2:
             raise ValueError(f"days must be (first day, last day), got {self.days!r}")
-
-
-def doubt_first(doubt: Mapping[str, float], limit: int = DOUBT_FIRST_LIMIT) -> tuple[str, ...]:
-    """``ReviewFilter.first`` from the model check's doubt per clip id (0-1): the clips doubted more
-    than a quality flag counts (FLAGGED_DOUBT), most doubtful first (ties by clip id), at most
-    ``limit`` of them. The queue then shows flagged clips, then the rest: quality flags and the
-    model's doubt together decide what a human hears first."""
-    doubted = sorted(((-value, clip_id) for clip_id, value in doubt.items() if value > FLAGGED_DOUBT))
-    return tuple(clip_id for _, clip_id in doubted[:limit])
 
 
 def word_label(keyword: str) -> str:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -30,16 +31,19 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine, make_url
 
 from speechrec.config import Settings
+from speechrec.fingerprint import Fingerprint
 from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 10
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
 SCHEMA_VERSION_KEY = "schema_version"
 CAMPAIGN_KEY = "campaign"
+# The model check whose doubt clip_doubt holds: JSON {"fingerprint": ..., "checked_at": ISO 8601}.
+MODEL_CHECK_KEY = "model_check"
 NO_STORE_HINT = (
     "check the folder (--store DIR or SPEECHREC_DATA) and the database URL; "
     "a new store is made by `python -m speechrec import` or `migrate --to-store`"
@@ -109,6 +113,12 @@ clips_table = Table(
     Column("raw", Boolean, nullable=True),
     # Bumped by every review write (decision, re-label, undo): the compare-and-set of two organizers.
     Column("version", Integer, nullable=False, server_default="0"),
+    # The fingerprint of the decoded audio (speechrec.fingerprint.Fingerprint): the same take in
+    # another encoding is found by one index range on the loudest frame. NULL: not known yet (rows
+    # older than revision 0010, or whose audio could not be read; the next import computes them).
+    Column("fingerprint_levels", LargeBinary, nullable=True),
+    Column("fingerprint_loudest", Integer, nullable=True),
+    Column("fingerprint_peak", Integer, nullable=True),
     # The review queue, newest first: the next clip is one seek, its count reads one index alone.
     Index("ix_clips_review", "status", "created_at", "clip_id", "keyword", "flags", "source"),
     # ... of one keyword; and the Stats page's counts per keyword and status, in this order.
@@ -118,6 +128,8 @@ clips_table = Table(
     Index("ix_clips_created", "created_at", "clip_id", "keyword"),
     # The Stats page's counts per keyword, variation and status (campaigns with variations).
     Index("ix_clips_variation_counts", "keyword", "variation", "status", "flags"),
+    # An imported file's candidate copies: a few values of the loudest frame's level, a range of its place.
+    Index("ix_clips_fingerprint", "fingerprint_peak", "fingerprint_loudest"),
 )
 # Prompts a volunteer skipped, per word (NOISE_KEYWORD for the room step): counted, never takes.
 skips_table = Table(
@@ -139,6 +151,22 @@ withdrawn_speakers_table = Table(
 )
 
 
+# The clips the model check doubts (issue 13), and how much: 1 minus the probability the model gave
+# the word the clip was filed under (``keyword``, as filed when checked: a clip re-labelled since
+# is no longer doubted); only doubts above review.DOUBTED_ABOVE. Only the newest check's rows are
+# kept (its fingerprint and time in the meta table under MODEL_CHECK_KEY); a clip's row goes with
+# the clip.
+clip_doubt_table = Table(
+    "clip_doubt",
+    metadata,
+    Column("clip_id", String(32), ForeignKey("clips.clip_id", ondelete="CASCADE"), primary_key=True),
+    Column("keyword", String(64), nullable=False),
+    Column("doubt", Float, nullable=False),
+    # The Review queue's doubted clips, most doubtful first (with the word checked: read from the index alone).
+    Index("ix_clip_doubt_doubt", "doubt", "clip_id", "keyword"),
+)
+
+
 def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) -> dict[str, Any]:
     """The clips row of a new take: pending, with its quality numbers."""
     return {
@@ -157,8 +185,27 @@ def clip_row(clip: NewClip, clip_id: str, audio_key: str, created_at: datetime) 
         "variation": clip.variation,
         "near_miss_of": clip.near_miss_of,
         "raw": clip.raw,
+        **fingerprint_columns(clip.fingerprint),
         **clip.quality.to_row(),
     }
+
+
+def fingerprint_columns(print_: Fingerprint | None) -> dict[str, Any]:
+    """The fingerprint columns of a clips row: ``print_``'s values, or all NULL (not known)."""
+    if print_ is None:
+        return {"fingerprint_levels": None, "fingerprint_loudest": None, "fingerprint_peak": None}
+    return {
+        "fingerprint_levels": print_.levels,
+        "fingerprint_loudest": print_.loudest,
+        "fingerprint_peak": print_.peak_steps,
+    }
+
+
+def fingerprint_record(row: Mapping[Any, Any]) -> Fingerprint | None:
+    """The Fingerprint of a clips row (None when it has none)."""
+    if row["fingerprint_peak"] is None or row["fingerprint_levels"] is None:
+        return None
+    return Fingerprint(bytes(row["fingerprint_levels"]), int(row["fingerprint_loudest"]), int(row["fingerprint_peak"]))
 
 
 def clip_record(row: Mapping[Any, Any]) -> Clip:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, delete, func, insert, inspect, select, update, values
+from sqlalchemy import DateTime, bindparam, delete, func, insert, inspect, select, update, values
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -31,14 +31,17 @@ from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
 from speechrec.errors import ConflictError, StaleReviewError, StoreError, WithdrawnError, cannot_write, redact
+from speechrec.fingerprint import Fingerprint, candidate_ranges
 from speechrec.migrations import upgrade_schema
 from speechrec.parallel import batched
 from speechrec.participant_codes import code_digest, format_participant_code, new_participant_code
 from speechrec.quality import QualityReport
-from speechrec.queries import equal_conditions, review_conditions, review_count, review_order
+from speechrec.queries import equal_conditions, review_conditions, review_count, review_queries
 from speechrec.records import (
     AudioCheck,
     Clip,
+    DoubtCheck,
+    FingerprintedClip,
     NewClip,
     ReviewState,
     Speaker,
@@ -48,16 +51,20 @@ from speechrec.records import (
     check_speaker_id,
     new_clip,
 )
-from speechrec.review import AUDIO_MISSING, ReviewFilter
+from speechrec.review import AUDIO_MISSING, DOUBTED_ABOVE, ReviewFilter
 from speechrec.schema import (
     CAMPAIGN_KEY,
+    MODEL_CHECK_KEY,
     NO_STORE_HINT,
     SCHEMA_VERSION_KEY,
     as_utc,
+    clip_doubt_table,
     clip_record,
     clip_row,
     clips_table,
     create_engine,
+    fingerprint_columns,
+    fingerprint_record,
     meta_table,
     metadata,
     review_state_record,
@@ -78,6 +85,8 @@ WITHDRAWAL_ATTEMPTS = 5
 REVIEW_ATTEMPTS = 5
 # Audio files checked against the rows per query when a store opens.
 LEFTOVER_BATCH = 500
+# The fingerprint columns: the import's (``fingerprint_candidates``), never part of ``clips()``'s table.
+FINGERPRINT_COLUMNS = ("fingerprint_levels", "fingerprint_loudest", "fingerprint_peak")
 # Days counted per statement by daily_counts (one scalar subquery each; SQLite allows 2000 columns).
 DAYS_PER_QUERY = 200
 
@@ -243,15 +252,18 @@ class ClipStore:
         for _ in range(2):
             try:
                 with self._write() as connection:
-                    stored = connection.execute(
-                        update(meta_table).where(meta_table.c.key == CAMPAIGN_KEY).values(value=value)
-                    )
-                    if stored.rowcount == 0:
-                        connection.execute(insert(meta_table).values(key=CAMPAIGN_KEY, value=value))
+                    self._put_meta(connection, CAMPAIGN_KEY, value)
                 return
             except ConflictError:
                 continue  # another process saved the first campaign at the same moment: update it
         raise StoreError("could not save the campaign while another organizer saved it; try again")
+
+    @staticmethod
+    def _put_meta(connection: Connection, key: str, value: str) -> None:
+        """Set a meta row: an UPDATE (which locks the row on PostgreSQL), or the INSERT of the first
+        value (ConflictError when another process inserted it at the same moment: try again)."""
+        if connection.execute(update(meta_table).where(meta_table.c.key == key).values(value=value)).rowcount == 0:
+            connection.execute(insert(meta_table).values(key=key, value=value))
 
     # ---- speakers ---------------------------------------------------------------------------
 
@@ -436,9 +448,11 @@ class ClipStore:
         session_id: str | None = None,
         status: str | None = None,
     ) -> pd.DataFrame:
-        """Clip rows matching every filter given, oldest first (one row per clip, all columns)."""
+        """Clip rows matching every filter given, oldest first (one row per clip, every column but the
+        audio fingerprint's)."""
         conditions = equal_conditions(keyword=keyword, speaker_id=speaker_id, session_id=session_id, status=status)
-        query = select(clips_table).where(*conditions)
+        columns = [column for column in clips_table.c if column.name not in FINGERPRINT_COLUMNS]
+        query = select(*columns).where(*conditions)
         return self._frame(query.order_by(clips_table.c.created_at, clips_table.c.clip_id))
 
     def clip(self, clip_id: str) -> Clip:
@@ -552,8 +566,9 @@ class ClipStore:
 
     def next_to_review(self, queue: ReviewFilter, *, shown: str | None = None) -> Clip | None:
         """The clip to review now: the newest (created_at, then clip_id) of those ``queue`` holds,
-        or None; with ``queue.first`` (the model check's doubt), those clips first, then flagged ones
-        (``queries.review_order``). One ``LIMIT 1`` query on the review index.
+        or None; with ``queue.doubt_first``, the clips the model check doubts first (most doubtful
+        first), then flagged ones (``queries.review_queries``). ``LIMIT 1`` queries on the indexes:
+        one, or with the doubt first up to three.
 
         The clip ``shown`` on screen stays while it matches the other filters, even if another
         organizer's decision moved it out of the status filter meanwhile: a click on it is never lost.
@@ -568,14 +583,11 @@ class ClipStore:
                 row = connection.execute(pinned).mappings().first()
                 if row is not None:
                     return clip_record(row)
-            newest = (
-                select(clips_table)
-                .where(*review_conditions(queue))
-                .order_by(*review_order(queue))
-                .limit(1)
-            )
-            row = connection.execute(newest).mappings().first()
-        return None if row is None else clip_record(row)
+            for query in review_queries(queue):
+                row = connection.execute(query).mappings().first()
+                if row is not None:
+                    return clip_record(row)
+        return None
 
     def count_to_review(self, queue: ReviewFilter, *, limit: int | None = None) -> int:
         """How many clips ``queue`` holds, counted in SQL. With ``limit`` (the Review page's
@@ -713,6 +725,109 @@ class ClipStore:
     def known_source_sha1s(self) -> set[str]:
         """SHA-1 digests of every imported file already in the store (for re-import without duplicates)."""
         return set(self._scalars(select(clips_table.c.source_sha1).where(clips_table.c.source_sha1.is_not(None))))
+
+    def replace_doubt(
+        self, fingerprint: str, checked_at: datetime, doubt: Iterable[tuple[str, str, float]]
+    ) -> int:
+        """Keep a model check's doubt about the clips it doubts in place of any earlier check's
+        (every row of the earlier check goes, in the same transaction); return how many clips'
+        doubt is kept.
+
+        ``fingerprint``: the export fingerprint the check was made on; ``checked_at``: when (an
+        aware datetime); ``doubt``: ``(clip_id, keyword as checked, doubt)``, doubt from 0 (sure of
+        the word) to 1. Only doubted clips (above DOUBTED_ABOVE) are kept, as nothing else orders
+        the queue: a few per cent of the clips, so the write holds SQLite's lock briefly. Clips
+        deleted since the check (a volunteer withdrew) are passed over. Every app replica then
+        reads it (``doubt_check``, and ``ReviewFilter.doubt_first``/``doubted_only``). Raises
+        ValueError for a doubt outside 0-1, StoreError when the database fails.
+        """
+        if not isinstance(checked_at, datetime) or checked_at.tzinfo is None:
+            raise ValueError(f"checked_at must be an aware datetime (UTC), got {checked_at!r}")
+        rows = [{"clip_id": clip_id, "keyword": keyword, "doubt": float(value)} for clip_id, keyword, value in doubt]
+        for row in rows:
+            if not 0.0 <= row["doubt"] <= 1.0:
+                raise ValueError(f"doubt must be from 0 to 1, got {row['doubt']!r} for clip {row['clip_id']!r}")
+        rows = [row for row in rows if row["doubt"] > DOUBTED_ABOVE]
+        stamp = json.dumps({"fingerprint": fingerprint, "checked_at": checked_at.astimezone(UTC).isoformat()})
+        clips = clips_table.c
+        for _ in range(REVIEW_ATTEMPTS):
+            try:
+                with self._write() as connection:
+                    # The stamp first: its row lock makes two checks that end at once write one after
+                    # the other on PostgreSQL (SQLite has one writer anyway).
+                    self._put_meta(connection, MODEL_CHECK_KEY, stamp)
+                    connection.execute(delete(clip_doubt_table))
+                    existing: set[str] = set()
+                    for chunk in batched([row["clip_id"] for row in rows], LEFTOVER_BATCH):
+                        existing |= set(connection.scalars(select(clips.clip_id).where(clips.clip_id.in_(chunk))))
+                    kept = [row for row in rows if row["clip_id"] in existing]
+                    if kept:
+                        connection.execute(insert(clip_doubt_table), kept)
+                return len(kept)
+            except ConflictError:
+                # Another check stored the first stamp a moment ago, or a clip was withdrawn between
+                # the lookup and the insert (PostgreSQL): again, from the start.
+                continue
+        raise StoreError("the model check's doubt could not be kept while clips kept changing; run the check again")
+
+    def doubt_check(self) -> DoubtCheck | None:
+        """The model check whose doubt the store holds (``replace_doubt``), or None before the first."""
+        text = self._scalar(select(meta_table.c.value).where(meta_table.c.key == MODEL_CHECK_KEY))
+        if text is None:
+            return None
+        stamp = json.loads(text)
+        return DoubtCheck(stamp["fingerprint"], datetime.fromisoformat(stamp["checked_at"]))
+
+    def fingerprint_candidates(self, print_: Fingerprint) -> list[FingerprintedClip]:
+        """The stored clips whose audio fingerprint may be ``print_``'s (the loudest frame as loud
+        and in the same place, ``fingerprint.candidate_ranges``): one query on ix_clips_fingerprint.
+        Whether one is a copy is for ``fingerprint.same_audio`` and ``same_recording`` to say."""
+        peaks, places = candidate_ranges(print_)
+        clips = clips_table.c
+        columns = [clips.clip_id, clips.source, clips.source_path, clips.audio_key]
+        query = select(*columns, *(clips[name] for name in FINGERPRINT_COLUMNS)).where(
+            clips.fingerprint_peak.in_(list(peaks)),
+            clips.fingerprint_loudest.between(places.start, places.stop - 1),
+        )
+        with self._read() as connection:
+            rows = connection.execute(query.order_by(clips.created_at, clips.clip_id)).mappings().all()
+        found = []
+        for row in rows:
+            stored = fingerprint_record(row)
+            if stored is not None:
+                found.append(
+                    FingerprintedClip(row["clip_id"], row["source"], row["source_path"], row["audio_key"], stored)
+                )
+        return found
+
+    def clips_without_fingerprint(self) -> list[tuple[str, str]]:
+        """``(clip_id, audio_key)`` of the clips whose audio fingerprint is not known yet (stored
+        before revision 0010 kept it, or their audio could not be read), oldest first."""
+        clips = clips_table.c
+        query = (
+            select(clips.clip_id, clips.audio_key)
+            .where(clips.fingerprint_levels.is_(None))
+            .order_by(clips.created_at, clips.clip_id)
+        )
+        with self._read() as connection:
+            return [(clip_id, key) for clip_id, key in connection.execute(query)]
+
+    def set_fingerprints(self, prints: Iterable[tuple[str, Fingerprint]]) -> None:
+        """Keep the audio fingerprint of clips that have none yet (``(clip_id, fingerprint)``). A clip
+        deleted meanwhile is passed over."""
+        clips = clips_table.c
+        statement = (
+            update(clips_table)
+            .where(clips.clip_id == bindparam("clip"), clips.fingerprint_levels.is_(None))
+            .values({name: bindparam(f"new_{name}") for name in FINGERPRINT_COLUMNS})
+        )
+        rows = [
+            {"clip": clip_id, **{f"new_{name}": value for name, value in fingerprint_columns(print_).items()}}
+            for clip_id, print_ in prints
+        ]
+        if rows:
+            with self._write() as connection:
+                connection.execute(statement, rows)
 
     def set_status(
         self,

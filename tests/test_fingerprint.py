@@ -7,7 +7,14 @@ from signals import make_take
 
 from speechrec import audio
 from speechrec.decode import to_pcm16
-from speechrec.fingerprint import FingerprintIndex, fingerprint, same_audio, same_recording
+from speechrec.fingerprint import (
+    Fingerprint,
+    FingerprintIndex,
+    candidate_ranges,
+    fingerprint,
+    same_audio,
+    same_recording,
+)
 
 RATE = 48000
 
@@ -44,3 +51,16 @@ def test_the_index_finds_candidates_by_their_loudest_frame():
         index.add(fingerprint(take, RATE), number)
     copy = (to_pcm16(takes[3]) / 32768).astype(np.float32)
     assert index.candidates(fingerprint(copy, RATE)) == [3]
+
+
+def test_every_candidate_same_audio_matches_lies_in_the_ranges_the_store_looks_up():
+    take = make_take(sample_rate=RATE, duration_s=1.5, offset_s=0.4, word="down", seed=1)
+    original = fingerprint(take, RATE)
+    peaks, places = candidate_ranges(original)
+    assert original.peak_steps in peaks and original.loudest in places
+    for steps in range(-5, 6):  # the same envelope, louder or quieter by a few level steps
+        levels = np.frombuffer(original.levels, np.int16) + steps
+        louder = Fingerprint(levels.astype(np.int16).tobytes(), original.loudest, original.peak_steps + steps)
+        assert same_audio(original, louder) == (louder.peak_steps in peaks)
+    copy = fingerprint((to_pcm16(audio.resample(take, RATE, 16000)) / 32768).astype(np.float32), 16000)
+    assert copy.peak_steps in peaks and copy.loudest in places

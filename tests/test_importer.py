@@ -569,15 +569,110 @@ def test_the_same_take_in_another_encoding_is_imported_once(store, tmp_path, cop
     assert len(list(store.audio.audio_files())) == 2  # the copy's audio was not left behind
 
 
-def test_takes_alike_but_for_their_room_noise_are_all_imported(store, tmp_path):
-    # The same synthetic word at the same point and level: equal envelopes, different recordings.
-    folder = tmp_path / "upload" / "no-raw"
-    folder.mkdir(parents=True)
+@pytest.fixture
+def any_store(backend_settings):
+    """An empty store on each back-end pair (SQLite + folder, PostgreSQL + S3)."""
+    clip_store = ClipStore(backend_settings)
+    yield clip_store
+    clip_store.close()
+
+
+def wav_copy(source: Path, path: Path, copy_rate: int | None = None) -> Path:
+    """A 16-bit .wav made from ``source`` (decoded; resampled by FFmpeg to ``copy_rate``)."""
+    decoded, rate = decode_audio(source.read_bytes())
+    if copy_rate:
+        decoded, rate = resampled_with_pyav(decoded, rate, copy_rate), copy_rate
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, decoded, rate, subtype="PCM_16")
+    return path
+
+
+def forget_fingerprints(store: ClipStore) -> None:
+    """Make the stored rows look as a store before revision 0010 left them: no fingerprints."""
+    from sqlalchemy import update
+
+    from speechrec.schema import clips_table
+
+    with store._engine.begin() as connection:
+        connection.execute(
+            update(clips_table).values(fingerprint_levels=None, fingerprint_loudest=None, fingerprint_peak=None)
+        )
+
+
+@pytest.mark.parametrize("copy_rate", [None, 16000], ids=["same rate", "resampled to 16 kHz"])
+def test_the_same_take_in_another_encoding_is_found_in_a_later_import(any_store, tmp_path, copy_rate):
+    # Yesterday the .ogg the browser uploaded; today a .wav someone made from it, in another folder.
+    store = any_store
+    ogg = word_file(tmp_path / "monday" / "yes-raw" / "abcd0001.ogg", "yes", seed=3)
+    assert import_(store, tmp_path / "monday").imported == 1
+    wav_copy(ogg, tmp_path / "tuesday" / "yes-raw" / "abcd0002.wav", copy_rate)
+    word_file(tmp_path / "tuesday" / "yes-raw" / "abcd0003.ogg", "yes", seed=4)  # another take of the same word
+    summary = import_(store, tmp_path / "tuesday")
+    assert (summary.imported, summary.duplicates) == (1, 1)
+    assert summary.same_audio == [("yes-raw/abcd0002.wav", "yes-raw/abcd0001.ogg (already in the store)")]
+    assert sorted(store.clips()["source_path"]) == ["yes-raw/abcd0001.ogg", "yes-raw/abcd0003.ogg"]
+    assert len(store.audio.clip_files()) == 2  # the copy's audio was not left behind
+
+
+def test_a_take_recorded_in_the_browser_is_found_when_its_upload_is_imported(store, tmp_path):
+    # The browser's upload, stored as a take by the app, and the same upload in an old app's folder.
+    recorded = make_take(sample_rate=48000, offset_s=0.4, word="up", seed=5)
+    upload = encode(tmp_path / "upload" / "up-raw" / "abcd0001.ogg", recorded, 48000)
+    take, rate = decode_audio(upload.read_bytes())
+    store.ensure_speaker("0a1b2c3d")
+    clip_id = store.add_clip(
+        take, rate, assess_take(take, rate), keyword="up", speaker_id="0a1b2c3d", session_id="s", source="audio_input"
+    )
+    summary = import_(store, tmp_path / "upload")
+    assert (summary.imported, summary.duplicates) == (0, 1)
+    assert summary.same_audio == [
+        ("up-raw/abcd0001.ogg", f"clip {clip_id}, recorded with audio_input (already in the store)")
+    ]
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_takes_stored_before_fingerprints_were_kept_get_them_at_the_next_import(store, tmp_path, workers, monkeypatch):
+    monkeypatch.setattr("speechrec.importer.PARALLEL_MIN_FILES", 1)  # the worker processes' path too
+    ogg = word_file(tmp_path / "monday" / "no-raw" / "abcd0001.ogg", "no", seed=6)
+    word_file(tmp_path / "monday" / "no-raw" / "abcd0002.ogg", "no", seed=7)
+    import_(store, tmp_path / "monday")
+    forget_fingerprints(store)
+    assert len(store.clips_without_fingerprint()) == 2
+    wav_copy(ogg, tmp_path / "tuesday" / "no-raw" / "abcd0009.wav")
+    calls = []
+    summary = import_(
+        store, tmp_path / "tuesday", workers=workers, progress=lambda done, total: calls.append((done, total))
+    )
+    assert summary.same_audio == [("no-raw/abcd0009.wav", "no-raw/abcd0001.ogg (already in the store)")]
+    assert store.clips_without_fingerprint() == []  # computed once, kept for every later import
+    assert calls[-1] == (3, 3)  # the two stored takes, then the file
+
+
+def test_a_stored_take_whose_audio_is_gone_gets_no_fingerprint_and_stops_nothing(store, tmp_path):
+    ogg = word_file(tmp_path / "monday" / "no-raw" / "abcd0001.ogg", "no", seed=6)
+    import_(store, tmp_path / "monday")
+    forget_fingerprints(store)
+    (clip_id, key), = store.clips_without_fingerprint()
+    store.audio.remove(key)
+    wav_copy(ogg, tmp_path / "tuesday" / "no-raw" / "abcd0009.wav")
+    summary = import_(store, tmp_path / "tuesday")
+    assert (summary.imported, summary.duplicates, summary.skipped) == (1, 0, [])
+    assert store.clips_without_fingerprint() == [(clip_id, key)]  # tried again by the next import
+
+
+@pytest.mark.parametrize("imports", [1, 3])
+def test_takes_alike_but_for_their_room_noise_are_all_imported(store, tmp_path, imports):
+    # The same synthetic word at the same point and level: equal envelopes, different recordings
+    # (a .wav and a .flac among them, so the file type does not keep them apart); in one import or
+    # one import each.
     for number in range(3):
+        folder = tmp_path / f"upload{number % imports}" / "no-raw"
+        folder.mkdir(parents=True, exist_ok=True)
         samples = make_take(sample_rate=16000, duration_s=1.2, offset_s=0.3, word="no", seed=number)
-        sf.write(folder / f"abcd000{number}.wav", samples, 16000, subtype="PCM_16")
-    summary = import_(store, folder.parent)
-    assert (summary.imported, summary.duplicates, summary.same_audio) == (3, 0, [])
+        sf.write(folder / f"abcd000{number}.{('wav', 'flac')[number % 2]}", samples, 16000, subtype="PCM_16")
+    summaries = [import_(store, tmp_path / f"upload{number}") for number in range(imports)]
+    assert sum(summary.imported for summary in summaries) == 3
+    assert [(summary.duplicates, summary.same_audio) for summary in summaries] == [(0, [])] * imports
 
 
 # ---- nothing outside the folder, nothing too large, no file that stops the rest -------------------------

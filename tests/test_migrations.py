@@ -39,6 +39,7 @@ from speechrec.errors import StoreError
 from speechrec.migrations import HEAD_REVISION, alembic_config
 from speechrec.participant_codes import code_digest
 from speechrec.quality import assess_take
+from speechrec.review import ANY, ReviewFilter
 from speechrec.schema import SCHEMA_VERSION, metadata
 from speechrec.store import ClipStore
 
@@ -451,13 +452,20 @@ def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings
 # ---- revision 0008: a version per clip for compare-and-set review (issue 12) -----------------------------
 
 
-def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(settings):
+def upgraded_from(settings, revision: str) -> tuple[ClipStore, dict[str, list[tuple]]]:
+    """The round-one rows at ``revision`` (the previous schema), then opened (so upgraded) by a
+    ClipStore; the store and the rows as they were before the upgrade."""
     make_round_one(settings.database_url)
-    at_revision(settings.database_url, "0007")
+    at_revision(settings.database_url, revision)
     before = read_all(settings.database_url)
     store = ClipStore(settings)
+    assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
+    return store, before
+
+
+def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(settings):
+    store, before = upgraded_from(settings, "0007")
     try:
-        assert revision_of(settings.database_url)[0] == HEAD_REVISION
         assert read_all(settings.database_url)["clips"] == before["clips"]
         engine = sqlalchemy.create_engine(settings.database_url)
         with engine.connect() as connection:
@@ -472,5 +480,45 @@ def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(set
         store.restore(old.clip_id, previous)
         assert store.clip(old.clip_id).review_state == replace(old.review_state, version=2)
         assert schema_differences(settings.database_url) == []
+    finally:
+        store.close()
+
+
+# ---- revision 0010: the audio fingerprint and the model check's doubt per clip (issue 13) ----------------
+
+
+def test_revision_0010_keeps_every_row_leaves_fingerprints_to_the_import_and_starts_without_doubt(settings):
+    store, before = upgraded_from(settings, "0008")
+    try:
+        assert read_all(settings.database_url)["clips"] == before["clips"]
+        assert read_all(settings.database_url)["speakers"] == before["speakers"]
+        assert schema_differences(settings.database_url) == []
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            prints = connection.execute(
+                text("SELECT fingerprint_levels, fingerprint_loudest, fingerprint_peak FROM clips")
+            ).all()
+            assert len(prints) == 60 and set(prints) == {(None, None, None)}  # the next import computes them
+            assert connection.scalar(text("SELECT count(*) FROM clip_doubt")) == 0
+        engine.dispose()
+        assert len(store.clips_without_fingerprint()) == 60
+        assert "fingerprint_levels" not in store.clips().columns
+        # No check yet; the first one's doubt orders the old clips, and goes with a withdrawn speaker's clips.
+        assert store.doubt_check() is None
+        old = [f"{number:032x}" for number in range(60)]
+        kept = store.replace_doubt("d" * 32, START, [(clip_id, store.clip(clip_id).keyword, 0.8) for clip_id in old])
+        assert kept == 60 and store.doubt_check().checked_at == START
+        assert store.count_to_review(ReviewFilter(doubted_only=True, status=ANY)) == 60
+        assert store.delete_speaker("deadbeef") == 20
+        assert store.count_to_review(ReviewFilter(doubted_only=True, status=ANY)) == 40
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM clip_doubt")) == 40
+        engine.dispose()
+        # A new take keeps its fingerprint.
+        take = make_take(sample_rate=16000, word="yes")
+        new = store.add_clip(take, 16000, assess_take(take, 16000), keyword="yes", speaker_id="0a1b2c3d",
+                             session_id="s", source="webrtc")  # fmt: skip
+        assert new not in dict(store.clips_without_fingerprint())
     finally:
         store.close()

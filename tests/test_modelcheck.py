@@ -25,6 +25,8 @@ from speechrec.modelcheck import (
     start_check,
 )
 from speechrec.quality import assess_take
+from speechrec.records import DoubtCheck
+from speechrec.review import ANY, ReviewFilter
 from speechrec.store import ClipStore
 
 CAMPAIGN = Campaign(
@@ -103,6 +105,16 @@ def test_a_mislabelled_clip_is_among_the_most_doubted(checked):
     assert check.doubted()["own_probability"].is_monotonic_increasing
 
 
+def test_the_checks_doubt_is_kept_in_the_store_for_review(checked):
+    store, ids, check = checked
+    assert store.doubt_check() == DoubtCheck(check.fingerprint, check.created_at)
+    most_doubted = check.doubted(1)["clip_id"].iloc[0]
+    assert store.next_to_review(ReviewFilter(doubt_first=True, status=ANY)).clip_id == most_doubted
+    doubted = ReviewFilter(doubted_only=True, status=ANY)
+    assert store.count_to_review(doubted) == len(check.doubted_clip_ids()) >= 1
+    assert ids[WRONG] in check.doubted_clip_ids()
+
+
 def test_the_result_is_kept_by_the_exports_fingerprint_and_reused(checked, monkeypatch):
     store, _, check = checked
     kept = checks_folder(store.settings) / f"{check.fingerprint}.json"
@@ -116,11 +128,18 @@ def test_the_result_is_kept_by_the_exports_fingerprint_and_reused(checked, monke
 def test_a_review_decision_makes_a_new_check(tmp_path, store):
     add_takes(store, range(3), {"yes": 4, "no": 4, "up": 4})
     first = check_model(store, CAMPAIGN)
-    store.set_status(first.clips["clip_id"][0], "rejected")  # no longer in the default export
+    decision = store.set_status(first.clips["clip_id"][0], "rejected")  # no longer in the default export
     second = check_model(store, CAMPAIGN)
     assert second.fingerprint != first.fingerprint
     assert len(second.clips) == len(first.clips) - 1
     assert latest_check(store).fingerprint == second.fingerprint
+    # The store holds the newer check's doubt only: the rejected clip's doubt went with the first check.
+    assert store.doubt_check() == DoubtCheck(second.fingerprint, second.created_at)
+    assert store.count_to_review(ReviewFilter(doubted_only=True, status=ANY)) == len(second.doubted_clip_ids())
+    # Undone: the first check fits the clips again, and its doubt is what Review orders by.
+    store.restore(first.clips["clip_id"][0], decision)
+    assert check_model(store, CAMPAIGN).created_at == first.created_at
+    assert store.doubt_check() == DoubtCheck(first.fingerprint, first.created_at)
     # Other options are another export, so another check.
     assert check_model(store, CAMPAIGN, ExportOptions(clip_duration_s=0.8)).fingerprint != second.fingerprint
 

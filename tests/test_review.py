@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from review_rules import next_clip, review_queue
 from signals import make_take
-from sqlalchemy import create_engine, update
+from sqlalchemy import create_engine, select, update
 
 from speechrec.campaign import NOISE_KEYWORD, SOURCES, STATUSES
 from speechrec.decode import encode_flac
@@ -21,15 +21,15 @@ from speechrec.review import (
     FLAG_CHOICES,
     NO_VARIATION,
     REVIEW_COUNT_LIMIT,
-    FLAGGED_DOUBT,
     ReviewFilter,
-    doubt_first,
     take_details,
     to_go_label,
     word_label,
 )
-from speechrec.schema import clips_table
+from speechrec.schema import clip_doubt_table, clips_table
 from speechrec.store import ClipStore
+
+CHECKED_AT = datetime(2024, 6, 9, 12, 0, tzinfo=UTC)
 
 
 def add(store, speaker_id, keyword, *, quiet=False, seed=0, variation=None):
@@ -150,8 +150,22 @@ def varied(backend_settings):
             store.set_status(clip_id, "accepted", reviewer="ana")
         elif number % 5 == 2:
             store.set_status(clip_id, "rejected", reason="too quiet", reviewer="ben")
+    doubt = model_doubt(store, ids)
+    kept = store.replace_doubt("check-of-varied", CHECKED_AT, [(key, *value) for key, value in doubt.items()])
+    assert kept == sum(value > 0.5 for _, value in doubt.values()) > 10
     yield store, ids
     store.close()
+
+
+def model_doubt(store: ClipStore, ids: list[str]) -> dict[str, tuple[str, float]]:
+    """A model check's doubt about half the clips of ``varied``, some above DOUBTED_ABOVE, some tied,
+    and two checked under another word (re-labelled since: not doubted)."""
+    doubt = {}
+    for number, clip_id in enumerate(ids):
+        if number % 4 in (0, 1):
+            keyword = store.clip(clip_id).keyword if number % 11 else "up"
+            doubt[clip_id] = (keyword, (0.35, 0.55, 0.9, 0.55, 0.99, 0.1, 0.75)[number % 7])
+    return doubt
 
 
 def queues(ids: list[str]) -> list[dict]:
@@ -171,12 +185,17 @@ def queues(ids: list[str]) -> list[dict]:
         + [{"days": day, "status": ANY} for day in days]
         + [{"exclude": ids[-6:]}, {"exclude": ids[::2], "status": ANY}]
         + [{"variations": chosen} for chosen in (["soft"], [NO_VARIATION], ["loud", NO_VARIATION], ["gone"])]
+        + [{"doubt_first": True}, {"doubt_first": True, "status": ANY}, {"doubted_only": True, "status": ANY}]
+        + [{"doubted_only": True, "doubt_first": True}, {"doubt_first": True, "exclude": ids[::3]}]
     )
     mixed = [
         {"keywords": ["yes", "tum"], "speakers": [SPEAKERS[2]], "status": ANY, "flag": "flagged"},
         {"sources": ["webrtc"], "days": days[1], "flag": "cut_off", "status": "pending"},
         {"keywords": [NOISE_KEYWORD], "flag": "clean", "exclude": ids[:10], "status": "accepted"},
         {"keywords": ["yes", "no"], "variations": ["loud"], "status": ANY, "exclude": ids[:6]},
+        {"keywords": ["yes", NOISE_KEYWORD], "flag": "flagged", "doubt_first": True, "status": ANY},
+        {"speakers": SPEAKERS[:2], "doubted_only": True, "exclude": ids[:12], "status": ANY},
+        {"flag": "clean", "doubt_first": True, "sources": ["webrtc", "import"]},
     ]
     return single + mixed
 
@@ -184,28 +203,32 @@ def queues(ids: list[str]) -> list[dict]:
 def test_the_sql_queue_follows_the_rules(varied):
     store, ids = varied
     frame = store.clips()
+    doubt = model_doubt(store, ids)
     for filters in queues(ids):
         queue = ReviewFilter(**filters)
-        expected = review_queue(frame, **filters)["clip_id"].tolist()
+        expected = review_queue(frame, doubt=doubt, **filters)["clip_id"].tolist()
         assert store.count_to_review(queue) == len(expected), filters
         for limit in (0, 1, 4, 100):  # the page's bounded count: exact up to the limit, limit + 1 beyond
             assert store.count_to_review(queue, limit=limit) == min(len(expected), limit + 1), (filters, limit)
         found = store.next_to_review(queue)
         assert (found.clip_id if found else None) == (expected[0] if expected else None), filters
         for shown in (ids[0], ids[5], ids[-1]):
-            clip, _ = next_clip(frame, shown=shown, **filters)
+            clip, _ = next_clip(frame, shown=shown, doubt=doubt, **filters)
             found = store.next_to_review(queue, shown=shown)
             assert (found.clip_id if found else None) == (None if clip is None else clip["clip_id"]), (filters, shown)
 
 
-def test_the_queue_walks_in_order_as_decisions_and_skips_exclude_clips(varied):
+@pytest.mark.parametrize("doubt_first", [False, True], ids=["newest first", "doubt first"])
+def test_the_queue_walks_in_order_as_decisions_and_skips_exclude_clips(varied, doubt_first):
     """A review session: decide or skip the head each time; the SQL queue gives the rules' order."""
-    store, _ = varied
+    store, ids = varied
+    doubt = model_doubt(store, ids)
     done: list[str] = []
     seen = []
-    while (clip := store.next_to_review(ReviewFilter(exclude=done))) is not None:
-        expected, count = next_clip(store.clips(), exclude=done)
-        assert (clip.clip_id, store.count_to_review(ReviewFilter(exclude=done))) == (expected["clip_id"], count)
+    while (clip := store.next_to_review(ReviewFilter(exclude=done, doubt_first=doubt_first))) is not None:
+        expected, count = next_clip(store.clips(), exclude=done, doubt=doubt, doubt_first=doubt_first)
+        queue = ReviewFilter(exclude=done, doubt_first=doubt_first)
+        assert (clip.clip_id, store.count_to_review(queue)) == (expected["clip_id"], count)
         if len(seen) % 2:
             store.set_status(clip.clip_id, "accepted")
         seen.append(clip.clip_id)
@@ -219,10 +242,12 @@ def test_the_queue_walks_in_order_as_decisions_and_skips_exclude_clips(varied):
         ({"status": "approved"}, "status must be one of pending, accepted, rejected, any, got 'approved'"),
         ({"flag": "loud"}, "flag must be one of any, clean, flagged, too_quiet"),
         ({"sources": ["phone"]}, "sources must be among webrtc, audio_input, import, got 'phone'"),
+        ({"doubt_first": "yes"}, "doubt_first must be True or False, got 'yes'"),
+        ({"doubted_only": ("a" * 32,)}, "doubted_only must be True or False, got ('aaaa"),
     ],
 )
 def test_review_filter_refuses_unknown_values(filters, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises((ValueError, TypeError), match=re.escape(message)):
         ReviewFilter(**filters)
 
 
@@ -269,19 +294,87 @@ def test_doubt_puts_the_most_doubtful_first_and_flags_count_as_even_odds(store, 
     frame, ids = clips
     flagged = frame["clip_id"] == ids["yes-quiet"]
     assert frame.loc[flagged, "flags"].iloc[0] != ""  # the quiet take has a quality flag
-    doubt = {ids["yes-old"]: 0.9, ids["yes-new"]: 0.2, ids["yes-quiet"]: 0.1}
-    assert doubt_first(doubt) == (ids["yes-old"],)
-    queue = ReviewFilter(keywords=["yes"], first=doubt_first(doubt))
-    # 0.9 first; the flagged take (0.1 from the model, 0.5 for its flag) next; then 0.2.
-    assert walk(store, queue) == [ids["yes-old"], ids["yes-quiet"], ids["yes-new"]]
-    assert doubt_first({ids["yes-old"]: 0.6, ids["no"]: 0.95, ids["yes-new"]: FLAGGED_DOUBT}) == (ids["no"], ids["yes-old"])
-    # Without a check: newest first.
+    assert store.doubt_check() is None
+    doubt = [(ids["yes-old"], "yes", 0.9), (ids["yes-new"], "yes", 0.2), (ids["yes-quiet"], "yes", 0.1)]
+    store.replace_doubt("f" * 32, CHECKED_AT, doubt)
+    assert (store.doubt_check().fingerprint, store.doubt_check().checked_at) == ("f" * 32, CHECKED_AT)
+    # 0.9 first; the flagged take (0.1 from the model, a flag counts as even odds) next; then 0.2.
+    first = walk(store, ReviewFilter(keywords=["yes"], doubt_first=True))
+    assert first == [ids["yes-old"], ids["yes-quiet"], ids["yes-new"]]
+    # Without the doubt first: newest first.
     assert walk(store, ReviewFilter(keywords=["yes"])) == [ids["yes-new"], ids["yes-quiet"], ids["yes-old"]]
+    assert walk(store, ReviewFilter(doubted_only=True)) == [ids["yes-old"]]
+    assert store.count_to_review(ReviewFilter(doubted_only=True, status=ANY)) == 1
 
 
-def test_only_keeps_the_given_clips(store, clips):
-    frame, ids = clips
-    queue = ReviewFilter(only={ids["yes-old"], ids["no"]}, status=ANY)
-    assert set(walk(store, queue)) == {ids["yes-old"], ids["no"]}
-    assert store.count_to_review(queue) == 2
-    assert store.next_to_review(ReviewFilter(only=set())) is None
+@pytest.fixture
+def doubted(backend_settings):
+    """A store on each back-end: two speakers' clips, and a model check that doubts three of them."""
+    store = ClipStore(backend_settings)
+    speakers = [store.create_speaker(consent_version=1).speaker_id for _ in range(2)]
+    ids = [add(store, speakers[number % 2], ("yes", "no")[number % 2], seed=number) for number in range(6)]
+    doubt = [(clip_id, ("yes", "no")[number % 2], 0.6 + number / 20) for number, clip_id in enumerate(ids)]
+    store.replace_doubt("a" * 32, CHECKED_AT, doubt)
+    yield store, speakers, ids
+    store.close()
+
+
+def doubt_rows(store: ClipStore) -> dict[str, float]:
+    with store._engine.connect() as connection:
+        return dict(connection.execute(select(clip_doubt_table.c.clip_id, clip_doubt_table.c.doubt)).all())
+
+
+def test_every_replica_sees_the_doubt_and_it_survives_a_restart(doubted):
+    store, _, ids = doubted
+    most_doubtful = list(reversed(ids))
+    other = ClipStore(store.settings)  # another app process on the same database
+    try:
+        assert other.doubt_check() == store.doubt_check()
+        assert walk(other, ReviewFilter(doubt_first=True)) == most_doubtful
+    finally:
+        other.close()
+    store.close()
+    reopened = ClipStore(store.settings)
+    try:
+        assert reopened.doubt_check().checked_at == CHECKED_AT
+        assert walk(reopened, ReviewFilter(doubted_only=True, doubt_first=True)) == most_doubtful
+    finally:
+        reopened.close()
+
+
+def test_a_newer_check_replaces_all_of_the_older_doubt(doubted):
+    store, _, ids = doubted
+    later = CHECKED_AT + timedelta(hours=1)
+    # The newer check doubts one clip, is sure of another, and did not check the rest (rejected meanwhile, say).
+    assert store.replace_doubt("b" * 32, later, [(ids[0], "yes", 0.95), (ids[1], "no", 0.05)]) == 1
+    assert store.doubt_check().fingerprint == "b" * 32 and store.doubt_check().checked_at == later
+    assert doubt_rows(store) == {ids[0]: 0.95}  # only doubts above DOUBTED_ABOVE order anything
+    assert walk(store, ReviewFilter(doubted_only=True)) == [ids[0]]
+
+
+def test_a_relabelled_clip_is_no_longer_doubted_until_the_relabel_is_undone(doubted):
+    store, _, ids = doubted
+    previous = store.relabel(ids[5], "yes", reviewer="ana")  # the model was right: it is a "yes"
+    assert ids[5] not in walk(store, ReviewFilter(doubted_only=True))
+    assert walk(store, ReviewFilter(doubt_first=True))[:1] == [ids[4]]
+    store.restore(ids[5], previous)
+    assert walk(store, ReviewFilter(doubt_first=True))[:1] == [ids[5]]
+
+
+def test_withdrawal_and_deletion_leave_no_doubt_behind(doubted):
+    store, speakers, ids = doubted
+    store.delete_clip(ids[0])
+    assert ids[0] not in doubt_rows(store)
+    assert store.delete_speaker(speakers[1]) == 3
+    assert set(doubt_rows(store)) == {ids[2], ids[4]}
+    assert walk(store, ReviewFilter(doubted_only=True, status=ANY)) == [ids[4], ids[2]]
+    # A check made before the withdrawal keeps the doubt of the clips that are still there.
+    assert store.replace_doubt("c" * 32, CHECKED_AT, [(clip_id, "yes", 0.7) for clip_id in ids]) == 2
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.5, float("nan")])
+def test_a_doubt_outside_0_to_1_is_refused(store, clips, value):
+    _, ids = clips
+    with pytest.raises(ValueError, match="doubt must be from 0 to 1"):
+        store.replace_doubt("f" * 32, CHECKED_AT, [(ids["yes-old"], "yes", value)])
+    assert store.doubt_check() is None

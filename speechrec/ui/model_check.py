@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-from pathlib import Path
-
 import streamlit as st
 
 from speechrec.campaign import Campaign
@@ -15,8 +11,6 @@ from speechrec.export import ExportOptions
 from speechrec.modelcheck import (
     UNKNOWN_LABEL,
     ModelCheck,
-    latest_check_file,
-    load_check,
     running_check,
     start_check,
 )
@@ -146,35 +140,6 @@ def doubted_clips_ui(store: ClipStore, check: ModelCheck, limit: int) -> None:
             st.page_link(REVIEW_PAGE, label="Open in Review", icon="🎧", query_params={"clip": row.clip_id})
     doubted_count = len(check.doubted_clip_ids())
     st.caption(f"{doubted_count:,} clips in all are doubted (the model gives their own word less than even odds).")
-
-
-@dataclass(frozen=True)
-class ReviewDoubt:
-    """What Review needs of the latest model check: each clip's doubt and the doubted clip ids."""
-
-    doubt: dict[str, float]
-    doubted: frozenset[str]
-    checked_at: datetime
-
-
-def review_doubt_ui(settings: Settings) -> ReviewDoubt | None:
-    """The latest model check's doubt per clip for Review, or None before the first check.
-
-    Read from its file once per change of the file (cached), not on every keypress.
-    """
-    path = latest_check_file(settings)
-    try:
-        return None if path is None else _review_doubt(path, path.stat().st_mtime)
-    except OSError:  # replaced by a newer check a moment ago
-        return None
-
-
-@st.cache_data(show_spinner=False, max_entries=4)
-def _review_doubt(path: Path, modified: float) -> ReviewDoubt | None:  # modified: part of the cache key
-    check = load_check(path.parent, path.stem)
-    if check is None:
-        return None
-    return ReviewDoubt(check.doubt_by_clip(), frozenset(check.doubted_clip_ids()), check.created_at)
 
 
 def _label_name(label: str) -> str:
