@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import DateTime, bindparam, delete, func, insert, inspect, select, update, values
+from sqlalchemy import DateTime, and_, bindparam, delete, func, insert, inspect, or_, select, update, values
 from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -743,11 +743,12 @@ class ClipStore:
         """
         if not isinstance(checked_at, datetime) or checked_at.tzinfo is None:
             raise ValueError(f"checked_at must be an aware datetime (UTC), got {checked_at!r}")
-        rows = [{"clip_id": clip_id, "keyword": keyword, "doubt": float(value)} for clip_id, keyword, value in doubt]
-        for row in rows:
-            if not 0.0 <= row["doubt"] <= 1.0:
-                raise ValueError(f"doubt must be from 0 to 1, got {row['doubt']!r} for clip {row['clip_id']!r}")
-        rows = [row for row in rows if row["doubt"] > DOUBTED_ABOVE]
+        rows = []
+        for clip_id, keyword, value in doubt:
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"doubt must be from 0 to 1, got {value!r} for clip {clip_id!r}")
+            if float(value) > DOUBTED_ABOVE:
+                rows.append({"clip_id": clip_id, "keyword": keyword, "doubt": float(value)})
         stamp = json.dumps({"fingerprint": fingerprint, "checked_at": checked_at.astimezone(UTC).isoformat()})
         clips = clips_table.c
         for _ in range(REVIEW_ATTEMPTS):
@@ -778,27 +779,32 @@ class ClipStore:
         stamp = json.loads(text)
         return DoubtCheck(stamp["fingerprint"], datetime.fromisoformat(stamp["checked_at"]))
 
-    def fingerprint_candidates(self, print_: Fingerprint) -> list[FingerprintedClip]:
-        """The stored clips whose audio fingerprint may be ``print_``'s (the loudest frame as loud
-        and in the same place, ``fingerprint.candidate_ranges``): one query on ix_clips_fingerprint.
-        Whether one is a copy is for ``fingerprint.same_audio`` and ``same_recording`` to say."""
-        peaks, places = candidate_ranges(print_)
+    def fingerprint_candidates(self, prints: Sequence[Fingerprint]) -> list[list[FingerprintedClip]]:
+        """For each of ``prints``, the stored clips whose audio fingerprint may be its (the loudest
+        frame as loud and in the same place, ``fingerprint.candidate_ranges``): one query for all,
+        a few seeks of ix_clips_fingerprint per print. Whether one is a copy is for
+        ``fingerprint.same_audio`` and ``same_recording`` to say."""
+        if not prints:
+            return []
         clips = clips_table.c
+        ranges = [candidate_ranges(print_) for print_ in prints]
+        near = [
+            and_(clips.fingerprint_peak.in_(list(peaks)), clips.fingerprint_loudest.between(places[0], places[-1]))
+            for peaks, places in ranges
+        ]
         columns = [clips.clip_id, clips.source, clips.source_path, clips.audio_key]
-        query = select(*columns, *(clips[name] for name in FINGERPRINT_COLUMNS)).where(
-            clips.fingerprint_peak.in_(list(peaks)),
-            clips.fingerprint_loudest.between(places.start, places.stop - 1),
-        )
+        query = select(*columns, *(clips[name] for name in FINGERPRINT_COLUMNS)).where(or_(*near))
         with self._read() as connection:
-            rows = connection.execute(query.order_by(clips.created_at, clips.clip_id)).mappings().all()
-        found = []
-        for row in rows:
-            stored = fingerprint_record(row)
-            if stored is not None:
-                found.append(
-                    FingerprintedClip(row["clip_id"], row["source"], row["source_path"], row["audio_key"], stored)
-                )
-        return found
+            rows = connection.execute(query).mappings().all()
+        stored = [
+            FingerprintedClip(row["clip_id"], row["source"], row["source_path"], row["audio_key"], found)
+            for row in rows
+            if (found := fingerprint_record(row)) is not None
+        ]
+        return [
+            [clip for clip in stored if clip.fingerprint.peak_steps in peaks and clip.fingerprint.loudest in places]
+            for peaks, places in ranges
+        ]
 
     def clips_without_fingerprint(self) -> list[tuple[str, str]]:
         """``(clip_id, audio_key)`` of the clips whose audio fingerprint is not known yet (stored

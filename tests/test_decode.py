@@ -409,3 +409,15 @@ def test_a_jump_of_the_pts_fills_at_most_a_few_seconds():
 def test_no_frames_changes_nothing():
     samples, next_pts, lost = frames_to_mono([], 960)
     assert (len(samples), next_pts, lost) == (0, 960, 0)
+
+
+@pytest.mark.parametrize("sample_rate", [8000, 16000, 48000])
+@pytest.mark.parametrize("frames", [0, 1, 16000, 12345])
+def test_encode_wav_writes_the_bytes_libsndfile_writes(sample_rate, frames):
+    # The export's WAVs come from the standard library's wave module; any reader of libsndfile's own
+    # 16-bit WAVs reads them, as they are the same bytes.
+    samples = np.random.default_rng(frames).integers(-32768, 32768, frames, dtype=np.int16)
+    expected = io.BytesIO()
+    sf.write(expected, samples, sample_rate, format="WAV", subtype="PCM_16")
+    assert encode_wav(samples, sample_rate) == expected.getvalue()
+    assert encode_wav(samples.astype(np.float32) / 32768, sample_rate) == expected.getvalue()
