@@ -240,11 +240,11 @@ def _with_stored_candidates(
     one query per chunk of results, not one per file (a query costs about 0.3 ms, as much as a
     take's other work in the main process)."""
     for chunk in chunks:
-        takes = [result for result in chunk if isinstance(result, IngestedTake) and result.fingerprint]
-        prints = [take.fingerprint for take in takes if take.fingerprint]
-        found = dict(zip(map(id, takes), store.fingerprint_candidates(prints), strict=True))
+        prints = [result.fingerprint for result in chunk if isinstance(result, IngestedTake) and result.fingerprint]
+        found = iter(store.fingerprint_candidates(prints))
         for result in chunk:
-            yield result, found.get(id(result), [])
+            printed = isinstance(result, IngestedTake) and result.fingerprint is not None
+            yield result, next(found) if printed else []
 
 
 def find_audio_files(folder: Path, summary: ImportSummary) -> list[Path]:
@@ -366,10 +366,10 @@ def _earlier_copy(
     """The earlier file whose decoded audio ``take`` (the file ``relative_path``, its audio stored
     under ``key``) repeats in another encoding (another file type: an .ogg and a .wav made from
     it), or None: a file of this import (its path), or a take already in the store (its path when
-    it was imported, else its clip id; ``stored_candidates``: ``ClipStore.fingerprint_candidates``
-    of its fingerprint). Two files of one type are
-    never copies here: identical bytes are caught by their SHA-1, and a multichannel file that
-    holds a mono file's samples in one channel is a take of its own to judge."""
+    it was imported, else its clip id), among ``stored_candidates`` (``ClipStore.fingerprint_candidates``
+    of its fingerprint). Two files of one type are never copies here: identical bytes are caught
+    by their SHA-1, and a multichannel file that holds a mono file's samples in one channel is a
+    take of its own to judge."""
     if take.fingerprint is None:
         return None
     suffix = PurePosixPath(relative_path).suffix.lower()
