@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         "check-model",
         "Will it train? Train and test a small keyword model speaker by speaker on the clips an export "
         "would contain; print accuracy per keyword and per speaker, the confusions and the clips the "
-        "model doubts most. The result is kept in the data folder and reused while nothing changes.",
+        "model doubts most. The result is kept in the data folder and reused while nothing changes; "
+        "the clips it doubts are kept in the database, where the Review page puts them first.",
         run_check_model,
     )
     _export_arguments(checker)

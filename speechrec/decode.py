@@ -8,14 +8,16 @@ import threading
 import wave
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-import av
 import numpy as np
 import soundfile as sf
 
 from speechrec.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, to_mono
 from speechrec.errors import AudioError
+
+if TYPE_CHECKING:
+    import av
 
 # Nothing a volunteer or the old web app recorded is longer than this; a longer file is a
 # mistake (or an attack on memory), not a take.
@@ -42,6 +44,10 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
     decoded, has no audio stream, claims a sample rate outside MIN_SAMPLE_RATE..MAX_SAMPLE_RATE
     (a damaged or mislabelled header), has no samples, or is longer than MAX_DECODED_S.
     """
+    # Imported here, not at the top: the export and the model check read FLAC only (soundfile), and
+    # PyAV costs their main process and each worker process ~50 ms to import.
+    import av
+
     label = name or (os.fspath(source) if isinstance(source, str | os.PathLike) else "the audio")
     stream_source = io.BytesIO(source) if isinstance(source, bytes | bytearray) else source
     chunks: list[np.ndarray] = []
@@ -88,6 +94,8 @@ def stream_decoder(stream: av.AudioStream) -> Iterator[Any]:
     The Opus header sets up the decoder completely, so the samples are the same as from a new one.
     A decoder whose block raised is dropped. Other codecs use the stream's own decoder.
     """
+    import av
+
     context = stream.codec_context
     if context.name != "opus":
         yield context
@@ -114,6 +122,8 @@ def frame_reader(first: av.AudioFrame, sample_rate: int) -> Callable[[av.AudioFr
     with the layout worked out once per stream. Formats without a numpy twin go through PyAV's
     resampler. ``read(None)`` flushes what the resampler still holds.
     """
+    import av
+
     channels = len(first.layout.channels)
     if first.format.name not in DIRECT_FORMATS:
         resampler = av.AudioResampler(format="flt", rate=sample_rate)
