@@ -21,7 +21,7 @@ campaign, store = campaign_and_store_ui()
 if SIGN_IN_PARAMETER in st.query_params:
     if signed_in():
         go_where_the_organizer_was_going()
-    sign_in_ui()
+    sign_in_ui(store)
     st.stop()
 st.title(plain(campaign.title))
 st.write(campaign.description)

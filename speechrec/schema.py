@@ -34,7 +34,7 @@ from speechrec.private import make_private_folder, open_private_file
 from speechrec.quality import QualityReport
 from speechrec.records import Clip, NewClip, ReviewState
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 # The PostgreSQL advisory lock held while the schema is created (any fixed number; "sprc").
 SCHEMA_LOCK_ID = 0x73707263
 # Keys of the meta table: the schema version, and the campaign an organizer saved in the app (JSON).
@@ -136,6 +136,20 @@ withdrawn_speakers_table = Table(
     metadata,
     Column("speaker_id", String(8), primary_key=True),
     Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+)
+# Wrong organizer passwords (issue 12), per throttle bucket (speechrec.auth.sign_in_buckets: one
+# for everyone, one per client network as a keyed digest, never an address): how many in a row,
+# the last one, and when the next password may be checked. Every app process and replica reads
+# the same rows, so a new browser session waits as long as the old one. A bucket whose last
+# failure is older than auth.FAILURE_MEMORY_S counts as empty and is deleted at the next failure.
+sign_in_failures_table = Table(
+    "sign_in_failures",
+    metadata,
+    Column("bucket", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("retry_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sign_in_failures_last", "last_failure_at"),
 )
 
 

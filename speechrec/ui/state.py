@@ -29,7 +29,6 @@ COOKIES = "cookies"  # {name: {"value", "max_age_s"} or None to delete}: what th
 BROWSER = "browser"  # what the browser said about its microphone (speechrec.microphone.BrowserReport), or None
 ORGANIZER = "organizer"  # True once an organizer signed in in this browser session
 ORGANIZER_TOKEN = "organizer_token"  # the signed token this session's sign-in holds (and its cookie), or None
-SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes the next check wait longer)
 REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review session (not shown again)
 LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
@@ -66,7 +65,6 @@ def ensure_defaults() -> None:
         REVIEW_DONE: [],
         LAST_DECISION: None,
         REVIEW_SEEN: None,
-        SIGN_IN_FAILURES: 0,
         PREPARED_EXPORT: None,
         MODEL_CHECK_RUNNING: False,
     }
