@@ -6,6 +6,7 @@ speaker; the Campaign page offers the shipped languages and takes the campaign's
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 
 import pytest
 import streamlit as st
@@ -33,6 +34,7 @@ from test_app import (
     wav,
 )
 
+import speechrec.ui.live
 from speechrec.campaign import load_campaign
 from speechrec.prompts import build_schedule
 from speechrec.ui import state
@@ -220,6 +222,14 @@ def checker(campaign):
 
 def test_every_text_on_the_welcome_and_record_pages_goes_through_the_catalogs(monkeypatch):
     use_pseudo_language(monkeypatch)
+    recorder_texts = []
+
+    def recorder(**kwargs):  # the live recorder's own words go to its JavaScript, not to the page
+        recorder_texts.extend(kwargs["translations"].values())
+        return real_recorder(**kwargs)
+
+    real_recorder = speechrec.ui.live.webrtc_streamer
+    monkeypatch.setattr(speechrec.ui.live, "webrtc_streamer", recorder)
     is_data = checker(CAMPAIGN)
     at = browser("de-DE")
     assert not at.exception
@@ -233,6 +243,7 @@ def test_every_text_on_the_welcome_and_record_pages_goes_through_the_catalogs(mo
     seen.append(unmarked_texts(at, is_data))  # the participant code and the way to recording
     at.switch_page("pages/record.py").run()
     seen.append(unmarked_texts(at, is_data))  # the microphone check
+    assert recorder_texts and all(OPEN in text for text in recorder_texts)
     at.session_state[state.LIVE_FAILED] = True
     seen.append(unmarked_texts(at.run(), is_data))  # the live recorder gave up
     next(item for item in at.toggle if "simple recorder" in item.label).set_value(True).run()
@@ -243,6 +254,28 @@ def test_every_text_on_the_welcome_and_record_pages_goes_through_the_catalogs(mo
     seen.append(unmarked_texts(at, is_data))  # the volunteer's takes
     assert not at.exception
     assert [texts for texts in seen if texts] == []
+
+
+@pytest.mark.parametrize(
+    ("query", "context", "report"),
+    [
+        ({"code": "x"}, {}, None),  # a malformed code in the link
+        ({"code": "K7QM-2XPA-9DHT"}, {}, None),  # a code nobody has
+        ({}, {"url": "http://192.168.1.20:8501/"}, None),  # no microphone on plain http
+        ({}, {}, {"secure": True, "microphone_api": False, "permission": None}),
+        ({}, {}, {"secure": True, "microphone_api": True, "permission": "denied"}),
+    ],
+)
+def test_what_keeps_a_volunteer_from_starting_goes_through_the_catalogs(monkeypatch, query, context, report):
+    use_pseudo_language(monkeypatch)
+    if report is not None:
+        monkeypatch.setattr("speechrec.ui.browser._component", lambda **kwargs: SimpleNamespace(report=report))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.query_params.update(query)
+    at.context.update(context)
+    at.run()
+    assert not at.exception and at.error
+    assert unmarked_texts(at, checker(CAMPAIGN)) == []
 
 
 def test_the_room_step_and_done_go_through_the_catalogs(monkeypatch):

@@ -57,6 +57,10 @@ TRANSLATIONS: dict[str, str] = {
     "device_ask_permission": N_("Please allow the microphone when your browser asks."),
     "device_not_available": N_("No microphone was found. Plug one in, or use the simple recorder below."),
     "device_access_denied": N_("The microphone is blocked for this site: allow it in the site settings, then reload."),
+    "select_device": N_("Choose a microphone"),
+    "select_microphone": N_("Microphone"),
+    "mute_microphone": N_("Mute the microphone"),
+    "unmute_microphone": N_("Unmute the microphone"),
 }
 LOGGER = logging.getLogger(__name__)
 
