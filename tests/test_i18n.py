@@ -50,7 +50,7 @@ def test_every_marked_message_is_translated_in_every_catalog(extracted, language
 
 def test_the_template_holds_exactly_the_marked_messages(extracted):
     with open(i18n.TEMPLATE_PATH, "rb") as file:
-        template = {entry.id for entry in read_po(file) if entry.id}
+        template = {entry.id if isinstance(entry.id, str) else entry.id[0] for entry in read_po(file) if entry.id}
     assert template == set(extracted), "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot ."
 
 
@@ -61,6 +61,7 @@ msgid ""
 msgstr ""
 "Content-Type: text/plain; charset=utf-8\n"
 "Language: xx\n"
+"Plural-Forms: nplurals=2; plural=(n != 1);\n"
 
 msgid "Start"
 msgstr "Los"
@@ -77,6 +78,11 @@ msgstr "Raum aufnehmen"
 
 msgid "An old message"
 msgstr "Eine alte Nachricht"
+
+msgid "You have {count} take."
+msgid_plural "You have {count} takes."
+msgstr[0] "Du hast {count} Aufnahme."
+msgstr[1] ""
 """
 
 
@@ -92,11 +98,12 @@ def sample_catalog(tmp_path, monkeypatch):
 
 
 def test_the_catalog_check_names_each_kind_of_gap(sample_catalog):
-    messages = ["Start", "You recorded {count} clips.", "Skip", "Record the room", "Withdraw"]
+    messages = ["Start", "You recorded {count} clips.", "Skip", "Record the room", "Withdraw", "You have {count} take."]
     assert catalog_problems("de", messages) == [
         "de: fuzzy (to be checked) 'Record the room'",
         "de: not translated 'Skip'",
         "de: missing 'Withdraw'",
+        "de: not translated 'You have {count} take.'",  # one plural form of two is missing
         "de: the placeholders of 'You recorded {count} clips.' differ in 'Du hast {anzahl} Aufnahmen gemacht.'",
         "de: no longer used 'An old message' (run pybabel update)",
     ]
@@ -195,3 +202,12 @@ def test_the_page_check_finds_texts_never_marked_and_only_them(monkeypatch):
     assert "⟦Welcome⟧" in texts and "⟦e.g. {code}⟧".replace("{code}", "K7QM-2XPA-9DHT") in texts
     assert "⟦1 of 2⟧" in texts  # placeholders are kept and filled
     assert unmarked_texts(at, is_data=lambda text: text == "hey jarvis") == ["Forgotten to mark", "Not marked either"]
+
+
+def test_german_counts_in_its_own_plural_forms():
+    from speechrec import i18n as module
+
+    german = module.translations("de")
+    singular, plural = "You recorded {count} clip for this dataset.", "You recorded {count} clips for this dataset."
+    assert german.ngettext(singular, plural, 1).format(count=1) == "Du hast 1 Aufnahme für diesen Datensatz gemacht."
+    assert german.ngettext(singular, plural, 3).format(count=3) == "Du hast 3 Aufnahmen für diesen Datensatz gemacht."

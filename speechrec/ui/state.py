@@ -34,6 +34,7 @@ LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) fo
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
 PREPARED_EXPORT = "prepared_export"  # (zip path, download name, ExportOptions, UTC build time), or None
 LANGUAGE = "language"  # the volunteer pages' language (a code the campaign offers), None until negotiated
+PAGE_LANGUAGE = "page_language"  # the language this run's page speaks (ui.language.show_in), None: English
 MODEL_CHECK_RUNNING = "model_check_running"  # this session saw a background model check running
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
@@ -60,6 +61,7 @@ def ensure_defaults() -> None:
         BROWSER: None,
         LIVE: None,
         LANGUAGE: None,
+        PAGE_LANGUAGE: None,
         ORGANIZER: False,
         ORGANIZER_TOKEN: None,
         REVIEW_DONE: [],
