@@ -515,7 +515,9 @@ def test_room_noise_the_browser_processed_is_kept_flagged(monkeypatch):
 def test_the_room_step_can_be_skipped_and_nothing_is_stored(monkeypatch):
     at, _ = at_the_room_step(monkeypatch, steady_noise(1.0, RATE, -55.0), RAW_SETTINGS)
     assert "too short" in at.error[0].value  # 1 s of the 20 asked for
-    button(at, "Skip this step").click().run()
+    skip = button(at, "Skip this step")
+    assert skip.help == "If you cannot record your room now: nothing is recorded, and the words you recorded are kept."
+    skip.click().run()
     assert not at.exception
     assert "All done" in at.subheader[0].value
     assert open_store().clips(keyword=NOISE_KEYWORD).empty

@@ -300,6 +300,21 @@ def test_the_room_step_and_done_go_through_the_catalogs(monkeypatch):
     assert (room_texts, unmarked_texts(at, is_data)) == ([], [])
 
 
+def test_the_room_steps_skip_button_explains_the_room_step_in_the_volunteers_language(monkeypatch):
+    store = open_store()
+    at = agree_in_german(browser("de-DE"))
+    speaker_id = at.session_state[state.SPEAKER_ID]
+    prefill(store, speaker_id, build_schedule(CAMPAIGN, speaker_id))
+    monkeypatch.setattr("speechrec.ui.room._component", FakeRoomRecorder(steady_noise(1.0, RATE, -55.0), RAW_SETTINGS))
+    at.switch_page("pages/record.py").run()
+    assert not at.exception
+    skip = button(at, "Diesen Schritt überspringen")  # not the word step's help ("Für ein Wort, ...")
+    assert skip.help == (
+        "Falls du deinen Raum jetzt nicht aufnehmen kannst: Es wird nichts aufgenommen, und die Wörter, die du "
+        "aufgenommen hast, bleiben erhalten."
+    )
+
+
 # ---- the Campaign page ----------------------------------------------------------------------------
 
 ENGLISH_ONLY_TOML = """
