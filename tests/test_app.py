@@ -414,7 +414,11 @@ def test_a_resume_link_with_a_code_nobody_has_says_so_and_makes_no_speaker(code,
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [("K7QM-2XPA-9DHT", "No participant has this code"), ("hello", "is not valid"), ("", "is not valid")],
+    [
+        ("K7QM-2XPA-9DHT", "No participant has this code"),
+        ("hello", "The participant code “hello” is not valid: it has 12 letters and digits, like “K7QM-2XPA-9DHT”"),
+        ("", "The participant code “” is not valid"),
+    ],
 )
 def test_unknown_or_malformed_codes_get_a_clear_message(code, message):
     at = run_app()

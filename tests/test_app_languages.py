@@ -141,6 +141,17 @@ def test_the_record_page_is_german_switchable_to_english_and_the_choice_holds_ac
     assert at.selectbox(key=PICKER).value == "en" and shown(at.title[0].value) == CAMPAIGN.title
 
 
+def test_a_malformed_code_is_quoted_the_german_way_throughout():
+    at = browser("de-DE")
+    at.text_input[0].input("hello").run()
+    button(at, "Mit diesem Code weitermachen").click().run()
+    assert not at.exception
+    assert shown(at.error[0].value) == (
+        "Der Teilnahmecode „hello“ ist ungültig: Er hat 12 Buchstaben und Ziffern, wie „K7QM-2XPA-9DHT“; prüfe "
+        "ihn auf Tippfehler."
+    )
+
+
 def test_organizer_pages_stay_english_for_a_german_browser():
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.context["locale"] = "de-DE"

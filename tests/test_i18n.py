@@ -4,6 +4,7 @@ volunteer's language is negotiated from what the browser asks for."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,27 @@ def test_the_template_holds_exactly_the_marked_messages(extracted):
     with open(i18n.TEMPLATE_PATH, "rb") as file:
         template = {entry.id if isinstance(entry.id, str) else entry.id[0] for entry in read_po(file) if entry.id}
     assert template == set(extracted), "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot ."
+
+
+# Straight quotes used as quotation marks (an apostrophe, as in "app's", has a letter before it).
+STRAIGHT_QUOTES = re.compile(r"(?<!\w)['\"]|['\"](?!\w)")
+
+
+TRANSLATED = [language for language in available_languages() if language != "en"]
+
+
+@pytest.mark.parametrize("path", [i18n.TEMPLATE_PATH, *map(i18n.catalog_path, TRANSLATED)])
+def test_messages_quote_with_the_languages_own_marks_never_straight_quotes(path):
+    """A message quotes with its language's marks (“…” in English, „…“ in German), typed in the
+    message itself: a value put in with repr() brought straight quotes into a German sentence."""
+    with open(path, "rb") as file:
+        catalog = read_po(file)
+    texts = [text for entry in catalog if entry.id for text in (*_strings(entry.id), *_strings(entry.string))]
+    assert [text for text in texts if STRAIGHT_QUOTES.search(text)] == []
+
+
+def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 # ---- the catalog check and the reader, on a catalog made here ---------------------------------------
