@@ -1187,7 +1187,7 @@ def test_a_crafted_participant_code_in_the_link_is_shown_as_text(typed):
     button(at, "Continue with this code").click().run()
     assert not at.exception
     typed_error = next(item.value for item in at.error if "check it for typos" in item.value)
-    assert_shown_as_text(typed_error, repr(typed))
+    assert_shown_as_text(typed_error, f"“{typed}”")
 
 
 @pytest.mark.parametrize("typed", CRAFTED)
