@@ -11,6 +11,7 @@ from speechrec.capture import CaptureResult, Outcome
 from speechrec.microphone import microphone_problem
 from speechrec.takes import TakeVerdict, keep_capture, keep_upload, mic_check_passed, new_capture, volunteer_progress
 from speechrec.ui import live, state
+from speechrec.ui.language import _, isolated, language_picker_ui, ngettext, page_language
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.room import room_recorder_ui
 from speechrec.ui.takes import last_take_ui, skip_ui, takes_list_ui
@@ -19,14 +20,16 @@ from speechrec.ui.volunteer import current_volunteer, not_me_ui, participant_cod
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
 
 campaign, store = campaign_and_store_ui()
+language_picker_ui(campaign)
+language = page_language()
 speaker_id, agreed_version = current_volunteer(store)
 if speaker_id is None or agreed_version != campaign.consent_version:
-    st.warning("Please start on the Welcome page: read the consent text and agree to it first.")
-    st.page_link("pages/welcome.py", label="Go to the Welcome page", icon="👋")
+    st.warning(_("Please start on the Welcome page: read the consent text and agree to it first."))
+    st.page_link("pages/welcome.py", label=_("Go to the Welcome page"), icon="👋")
     st.stop()
 problem = microphone_problem(st.context.url, st.session_state[state.BROWSER])
 if problem:
-    st.error(problem, icon="🎙️")
+    st.error(_(problem), icon="🎙️")
     st.stop()
 
 volunteer = volunteer_progress(
@@ -42,9 +45,10 @@ def after_take_ui(verdict: TakeVerdict, word: str) -> None:
     if verdict.stored:
         st.session_state[state.LAST_TAKE] = (verdict.clip_id, word)
         st.session_state[state.NOT_ME] = False
-        state.leave_notice("success", "Got it, thank you!")
+        state.leave_notice("success", _("Got it, thank you!"))
     else:
-        state.leave_notice("error", "That one did not work: " + "; ".join(verdict.problems) + ". Please try again.")
+        problems = "; ".join(verdict.problems)
+        state.leave_notice("error", _("That one did not work: {problems}. Please try again.").format(problems=problems))
     st.session_state[state.ATTEMPT] += 1
     st.rerun()
 
@@ -62,6 +66,7 @@ def uploaded_ui(data: bytes, keyword: str, raw: bool | None) -> None:
         consent_version=agreed_version,
         variation=now.next_variation if keyword == now.next_word else None,
         raw=raw,
+        translate=_,
     )
     after_take_ui(verdict, keyword)
 
@@ -70,10 +75,10 @@ def mic_check_ui(result: CaptureResult) -> None:
     """The live microphone check passes on speech at a usable level."""
     if mic_check_passed(result):
         st.session_state[state.MIC_OK] = True
-        state.leave_notice("success", "Your microphone works. Here comes the first word.")
+        state.leave_notice("success", _("Your microphone works. Here comes the first word."))
     else:
         state.leave_notice(
-            "warning", "We could not hear you well yet: speak a little louder or closer, and say anything."
+            "warning", _("We could not hear you well yet: speak a little louder or closer, and say anything.")
         )
     st.rerun()
 
@@ -81,7 +86,8 @@ def mic_check_ui(result: CaptureResult) -> None:
 def live_take_ui(result: CaptureResult) -> None:
     """A live take of the prompted word: judged and stored like every other take."""
     if result.outcome is Outcome.NOTHING_HEARD:
-        state.leave_notice("warning", f"Nothing was heard yet: say “{now.next_word}” when you are ready.")
+        word = isolated(now.next_word)
+        state.leave_notice("warning", _("Nothing was heard yet: say “{word}” when you are ready.").format(word=word))
         st.rerun()
     verdict = keep_capture(
         store,
@@ -93,40 +99,45 @@ def live_take_ui(result: CaptureResult) -> None:
         source="webrtc",
         consent_version=agreed_version,
         variation=now.next_variation,
+        translate=_,
     )
     after_take_ui(verdict, now.next_word)
 
 
 not_me_ui()
 if not now.finished:
-    skipped = f" · {now.skipped} skipped" if now.skipped else ""
-    round_text = f" · round {volunteer.round} of {campaign.rounds}" if volunteer.round > 1 else ""
-    st.progress(now.fraction, text=f"{now.done} / {now.total}{skipped}{round_text}")
+    status = [f"{now.done} / {now.total}"]
+    if now.skipped:
+        status.append(_("{count} skipped").format(count=now.skipped))
+    if volunteer.round > 1:
+        status.append(_("round {round} of {rounds}").format(round=volunteer.round, rounds=campaign.rounds))
+    st.progress(now.fraction, text=" · ".join(status))
     state.show_notice()
     simple = st.session_state[state.SIMPLE_RECORDER]
     last_take_ui(store, live_recorder=not simple)
     if not simple and st.session_state[state.LIVE_FAILED]:
         live.fallback_ui()
     elif not simple and not st.session_state[state.MIC_OK]:
-        st.subheader("First, a microphone check")
-        st.write("Press START, allow the microphone, then say anything, e.g. your favourite colour.")
+        st.subheader(_("First, a microphone check"))
+        st.write(_("Press START, allow the microphone, then say anything, e.g. your favourite colour."))
         context = live.recorder_ui()
-        live.listen_ui(context, partial(new_capture, campaign), mic_check_ui, meter_label="Microphone level")
+        live.listen_ui(context, partial(new_capture, campaign), mic_check_ui, meter_label=_("Microphone level"))
     else:
-        if now.next_variation:
+        if now.next_variation:  # the campaign's instruction, in the volunteer's language where it gives one
             st.markdown(
-                f"<p style='text-align:center;font-size:1.3rem;margin:0'>"
-                f"{html.escape(campaign.variation(now.next_variation).instruction)}</p>",
+                f"<p dir='auto' style='text-align:center;font-size:1.3rem;margin:0'>"
+                f"{html.escape(campaign.texts(language).instructions[now.next_variation])}</p>",
                 unsafe_allow_html=True,
             )
+        # The word as the organizer wrote it: dir='auto' lays out a right-to-left word by its own letters.
         st.markdown(
-            f"<p style='text-align:center;font-size:4rem;font-weight:700;margin:0.3em 0'>"
+            f"<p dir='auto' style='text-align:center;font-size:4rem;font-weight:700;margin:0.3em 0'>"
             f"{html.escape(now.next_word)}</p>",
             unsafe_allow_html=True,
         )
         if simple:
             recording = st.audio_input(
-                "Press the microphone, say the word once, then press stop",
+                _("Press the microphone, say the word once, then press stop"),
                 key=f"take-{attempt}",
                 sample_rate=RECORDING_RATE,
             )
@@ -135,30 +146,35 @@ if not now.finished:
                 uploaded_ui(recording.getvalue(), now.next_word, raw=False)
         else:
             context = live.recorder_ui()
-            st.caption("Say the word when you are ready; the next one appears by itself.")
-            live.listen_ui(context, partial(new_capture, campaign), live_take_ui, meter_label="Level")
+            st.caption(_("Say the word when you are ready; the next one appears by itself."))
+            live.listen_ui(context, partial(new_capture, campaign), live_take_ui, meter_label=_("Level"))
         skip_ui(store, speaker_id, now.next_word)
     simple_recorder_toggle_ui()
 elif volunteer.needs_noise:
-    st.subheader("Last step: the sound of your room")
+    st.subheader(_("Last step: the sound of your room"))
     state.show_notice()
     st.write(
-        f"Please record {campaign.background_noise_s:g} seconds of your room as it normally sounds, without "
-        "speaking: press the button and stay quiet until the countdown ends. It helps models ignore background noise."
+        _(
+            "Please record {seconds} seconds of your room as it normally sounds, without speaking: press the "
+            "button and stay quiet until the countdown ends. It helps models ignore background noise."
+        ).format(seconds=f"{campaign.background_noise_s:g}")
     )
     room = room_recorder_ui(campaign.background_noise_s, key=f"room-{attempt}")
     if room is not None:
         uploaded_ui(room.wav, NOISE_KEYWORD, raw=room.raw)
-    skip_ui(store, speaker_id, NOISE_KEYWORD, "Skip this step")
+    skip_ui(store, speaker_id, NOISE_KEYWORD)
 else:
     state.show_notice()
-    st.subheader("All done. Thank you!")
-    st.write(f"You recorded {volunteer.clips} clips for this dataset.")
+    st.subheader(_("All done. Thank you!"))
+    recorded = ngettext(
+        "You recorded {count} clip for this dataset.", "You recorded {count} clips for this dataset.", volunteer.clips
+    )
+    st.write(recorded.format(count=volunteer.clips))
     participant_code_ui(
         st.session_state[state.PARTICIPANT_CODE],
-        "Your participant code: keep it (or the link) to continue later or to withdraw your recordings.",
+        _("Your participant code: keep it (or the link) to continue later or to withdraw your recordings."),
     )
-    if volunteer.more_rounds and st.button("Record another round", type="primary", icon="🔁"):
+    if volunteer.more_rounds and st.button(_("Record another round"), type="primary", icon="🔁"):
         st.session_state[state.ROUND] = volunteer.round + 1
         st.rerun()
 

@@ -1,5 +1,7 @@
-"""Organizer sign-in without streamlit: password hashes, a generated first password, attempt delays,
-and the signed session token that keeps an organizer signed in across reloads.
+"""Organizer sign-in without streamlit: password hashes, a generated first password, the delays
+after wrong passwords (per client network and for everyone, kept in the store by
+``ClipStore.claim_sign_in``), and the signed session token that keeps an organizer signed in
+across reloads.
 
 The organizer password comes from ``.streamlit/secrets.toml`` (``[organizer] password``), either
 as is or as a salted hash made by ``hash_password`` (``scrypt$...``). Without one, a strong
@@ -11,9 +13,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -26,8 +30,29 @@ HASH_PREFIX = "scrypt$"
 # scrypt cost: 16 MiB (128 * n * r bytes) and, measured on the development machine, 29 ms per check.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 GENERATED_PASSWORD_BYTES = 18  # 144 bits, 24 URL-safe characters
-# After a wrong password the next check waits this long, doubling with each failure, up to the cap.
+# Wrong passwords make the next check wait, counted in buckets kept in the store (so that a new
+# browser session, another tab or another replica waits as long as the old one):
+# - one per client network (ADDRESS_BUCKET_PREFIX): FIRST_DELAY_S after the first failure,
+#   doubling with each, up to MAX_DELAY_S: at most 2 guesses a minute from one address once the
+#   cap is reached (the exponential delay of the OWASP Authentication Cheat Sheet, "Account
+#   Lockout"; NIST SP 800-63B 5.2.2 lists a wait that grows with each failed attempt among its
+#   rate-limiting techniques).
+# - one for everyone (GLOBAL_BUCKET): the same doubling but capped at GLOBAL_MAX_DELAY_S, the
+#   floor against a guesser spread over many addresses (OWASP: count failures per account, not
+#   only per source address; the organizer password is one account). At most 6 guesses a minute
+#   in all (143 a minute were measured without it, one new session per guess), while the real
+#   organizer waits at most 10 s because of someone else's failures (a kept sign-in, the cookie,
+#   and OIDC login are not slowed at all).
 FIRST_DELAY_S, MAX_DELAY_S = 0.5, 30.0
+GLOBAL_MAX_DELAY_S = 10.0
+# A bucket forgets its failures this long after its last one (the OWASP "observation window");
+# longer than either cap, so a guesser at the capped pace never gets back to short delays.
+FAILURE_MEMORY_S = 15 * 60
+GLOBAL_BUCKET = "all"
+ADDRESS_BUCKET_PREFIX = "address:"
+# IPv6 clients are throttled by their /64 network: every end site gets at least a /64 (RFC 6177),
+# a phone its own /64 (RFC 6459), so a guesser could otherwise take a new address for every guess.
+IPV6_NETWORK_PREFIX = 64
 # An organizer stays signed in this long after signing in, reloads and bookmarks included: one
 # working day of reviewing, after which the password is asked again.
 ORGANIZER_SESSION_S = 12 * 3600
@@ -88,11 +113,71 @@ def generated_password(data_dir: Path) -> tuple[str, bool]:
     return password, True
 
 
-def failure_delay_s(failures: int) -> float:
-    """How long to wait before checking a password after ``failures`` wrong ones in a row."""
+def failure_delay_s(failures: int, *, max_delay_s: float = MAX_DELAY_S) -> float:
+    """Seconds to wait before the next password check after ``failures`` wrong ones in a row:
+    FIRST_DELAY_S, doubling with each failure, at most ``max_delay_s``; 0.0 for none."""
     if failures <= 0:
         return 0.0
-    return min(MAX_DELAY_S, FIRST_DELAY_S * 2 ** (failures - 1))
+    return min(max_delay_s, FIRST_DELAY_S * 2 ** min(failures - 1, 64))
+
+
+def sign_in_delay_s(bucket: str, failures: int) -> float:
+    """The wait after ``failures`` wrong passwords counted in ``bucket``: GLOBAL_BUCKET is capped at
+    GLOBAL_MAX_DELAY_S, a client network's bucket at MAX_DELAY_S (sources above)."""
+    return failure_delay_s(failures, max_delay_s=GLOBAL_MAX_DELAY_S if bucket == GLOBAL_BUCKET else MAX_DELAY_S)
+
+
+def client_network(address: object) -> str | None:
+    """The network a sign-in from ``address`` is throttled by, as text: an IPv4 address itself, an
+    IPv6 address's /64 (an IPv4-mapped one as IPv4). None for anything that is not an IP address
+    (no address known: local development, AppTest, a proxy that gives none)."""
+    if not isinstance(address, str):
+        return None
+    try:
+        ip = ipaddress.ip_address(address.strip().split("%", 1)[0])  # without an IPv6 zone (fe80::1%eth0)
+    except ValueError:
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv4Address):
+        return str(ip)
+    return str(ipaddress.IPv6Network((ip, IPV6_NETWORK_PREFIX), strict=False))
+
+
+def sign_in_buckets(address: object, key: bytes) -> tuple[str, ...]:
+    """The throttle buckets a password check from ``address`` counts in: GLOBAL_BUCKET always, and
+    the client network's (``client_network``) when there is one.
+
+    The network is kept as a keyed digest (HMAC-SHA256 with ``key``, e.g. ``session_key``), never
+    as the address: the store holds no client's address, and a digest cannot be reversed by
+    trying all 2**32 IPv4 addresses without the key.
+    """
+    network = client_network(address)
+    if network is None:
+        return (GLOBAL_BUCKET,)
+    digest = hmac.new(key, network.encode(), hashlib.sha256).hexdigest()[:32]
+    return (GLOBAL_BUCKET, ADDRESS_BUCKET_PREFIX + digest)
+
+
+def check_buckets(buckets: Sequence[str]) -> list[str]:
+    """``buckets`` (from ``sign_in_buckets``) sorted, without repeats. Raises ValueError unless they
+    are a non-empty list of names of 1 to 64 characters (the store's column)."""
+    if isinstance(buckets, str) or not isinstance(buckets, Sequence) or not buckets:
+        raise ValueError(f"buckets must be a non-empty list of bucket names, got {buckets!r:.80}")
+    for bucket in buckets:
+        if not isinstance(bucket, str) or not 0 < len(bucket) <= 64:
+            raise ValueError(f"a sign-in bucket is a name of 1 to 64 characters, got {bucket!r:.80}")
+    return sorted(set(buckets))
+
+
+def sign_in_time(now: datetime | None) -> datetime:
+    """``now`` in UTC, the clock's time if None. Raises ValueError for a time without a time zone
+    (it could be any zone's)."""
+    if now is None:
+        return datetime.now(UTC)
+    if not isinstance(now, datetime) or now.tzinfo is None:
+        raise ValueError(f"now must be a datetime with a time zone, got {now!r:.80}")
+    return now.astimezone(UTC)
 
 
 def organizer_emails(configured: object) -> frozenset[str]:

@@ -15,6 +15,7 @@ import soundfile as sf
 
 from speechrec.audio import MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, to_mono
 from speechrec.errors import AudioError
+from speechrec.i18n import N_
 
 if TYPE_CHECKING:
     import av
@@ -28,9 +29,20 @@ SAMPLE_DTYPES = {"flt": np.float32, "dbl": np.float64, "s16": np.int16, "s32": n
 DIRECT_FORMATS = frozenset(SAMPLE_DTYPES) | {f"{name}p" for name in SAMPLE_DTYPES}
 # Each thread's last Opus decoder and the stream settings it was opened for (see stream_decoder).
 _KEPT = threading.local()
-# What a file that FFmpeg cannot read is, in plain words (never FFmpeg's error number or '<none>').
-CUT_SHORT = "cannot be decoded: the file ends too early (it was cut short or is damaged)"
-NOT_AUDIO = "cannot be decoded: it is damaged or not a sound file"
+# decode_audio's messages (``name`` is the file's), marked for the volunteer pages' catalogs: a
+# volunteer's recording that cannot be decoded is told in their language (AudioError.in_words).
+# A file that FFmpeg cannot read is said in plain words (never FFmpeg's error number or '<none>').
+NO_AUDIO_STREAM = N_("{name}: has no audio stream")
+IMPOSSIBLE_RATE = N_(
+    "{name}: its header gives a sample rate of {rate} Hz, which no recording has ({low} to {high} Hz are "
+    "possible); the file is damaged or mislabelled"
+)
+TOO_LONG = N_("{name}: longer than {seconds} s; split it into takes first")
+ENDS_TOO_EARLY = N_("{name}: cannot be decoded: the file ends too early (it was cut short or is damaged)")
+DAMAGED = N_("{name}: cannot be decoded: it is damaged or not a sound file")
+NO_SAMPLES = N_("{name}: contains no audio samples")
+CUT_SHORT = ENDS_TOO_EARLY.removeprefix("{name}: ")
+NOT_AUDIO = DAMAGED.removeprefix("{name}: ")
 # A gap in a live stream longer than this is filled only this far: past it, the take in progress
 # is cut as too long anyway, and a jump of the pts (a restarted stream) must not fill memory.
 MAX_GAP_FILL_S = 3.0
@@ -54,13 +66,12 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
     try:
         with av.open(stream_source, mode="r") as container:
             if not container.streams.audio:
-                raise AudioError(f"{label}: has no audio stream")
+                raise AudioError.worded(NO_AUDIO_STREAM, name=label)
             stream = container.streams.audio[0]
             sample_rate = stream.rate or stream.codec_context.sample_rate
             if not MIN_SAMPLE_RATE <= (sample_rate or 0) <= MAX_SAMPLE_RATE:
-                raise AudioError(
-                    f"{label}: its header gives a sample rate of {sample_rate or 0} Hz, which no recording has "
-                    f"({MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} Hz are possible); the file is damaged or mislabelled"
+                raise AudioError.worded(
+                    IMPOSSIBLE_RATE, name=label, rate=sample_rate or 0, low=MIN_SAMPLE_RATE, high=MAX_SAMPLE_RATE
                 )
             read = None
             total = 0
@@ -71,17 +82,17 @@ def decode_audio(source: bytes | str | os.PathLike[str] | BinaryIO, name: str | 
                         chunks.extend(read(frame))
                         total += frame.samples
                         if total > MAX_DECODED_S * sample_rate:
-                            raise AudioError(f"{label}: longer than {MAX_DECODED_S:g} s; split it into takes first")
+                            raise AudioError.worded(TOO_LONG, name=label, seconds=f"{MAX_DECODED_S:g}")
             if read is not None:
                 chunks.extend(read(None))
     except AudioError:
         raise
     except EOFError as error:  # av.error.EOFError too: the container or a packet stops early
-        raise AudioError(f"{label}: {CUT_SHORT}") from error
+        raise AudioError.worded(ENDS_TOO_EARLY, name=label) from error
     except (av.FFmpegError, ValueError, IndexError, OSError) as error:
-        raise AudioError(f"{label}: {NOT_AUDIO}") from error
+        raise AudioError.worded(DAMAGED, name=label) from error
     if sum(len(chunk) for chunk in chunks) == 0:
-        raise AudioError(f"{label}: contains no audio samples")
+        raise AudioError.worded(NO_SAMPLES, name=label)
     return to_mono(np.concatenate(chunks)), int(sample_rate)
 
 

@@ -5,11 +5,36 @@ import errno
 import getpass
 import os
 import re
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
+from typing import Self
 from urllib.parse import unquote
 
 
 class SpeechrecError(Exception):
-    """Base of every error speechrec raises on purpose; its message is meant for the user."""
+    """Base of every error speechrec raises on purpose; its message is meant for the user.
+
+    An error made with ``worded`` keeps its message's template and values, so a page can say it
+    in the reader's language (``in_words``); ``str(error)`` is always the English message.
+    """
+
+    template: str | None = None
+    values: Mapping[str, object] = MappingProxyType({})
+
+    @classmethod
+    def worded(cls, template: str, **values: object) -> Self:
+        """The error whose message is ``template`` (a ``str.format`` string marked for
+        translation) filled with ``values``."""
+        error = cls(template.format(**values))
+        error.template, error.values = template, values
+        return error
+
+    def in_words(self, translate: Callable[[str], str]) -> str:
+        """The message in the language of ``translate`` (a gettext ``gettext``); the English
+        message where the error kept no template."""
+        if self.template is None:
+            return str(self)
+        return translate(self.template).format(**self.values)
 
 
 class CampaignError(SpeechrecError, ValueError):

@@ -188,17 +188,21 @@ def catalog_problems(language: str, messages: Iterable[str]) -> list[str]:
     problems = []
     for msgid in sorted(wanted):
         entry = catalog.get(msgid)
-        translated = entry.string if entry is not None else None
-        if isinstance(translated, tuple | list):
-            translated = translated[0]
+        # A plural message has a translation per plural form of the language: each must be there.
+        string = entry.string if entry is not None else None
+        forms = (string,) if isinstance(string, str) else tuple(string or ())
         if entry is None:
             problems.append(f"{language}: missing {msgid!r}")
-        elif not translated:
+        elif not forms or not all(forms):
             problems.append(f"{language}: not translated {msgid!r}")
         elif entry.fuzzy:
             problems.append(f"{language}: fuzzy (to be checked) {msgid!r}")
-        elif _placeholders(translated) != _placeholders(msgid):
-            problems.append(f"{language}: the placeholders of {msgid!r} differ in {translated!r}")
+        else:
+            problems.extend(
+                f"{language}: the placeholders of {msgid!r} differ in {form!r}"
+                for form in forms
+                if _placeholders(form) != _placeholders(msgid)
+            )
     for entry in catalog:
         if entry.id and (entry.id if isinstance(entry.id, str) else entry.id[0]) not in wanted:
             problems.append(f"{language}: no longer used {entry.id!r} (run pybabel update)")

@@ -15,22 +15,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from speechrec.i18n import N_
+
 # getUserMedia's audio constraints for the signal as the microphone gives it: the browser's own
 # processing changes level and waveform from take to take and suppresses the room's noise
 # (measured in the issue: quiet parts at -86 dBFS with it, -65 dBFS without, same microphone).
 RAW_AUDIO = {"echoCancellation": False, "noiseSuppression": False, "autoGainControl": False}
 
-INSECURE_ADDRESS = (
+INSECURE_ADDRESS = N_(
     "This page was opened with a plain **http://** address, and browsers only let pages that "
     "come over **https://** use the microphone. Please open the campaign's https:// link instead "
     "(ask the organizers for it if you only have this one)."
 )
-NO_MICROPHONE_ACCESS = (
+NO_MICROPHONE_ACCESS = N_(
     "This browser does not let web pages use a microphone. Please open the link in an up-to-date "
     "Chrome, Firefox, Safari or Edge; if you opened it from inside another app, open it in your "
     "phone's browser instead."
 )
-MICROPHONE_BLOCKED = (
+MICROPHONE_BLOCKED = N_(
     "Your browser blocks the microphone for this site. Allow it in the site settings (tap the icon "
     "to the left of the address), then reload this page."
 )
@@ -84,7 +86,8 @@ def secure_address(url: str) -> bool:
 
 
 def microphone_problem(url: str | None, report: BrowserReport | None) -> str | None:
-    """What keeps this page from the microphone, in plain words (Markdown), or None if nothing is known to.
+    """What keeps this page from the microphone, in plain words (Markdown; English, marked for the
+    volunteer pages' catalogs: the page translates it), or None if nothing is known to.
 
     ``url``: the page's address as the browser shows it (``st.context.url``), None if unknown.
     ``report``: what the browser said, None before it has. The address is checked on the server,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from speechrec import audio
+from speechrec.i18n import N_, Translate, english
 
 # Speech whose average level is below this is too quiet to be good training data. Quiet but
 # clean speech (around -35 dBFS, the issue's example of good data) passes with a 10 dB margin.
@@ -46,15 +47,18 @@ CUT_OFF_MARGIN_S = 0.05
 LOST_BEFORE_SPEECH_S = 0.15
 LOST_AFTER_SPEECH_S = 0.25
 
+# What each flag means, as volunteers are told (English; marked for the volunteer pages' catalogs).
 FLAG_DESCRIPTIONS: dict[str, str] = {
-    "too_quiet": "too quiet: speak louder or move closer to the microphone",
-    "clipped": "distorted: speak a little softer or move away from the microphone",
-    "no_speech": "no word was heard",
-    "cut_off": "the word was cut off at the start or end: wait a moment before and after speaking",
-    "too_long": "too long: say just the word, once",
-    "lost_audio": "some of your word got lost on the way (a weak connection)",
+    "too_quiet": N_("too quiet: speak louder or move closer to the microphone"),
+    "clipped": N_("distorted: speak a little softer or move away from the microphone"),
+    "no_speech": N_("no word was heard"),
+    "cut_off": N_("the word was cut off at the start or end: wait a moment before and after speaking"),
+    "too_long": N_("too long: say just the word, once"),
+    "lost_audio": N_("some of your word got lost on the way (a weak connection)"),
     # Set on a room recording only (speechrec.takes.PROCESSED_FLAG), never by assess_take.
-    "browser_processing": "the browser changed the sound (noise suppression, auto gain or echo cancellation stayed on)",
+    "browser_processing": N_(
+        "the browser changed the sound (noise suppression, auto gain or echo cancellation stayed on)"
+    ),
 }
 FLAGS = tuple(FLAG_DESCRIPTIONS)
 
@@ -218,6 +222,7 @@ def _heard_frames(lost_spans: Sequence[tuple[int, int]], count: int, frame_lengt
     return None if heard.all() or not heard.any() else heard
 
 
-def describe_flags(flags: tuple[str, ...] | list[str]) -> list[str]:
-    """Plain-language sentences for quality flags, in the order given."""
-    return [FLAG_DESCRIPTIONS.get(flag, flag) for flag in flags]
+def describe_flags(flags: tuple[str, ...] | list[str], translate: Translate = english) -> list[str]:
+    """Plain-language sentences for quality flags, in the order given, in the language of
+    ``translate`` (English by default); an unknown flag is shown as it is."""
+    return [translate(FLAG_DESCRIPTIONS[flag]) if flag in FLAG_DESCRIPTIONS else flag for flag in flags]

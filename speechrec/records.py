@@ -1,5 +1,6 @@
 """Plain records the store takes and gives: a take to store, a stored clip, a clip's review state,
-a new speaker. No SQL and no pandas here: pages, the CLI and worker processes may import it freely.
+a new speaker, a sign-in bucket's failures. No SQL and no pandas here: pages, the CLI and worker
+processes may import it freely.
 """
 
 from __future__ import annotations
@@ -7,11 +8,12 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
 
+from speechrec.auth import FAILURE_MEMORY_S
 from speechrec.campaign import NEAR_MISS_SEPARATOR, NOISE_KEYWORD, SOURCES, check_keyword, check_variation_name
 from speechrec.decode import encode_flac
 from speechrec.fingerprint import Fingerprint, fingerprint
@@ -173,6 +175,24 @@ class Speaker:
 
     speaker_id: str
     participant_code: str | None
+
+
+@dataclass(frozen=True)
+class SignInFailures:
+    """One sign-in throttle bucket as stored: wrong passwords in a row, the time of the last one and
+    the time from which the next password may be checked (both UTC)."""
+
+    failures: int
+    last_failure_at: datetime
+    retry_at: datetime
+
+    def remembered(self, now: datetime) -> bool:
+        """False once the last failure is older than FAILURE_MEMORY_S: the bucket then counts as empty."""
+        return now - self.last_failure_at < timedelta(seconds=FAILURE_MEMORY_S)
+
+    def wait_s(self, now: datetime) -> float:
+        """Seconds from ``now`` until the next check (0.0 when it may be now, or forgotten)."""
+        return max(0.0, (self.retry_at - now).total_seconds()) if self.remembered(now) else 0.0
 
 
 def new_clip(

@@ -149,6 +149,20 @@ withdrawn_speakers_table = Table(
     Column("speaker_id", String(8), primary_key=True),
     Column("withdrawn_at", DateTime(timezone=True), nullable=False),
 )
+# Wrong organizer passwords (issue 12), per throttle bucket (speechrec.auth.sign_in_buckets: one
+# for everyone, one per client network as a keyed digest, never an address): how many in a row,
+# the last one, and when the next password may be checked. Every app process and replica reads
+# the same rows, so a new browser session waits as long as the old one. A bucket whose last
+# failure is older than auth.FAILURE_MEMORY_S counts as empty and is deleted at the next failure.
+sign_in_failures_table = Table(
+    "sign_in_failures",
+    metadata,
+    Column("bucket", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failure_at", DateTime(timezone=True), nullable=False),
+    Column("retry_at", DateTime(timezone=True), nullable=False),
+    Index("ix_sign_in_failures_last", "last_failure_at"),
+)
 
 
 # The clips the model check doubts (issue 13), and how much: 1 minus the probability the model gave

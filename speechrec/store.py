@@ -27,6 +27,7 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from speechrec.auth import FAILURE_MEMORY_S, GLOBAL_BUCKET, check_buckets, sign_in_delay_s, sign_in_time
 from speechrec.campaign import NOISE_KEYWORD, STATUSES, Campaign, campaign_from_dict, campaign_to_dict, check_keyword
 from speechrec.config import Settings
 from speechrec.decode import read_audio_bytes
@@ -44,6 +45,7 @@ from speechrec.records import (
     FingerprintedClip,
     NewClip,
     ReviewState,
+    SignInFailures,
     Speaker,
     check_consent,
     check_near_miss_of,
@@ -68,6 +70,7 @@ from speechrec.schema import (
     meta_table,
     metadata,
     review_state_record,
+    sign_in_failures_table,
     skips_table,
     speakers_table,
     sqlite_file_exists,
@@ -83,6 +86,9 @@ LEFTOVER_MIN_AGE_S = 600.0
 WITHDRAWAL_ATTEMPTS = 5
 # A decision without an expected state is read and written again when another one lands in between.
 REVIEW_ATTEMPTS = 5
+# A sign-in check is claimed again when another one changes its buckets at the same moment (a
+# compare-and-set per row); it gives up (and says so) only if that happens this many times in a row.
+SIGN_IN_ATTEMPTS = 5
 # Audio files checked against the rows per query when a store opens.
 LEFTOVER_BATCH = 500
 # The fingerprint columns: the import's (``fingerprint_candidates``), never part of ``clips()``'s table.
@@ -1052,6 +1058,105 @@ class ClipStore:
             if isinstance(key, str) and CLIP_AUDIO_KEY.fullmatch(key):
                 self.audio.remove(key)
 
+    # ---- organizer sign-in throttling (policy: speechrec.auth) --------------------------------
+
+    def claim_sign_in(self, buckets: Sequence[str], *, now: datetime | None = None) -> float:
+        """Ask to check one organizer password from a client counted in ``buckets``
+        (``auth.sign_in_buckets``): 0.0 when it may be checked now, else the seconds to wait
+        (and nothing is counted).
+
+        A granted check is counted as a failure in every bucket before the password is checked,
+        with the wait the next check then needs (``auth.sign_in_delay_s``): every other session,
+        process and replica sees it at once, so no two checks share one wait, and a check that
+        never finishes counts as wrong. ``sign_in_succeeded`` takes it back for a right password.
+        Each row changes by a compare-and-set (rows also locked on PostgreSQL), tried again when
+        another check lands in between; StoreError after SIGN_IN_ATTEMPTS such tries. Buckets
+        whose last failure is older than ``auth.FAILURE_MEMORY_S`` count as empty and are
+        deleted. ``now``: the time to count at (UTC), the clock's by default.
+        """
+        now = sign_in_time(now)
+        buckets = check_buckets(buckets)
+        for _ in range(SIGN_IN_ATTEMPTS):
+            try:
+                with self._write() as connection:
+                    stored = self._sign_in_failures(connection, buckets, lock=True)
+                    wait_s = max([0.0, *(failures.wait_s(now) for failures in stored.values())])
+                    if wait_s > 0:
+                        return wait_s
+                    for bucket in buckets:
+                        self._count_sign_in_failure(connection, bucket, stored.get(bucket), now)
+                break
+            except ConflictError:
+                continue  # another check counted in the same bucket at this moment: read it again
+        else:
+            raise StoreError("the password could not be checked while many others were; try again in a minute")
+        with self._write() as connection:
+            cutoff = now - timedelta(seconds=FAILURE_MEMORY_S)
+            connection.execute(delete(sign_in_failures_table).where(sign_in_failures_table.c.last_failure_at <= cutoff))
+        return 0.0
+
+    def sign_in_wait_s(self, buckets: Sequence[str], *, now: datetime | None = None) -> float:
+        """Seconds until a password from a client counted in ``buckets`` may be checked (0.0: now).
+        One primary-key read per bucket; nothing is counted."""
+        now = sign_in_time(now)
+        with self._read() as connection:
+            stored = self._sign_in_failures(connection, check_buckets(buckets))
+        return max([0.0, *(failures.wait_s(now) for failures in stored.values())])
+
+    def sign_in_succeeded(self, buckets: Sequence[str], *, now: datetime | None = None) -> None:
+        """A right password from a client counted in ``buckets`` (after ``claim_sign_in``): the
+        client's own buckets (its network) forget their failures; GLOBAL_BUCKET only takes back
+        the failure counted in advance, and is open again at once, so that the organizer's sign-in
+        forgives no one else's guesses (it lets at most one waiting check through early)."""
+        now = sign_in_time(now)
+        buckets = check_buckets(buckets)
+        table = sign_in_failures_table.c
+        own = [bucket for bucket in buckets if bucket != GLOBAL_BUCKET]
+        with self._write() as connection:
+            if own:
+                connection.execute(delete(sign_in_failures_table).where(table.bucket.in_(own)))
+            if GLOBAL_BUCKET in buckets:
+                connection.execute(
+                    update(sign_in_failures_table)
+                    .where(table.bucket == GLOBAL_BUCKET, table.failures > 0)
+                    .values(failures=table.failures - 1, retry_at=now)
+                )
+
+    def _sign_in_failures(
+        self, connection: Connection, buckets: Sequence[str], *, lock: bool = False
+    ) -> dict[str, SignInFailures]:
+        """The stored rows of ``buckets``, by bucket (locked for the transaction on PostgreSQL with
+        ``lock``, in bucket order, so that two checks never wait for each other in a circle)."""
+        table = sign_in_failures_table.c
+        query = select(table.bucket, table.failures, table.last_failure_at, table.retry_at).where(
+            table.bucket.in_(buckets)
+        )
+        if lock:
+            query = query.order_by(table.bucket).with_for_update()
+        return {
+            bucket: SignInFailures(failures, as_utc(last_failure_at), as_utc(retry_at))
+            for bucket, failures, last_failure_at, retry_at in connection.execute(query)
+        }
+
+    def _count_sign_in_failure(
+        self, connection: Connection, bucket: str, stored: SignInFailures | None, now: datetime
+    ) -> None:
+        """Count one failure in ``bucket`` as it was read (``stored``, None: no row); ConflictError
+        when another check changed or made the row since."""
+        failures = (stored.failures if stored is not None and stored.remembered(now) else 0) + 1
+        counted = {
+            "failures": failures,
+            "last_failure_at": now,
+            "retry_at": now + timedelta(seconds=sign_in_delay_s(bucket, failures)),
+        }
+        if stored is None:  # the insert is a ConflictError if another check made the row meanwhile
+            connection.execute(insert(sign_in_failures_table).values(bucket=bucket, **counted))
+            return
+        table = sign_in_failures_table.c
+        unchanged = (table.bucket == bucket, table.failures == stored.failures, table.retry_at == stored.retry_at)
+        if connection.execute(update(sign_in_failures_table).where(*unchanged).values(**counted)).rowcount != 1:
+            raise ConflictError(f"sign-in bucket {bucket!r} changed meanwhile")
+
     # ---- whole-store copies (speechrec.migrate) ------------------------------------------------
 
     def dump_rows(self) -> dict[str, list[dict[str, object]]]:
@@ -1130,3 +1235,4 @@ class ClipStore:
     def _scalars(self, query) -> Sequence[Any]:
         with self._read() as connection:
             return connection.scalars(query).all()
+

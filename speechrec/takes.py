@@ -15,6 +15,7 @@ from speechrec.campaign import NOISE_KEYWORD, Campaign
 from speechrec.capture import POST_ROLL_S, PRE_ROLL_S, CaptureResult, Outcome, SpeechCapture
 from speechrec.decode import decode_audio
 from speechrec.errors import AudioError, StoreError, WithdrawnError
+from speechrec.i18n import N_, Translate, english
 from speechrec.prompts import Progress, build_rounds, progress, round_length, session_limit
 from speechrec.quality import TOO_QUIET_DBFS, assess_take, describe_flags
 from speechrec.store import ClipStore
@@ -30,7 +31,7 @@ ROOM_SPEECH_LIMIT_S = 0.1
 # Flag of a room recording the browser processed (noise suppression, auto gain or echo
 # cancellation stayed on although the recorder asked for them off): it is not the room's sound.
 PROCESSED_FLAG = "browser_processing"
-ROOM_HAS_SPEECH = (
+ROOM_HAS_SPEECH = N_(
     "we heard talking or another loud sound: please record again and stay quiet while the countdown runs "
     "(if your room is never quiet, you can skip this step)"
 )
@@ -40,8 +41,21 @@ LOUD_DBFS = -3.0
 # Problems that make a microphone check fail (a cut-off or long first sentence is fine there).
 MIC_CHECK_PROBLEMS = frozenset({"too_quiet", "clipped", "no_speech"})
 # What a volunteer is told when the store cannot keep a take (storage or database unreachable).
-TAKE_NOT_SAVED = "the take could not be saved just now (the app's storage did not answer); wait a moment and try again"
-TAKE_AFTER_WITHDRAWAL = "you have withdrawn from this campaign, so this take was not kept; thank you for your help"
+TAKE_NOT_SAVED = N_(
+    "the take could not be saved just now (the app's storage did not answer); wait a moment and try again"
+)
+TAKE_AFTER_WITHDRAWAL = N_("you have withdrawn from this campaign, so this take was not kept; thank you for your help")
+# The other reasons a take is refused (volunteer-facing, English; ``keep_take`` words them in the
+# language of its ``translate``).
+SESSION_FULL = N_("this session has stored {limit} takes, the most one session may keep: thank you!")
+ROOM_TOO_SHORT = N_(
+    "too short: {recorded} seconds were recorded and the room recording needs {needed}; let the countdown "
+    "run to the end"
+)
+NO_WORD_HEARD = N_("no word was heard: check that the right microphone is on, then say the word")
+MORE_THAN_ONE_WORD = N_("more than one word was heard: say the word just once")
+RECORD_AGAIN = N_("{problem}; please record again")
+RECORDING_NAME = N_("the recording")
 LOGGER = logging.getLogger(__name__)
 
 
@@ -93,15 +107,16 @@ def volunteer_progress(
 
 
 def describe_level(level_dbfs: float) -> str:
-    """The level meter's words for the loudest recent sound: "too quiet", "good" or "too loud".
+    """The level meter's words for the loudest recent sound: "too quiet", "good" or "too loud"
+    (English, marked for translation: the page translates them).
 
     Thresholds: the quality checks' TOO_QUIET_DBFS, and LOUD_DBFS for peaks near clipping.
     """
     if level_dbfs < TOO_QUIET_DBFS:
-        return "too quiet"
+        return N_("too quiet")
     if level_dbfs > LOUD_DBFS:
-        return "too loud"
-    return "good"
+        return N_("too loud")
+    return N_("good")
 
 
 def room_speech_s(samples: np.ndarray, sample_rate: int) -> float:
@@ -145,15 +160,16 @@ def new_capture(campaign: Campaign, sample_rate: int, timeout_s: float | None = 
 def take_from_upload(samples: np.ndarray, sample_rate: int, campaign: Campaign) -> tuple[np.ndarray | None, str]:
     """Cut a whole uploaded recording (mono float32, shape ``(frames,)``) to its take by the live capture's rules.
 
-    Returns ``(take, "")``, or ``(None, reason)`` when no word or more than one was heard.
+    Returns ``(take, "")``, or ``(None, reason)`` when no word or more than one was heard
+    (``NO_WORD_HEARD``, ``MORE_THAN_ONE_WORD``: English, to be translated where shown).
     """
     capture = new_capture(campaign, sample_rate, timeout_s=len(samples) / sample_rate + 1.0)
     results = [*capture.feed(samples), capture.flush()]
     takes = [result for result in results if result is not None and result.outcome is not Outcome.NOTHING_HEARD]
     if not takes:
-        return None, "no word was heard: check that the right microphone is on, then say the word"
+        return None, NO_WORD_HEARD
     if len(takes) > 1:
-        return None, "more than one word was heard: say the word just once"
+        return None, MORE_THAN_ONE_WORD
     return takes[0].samples, ""
 
 
@@ -171,37 +187,42 @@ def keep_take(
     lost_spans: Sequence[tuple[int, int]] = (),
     variation: str | None = None,
     raw: bool | None = None,
+    translate: Translate = english,
 ) -> TakeVerdict:
-    """Check a take (mono float32) and store it if it is usable; say why not otherwise.
+    """Check a take (mono float32) and store it if it is usable; say why not otherwise, in the
+    language of ``translate`` (gettext's ``gettext`` of the volunteer's language; English by default).
 
     ``keyword`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for
     clipping, for its length against ``campaign.background_noise_s`` and for speech in it,
     ROOM_SPEECH_LIMIT_S). ``lost_spans``: sample ranges where the live stream lost audio
-    (``assess_take``). ``variation``: the campaign variation the prompt asked for (None: none); a
+    (``assess_take``). ``variation``: the campaign variation the prompt asked for (None: none; keywords only); a
     near-miss phrase is stored with the keywords it is a near miss of. ``raw``: whether the
     browser's echo cancellation, noise suppression and auto gain were off (None: unknown), stored
     with the clip; a room recording with them on is kept with the PROCESSED_FLAG. A
     session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
     is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
-    does not ask for.
+    does not ask for, and for a variation with a word that is no keyword.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
         raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
     if variation is not None and variation not in {item.name for item in campaign.variations}:
         raise ValueError(f"variation {variation!r} is not one of the campaign's variations")
+    if variation is not None and keyword not in campaign.keywords:  # README: recorded in no variation
+        raise ValueError(
+            f"variation {variation!r} asked for {keyword!r}, which is no keyword; filler words, near-miss "
+            "phrases and room noise are recorded in no variation"
+        )
     limit = session_limit(campaign)
     if store.clip_count(session_id=session_id) >= limit:
-        return TakeVerdict(None, (f"this session has stored {limit} takes, the most one session may keep: thank you!",))
+        return TakeVerdict(None, (translate(SESSION_FULL).format(limit=limit),))
     is_noise = keyword == NOISE_KEYWORD
     quality = assess_take(samples, sample_rate, campaign.clip_duration_s, not is_noise, lost_spans)
-    problems = describe_flags(quality.flags)
+    problems = describe_flags(quality.flags, translate)
     if is_noise and quality.duration_s < campaign.background_noise_s - NOISE_LENGTH_SLACK_S:
-        problems.append(
-            f"too short: {quality.duration_s:.1f} seconds were recorded and the room recording needs "
-            f"{campaign.background_noise_s:g}; let the countdown run to the end"
-        )
+        recorded, needed = f"{quality.duration_s:.1f}", f"{campaign.background_noise_s:g}"
+        problems.append(translate(ROOM_TOO_SHORT).format(recorded=recorded, needed=needed))
     if is_noise and room_speech_s(samples, sample_rate) >= ROOM_SPEECH_LIMIT_S:
-        problems.append(ROOM_HAS_SPEECH)
+        problems.append(translate(ROOM_HAS_SPEECH))
     if problems:
         return TakeVerdict(None, tuple(problems))
     if is_noise and raw is False:
@@ -221,10 +242,10 @@ def keep_take(
             raw=raw,
         )
     except WithdrawnError:  # withdrawn in another tab or by an organizer: nothing more is kept
-        return TakeVerdict(None, (TAKE_AFTER_WITHDRAWAL,))
+        return TakeVerdict(None, (translate(TAKE_AFTER_WITHDRAWAL),))
     except StoreError as error:  # nothing of the take is visible; the volunteer may simply try again
         LOGGER.error("a take could not be stored: %s", error)
-        return TakeVerdict(None, (TAKE_NOT_SAVED,))
+        return TakeVerdict(None, (translate(TAKE_NOT_SAVED),))
     return TakeVerdict(clip_id)
 
 
@@ -239,6 +260,7 @@ def keep_capture(
     source: str,
     consent_version: int,
     variation: str | None = None,
+    translate: Translate = english,
 ) -> TakeVerdict:
     """``keep_take`` for a live capture (with the audio it lost on the way); logs how long after
     the end of speech the take was stored."""
@@ -254,6 +276,7 @@ def keep_capture(
         consent_version=consent_version,
         lost_spans=result.lost_spans,
         variation=variation,
+        translate=translate,
     )
     if verdict.stored:
         LOGGER.info("take stored %.1f ms after the end of speech", (time.monotonic() - result.decided_at) * 1000)
@@ -272,18 +295,20 @@ def keep_upload(
     consent_version: int,
     variation: str | None = None,
     raw: bool | None = None,
+    translate: Translate = english,
 ) -> TakeVerdict:
     """The simple and the room recorders' path: decode a recording (any format), cut it to its take
-    like live capture (background noise is kept whole), then ``keep_take`` it (``raw`` as there)."""
+    like live capture (background noise is kept whole), then ``keep_take`` it (``raw`` and
+    ``translate`` as there)."""
     try:
-        decoded, sample_rate = decode_audio(data, name="the recording")
+        decoded, sample_rate = decode_audio(data, name=translate(RECORDING_NAME))
     except AudioError as error:
-        return TakeVerdict(None, (f"{error}; please record again",))
+        return TakeVerdict(None, (translate(RECORD_AGAIN).format(problem=error.in_words(translate)),))
     samples = decoded
     if keyword != NOISE_KEYWORD:
         take, problem = take_from_upload(decoded, sample_rate, campaign)
         if take is None:
-            return TakeVerdict(None, (problem,))
+            return TakeVerdict(None, (translate(problem),))
         samples = take
     return keep_take(
         store,
@@ -297,4 +322,5 @@ def keep_upload(
         consent_version=consent_version,
         variation=variation,
         raw=raw,
+        translate=translate,
     )

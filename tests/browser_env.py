@@ -146,7 +146,9 @@ def browser(
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(executable), args=arguments)
         try:
-            yield chromium.new_context(viewport=PHONE_VIEWPORT)
+            # English whatever the machine's LANG: the demo campaign also offers German, and the
+            # volunteer pages follow the browser's language (tests/test_browser_languages.py).
+            yield chromium.new_context(viewport=PHONE_VIEWPORT, locale="en-US")
         finally:
             chromium.close()
 

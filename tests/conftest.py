@@ -16,6 +16,7 @@ Fixtures:
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -150,3 +151,16 @@ def speaker_id(store: ClipStore) -> str:
 def speech_take() -> tuple[np.ndarray, int]:
     """The shipped word "yes" with its silence: ``(mono float32 samples, 16000)``."""
     return load_word("yes")
+
+
+@pytest.fixture(autouse=True)
+def main_module_restored() -> Iterator[None]:
+    """Put back ``sys.modules["__main__"]`` after each test.
+
+    Running a page (AppTest) makes the page script ``__main__`` and leaves it there; a process
+    spawned by a later test would then run the page script again before its own work.
+    """
+    main = sys.modules.get("__main__")
+    yield
+    if main is not None:
+        sys.modules["__main__"] = main

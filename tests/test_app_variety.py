@@ -16,6 +16,7 @@ from test_app import (
     organizer_page,
     prefill,
     prompted_word,
+    shown,
     simple_recorder,
     spoken_take,
     wav,
@@ -135,7 +136,7 @@ def test_the_campaign_page_saves_variations_and_near_misses_and_proposes_parts()
     campaign_field(at, "Near-miss phrases").input("hey jarvis: hey, jarvis, hey jar")
     campaign_field(at, "Variations").input("soft: Say it softly.\nfar: Say it from across the room.")
     button(at, "Save").click().run()
-    assert not at.exception and "Saved." in at.success[0].value
+    assert not at.exception and "Saved." in shown(at.success[0].value)
     saved = store.saved_campaign()
     assert saved.near_misses == {"hey jarvis": ("hey", "jarvis", "hey jar")}
     assert [(item.name, item.instruction) for item in saved.variations] == [
@@ -150,9 +151,9 @@ def test_a_bad_variation_line_is_refused_with_the_reason():
     campaign_field(at, "Variations").input("soft: Say it softly.\nLoud")
     button(at, "Save").click().run()
     assert not at.exception
-    assert "Not saved: variation line 2 ('Loud') has no ':'" in at.error[0].value
+    assert "Not saved: variation line 2 ('Loud') has no ':'" in shown(at.error[0].value)
     campaign_field(at, "Variations").input("Soft: Say it softly.")
     campaign_field(at, "Near-miss phrases").input("hey robot: hey")
     button(at, "Save").click().run()
-    assert "Not saved: variation name 'Soft'" in at.error[0].value
+    assert "Not saved: variation name 'Soft'" in shown(at.error[0].value)
     assert store.saved_campaign() is None

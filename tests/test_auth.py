@@ -11,10 +11,15 @@ from pathlib import Path
 import pytest
 
 from speechrec.auth import (
+    ADDRESS_BUCKET_PREFIX,
+    GLOBAL_BUCKET,
+    GLOBAL_MAX_DELAY_S,
     MAX_DELAY_S,
     ORGANIZER_SESSION_S,
     PASSWORD_FILE_NAME,
+    check_buckets,
     check_password,
+    client_network,
     failure_delay_s,
     generated_password,
     hash_password,
@@ -23,6 +28,8 @@ from speechrec.auth import (
     organizer_session_token,
     organizer_session_valid,
     session_key,
+    sign_in_buckets,
+    sign_in_delay_s,
 )
 
 REPO = Path(__file__).resolve().parent.parent
@@ -68,6 +75,53 @@ def test_generated_password_is_made_once_and_kept_private(tmp_path):
 @pytest.mark.parametrize(("failures", "delay"), [(0, 0.0), (1, 0.5), (2, 1.0), (3, 2.0), (20, MAX_DELAY_S)])
 def test_delays_grow_with_failures(failures, delay):
     assert failure_delay_s(failures) == delay
+
+
+@pytest.mark.parametrize(
+    ("failures", "address_s", "global_s"), [(1, 0.5, 0.5), (5, 8.0, 8.0), (6, 16.0, 10.0), (10**6, 30.0, 10.0)]
+)
+def test_the_floor_for_everyone_is_capped_lower_than_one_network(failures, address_s, global_s):
+    assert sign_in_delay_s(ADDRESS_BUCKET_PREFIX + "0" * 32, failures) == address_s
+    assert sign_in_delay_s(GLOBAL_BUCKET, failures) == global_s
+    assert GLOBAL_MAX_DELAY_S < MAX_DELAY_S
+
+
+@pytest.mark.parametrize(
+    ("address", "network"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7 ", "203.0.113.7"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),  # IPv4 as an IPv6 server sees it
+        ("2001:db8:7:1::10", "2001:db8:7:1::/64"),
+        ("2001:0db8:0007:0001:ffff:ffff:ffff:ffff", "2001:db8:7:1::/64"),  # one /64, however written
+        ("fe80::1%eth0", "fe80::/64"),
+        (None, None),
+        ("", None),
+        ("unknown", None),
+        ("203.0.113.7, 10.0.0.1", None),  # a header's list is not one address
+        (object(), None),  # AppTest's st.context gives a mock
+    ],
+)
+def test_sign_ins_are_counted_per_client_network(address, network):
+    assert client_network(address) == network
+
+
+def test_sign_in_buckets_hold_a_keyed_digest_never_the_address():
+    key = session_key("tum-organizers")
+    everyone, network = sign_in_buckets("2001:db8:7:1::10", key)
+    assert everyone == GLOBAL_BUCKET and network.startswith(ADDRESS_BUCKET_PREFIX) and len(network) <= 64
+    assert "2001" not in network and "db8" not in network
+    assert sign_in_buckets("2001:db8:7:1::99", key) == (everyone, network)  # the same /64
+    assert sign_in_buckets("2001:db8:7:2::10", key)[1] != network
+    assert sign_in_buckets("2001:db8:7:1::10", session_key("another password"))[1] != network
+    assert sign_in_buckets(None, key) == (GLOBAL_BUCKET,)  # no address known: the floor alone
+
+
+@pytest.mark.parametrize("buckets", [[], "all", ["all", ""], ["x" * 65], [3], None])
+def test_bucket_lists_are_checked(buckets):
+    with pytest.raises(ValueError, match="bucket"):
+        check_buckets(buckets)
+    assert check_buckets(["b", "a", "b"]) == ["a", "b"]
 
 
 def test_cli_hashes_a_password_from_standard_input():

@@ -58,3 +58,26 @@ def test_a_password_that_is_part_of_a_word_leaves_the_word_alone():
     cleaned = redact(f"no speechrec store in postgresql+psycopg://postgres:***@127.0.0.1:5432/speech; {url}", url)
     assert cleaned.startswith("no speechrec store in postgresql+psycopg://***@127.0.0.1")
     assert "postgres:postgres" not in cleaned
+
+
+# ---- messages kept as a template, to be said in the reader's language ----------------------------
+
+
+def test_a_worded_error_is_english_as_str_and_in_the_language_of_a_translate():
+    import pickle
+
+    from speechrec.errors import AudioError
+
+    error = AudioError.worded("{name}: has {count} problems", name="take.ogg", count=2)
+    assert str(error) == "take.ogg: has 2 problems" and isinstance(error, ValueError)
+    german = {"{name}: has {count} problems": "{name}: hat {count} Probleme"}
+    assert error.in_words(lambda text: german.get(text, text)) == "take.ogg: hat 2 Probleme"
+    # Errors cross process boundaries (import and export workers): the template goes with them.
+    copied = pickle.loads(pickle.dumps(error))
+    assert copied.in_words(lambda text: german.get(text, text)) == "take.ogg: hat 2 Probleme"
+
+
+def test_an_error_without_a_template_is_said_as_it_is():
+    from speechrec.errors import StoreError
+
+    assert StoreError("no clip 'x'").in_words(lambda text: "übersetzt") == "no clip 'x'"

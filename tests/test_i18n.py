@@ -4,6 +4,7 @@ volunteer's language is negotiated from what the browser asks for."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ from speechrec.i18n import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+# The commands that bring the template and the catalogs up to date, as README (Adding a language)
+# gives them; the failure hints below give the same (checked), so the catalogs stay as written.
+EXTRACT = (
+    'pybabel extract -F babel.cfg --project=speechrec --copyright-holder="speechrec contributors" '
+    "--add-location=file --sort-by-file -o speechrec/locale/messages.pot ."
+)
+UPDATE = "pybabel update --width=100 -i speechrec/locale/messages.pot -d speechrec/locale"
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +51,42 @@ def test_english_and_german_are_shipped():
 @pytest.mark.parametrize("language", [language for language in available_languages() if language != "en"])
 def test_every_marked_message_is_translated_in_every_catalog(extracted, language):
     problems = catalog_problems(language, extracted)
-    hint = "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot . && pybabel update -i "
-    hint += "speechrec/locale/messages.pot -d speechrec/locale, then translate (README: Adding a language)"
+    hint = f"run: {EXTRACT} && {UPDATE}, then translate (README: Adding a language)"
     assert problems == [], "\n".join([*problems, hint])
 
 
 def test_the_template_holds_exactly_the_marked_messages(extracted):
     with open(i18n.TEMPLATE_PATH, "rb") as file:
-        template = {entry.id for entry in read_po(file) if entry.id}
-    assert template == set(extracted), "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot ."
+        template = {entry.id if isinstance(entry.id, str) else entry.id[0] for entry in read_po(file) if entry.id}
+    assert template == set(extracted), f"run: {EXTRACT}"
+
+
+def test_the_readme_gives_the_commands_the_hints_give():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = readme.replace("\\\n", " ").splitlines()  # continued lines joined, then comments dropped
+    commands = {" ".join(re.sub(r"\s#\s.*", "", line).split()) for line in lines}
+    assert {EXTRACT, UPDATE} <= commands
+
+
+# Straight quotes used as quotation marks (an apostrophe, as in "app's", has a letter before it).
+STRAIGHT_QUOTES = re.compile(r"(?<!\w)['\"]|['\"](?!\w)")
+
+
+TRANSLATED = [language for language in available_languages() if language != "en"]
+
+
+@pytest.mark.parametrize("path", [i18n.TEMPLATE_PATH, *map(i18n.catalog_path, TRANSLATED)])
+def test_messages_quote_with_the_languages_own_marks_never_straight_quotes(path):
+    """A message quotes with its language's marks (“…” in English, „…“ in German), typed in the
+    message itself: a value put in with repr() brought straight quotes into a German sentence."""
+    with open(path, "rb") as file:
+        catalog = read_po(file)
+    texts = [text for entry in catalog if entry.id for text in (*_strings(entry.id), *_strings(entry.string))]
+    assert [text for text in texts if STRAIGHT_QUOTES.search(text)] == []
+
+
+def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 # ---- the catalog check and the reader, on a catalog made here ---------------------------------------
@@ -61,6 +96,7 @@ msgid ""
 msgstr ""
 "Content-Type: text/plain; charset=utf-8\n"
 "Language: xx\n"
+"Plural-Forms: nplurals=2; plural=(n != 1);\n"
 
 msgid "Start"
 msgstr "Los"
@@ -77,6 +113,11 @@ msgstr "Raum aufnehmen"
 
 msgid "An old message"
 msgstr "Eine alte Nachricht"
+
+msgid "You have {count} take."
+msgid_plural "You have {count} takes."
+msgstr[0] "Du hast {count} Aufnahme."
+msgstr[1] ""
 """
 
 
@@ -92,11 +133,12 @@ def sample_catalog(tmp_path, monkeypatch):
 
 
 def test_the_catalog_check_names_each_kind_of_gap(sample_catalog):
-    messages = ["Start", "You recorded {count} clips.", "Skip", "Record the room", "Withdraw"]
+    messages = ["Start", "You recorded {count} clips.", "Skip", "Record the room", "Withdraw", "You have {count} take."]
     assert catalog_problems("de", messages) == [
         "de: fuzzy (to be checked) 'Record the room'",
         "de: not translated 'Skip'",
         "de: missing 'Withdraw'",
+        "de: not translated 'You have {count} take.'",  # one plural form of two is missing
         "de: the placeholders of 'You recorded {count} clips.' differ in 'Du hast {anzahl} Aufnahmen gemacht.'",
         "de: no longer used 'An old message' (run pybabel update)",
     ]
@@ -195,3 +237,12 @@ def test_the_page_check_finds_texts_never_marked_and_only_them(monkeypatch):
     assert "⟦Welcome⟧" in texts and "⟦e.g. {code}⟧".replace("{code}", "K7QM-2XPA-9DHT") in texts
     assert "⟦1 of 2⟧" in texts  # placeholders are kept and filled
     assert unmarked_texts(at, is_data=lambda text: text == "hey jarvis") == ["Forgotten to mark", "Not marked either"]
+
+
+def test_german_counts_in_its_own_plural_forms():
+    from speechrec import i18n as module
+
+    german = module.translations("de")
+    singular, plural = "You recorded {count} clip for this dataset.", "You recorded {count} clips for this dataset."
+    assert german.ngettext(singular, plural, 1).format(count=1) == "Du hast 1 Aufnahme für diesen Datensatz gemacht."
+    assert german.ngettext(singular, plural, 3).format(count=3) == "Du hast 3 Aufnahmen für diesen Datensatz gemacht."

@@ -428,12 +428,18 @@ def at_revision(database_url: str, revision: str) -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings):
+def upgraded_from(settings, revision: str) -> tuple[dict[str, list[tuple]], ClipStore]:
+    """The round-one rows in a database at ``revision`` (as read there), and a store opened on it
+    (which upgrades it to the head)."""
     make_round_one(settings.database_url)
-    at_revision(settings.database_url, "0006")
-    assert revision_of(settings.database_url) == ("0006", "6")
+    at_revision(settings.database_url, revision)
+    assert revision_of(settings.database_url) == (revision, str(int(revision)))
     before = read_all(settings.database_url)
-    store = ClipStore(settings)
+    return before, ClipStore(settings)
+
+
+def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings):
+    before, store = upgraded_from(settings, "0006")
     try:
         assert revision_of(settings.database_url)[0] == HEAD_REVISION
         assert read_all(settings.database_url) == {
@@ -452,19 +458,8 @@ def test_revision_0007_adds_an_empty_withdrawn_list_and_keeps_every_row(settings
 # ---- revision 0008: a version per clip for compare-and-set review (issue 12) -----------------------------
 
 
-def upgraded_from(settings, revision: str) -> tuple[ClipStore, dict[str, list[tuple]]]:
-    """The round-one rows at ``revision`` (the previous schema), then opened (so upgraded) by a
-    ClipStore; the store and the rows as they were before the upgrade."""
-    make_round_one(settings.database_url)
-    at_revision(settings.database_url, revision)
-    before = read_all(settings.database_url)
-    store = ClipStore(settings)
-    assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
-    return store, before
-
-
 def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(settings):
-    store, before = upgraded_from(settings, "0007")
+    before, store = upgraded_from(settings, "0007")
     try:
         assert read_all(settings.database_url)["clips"] == before["clips"]
         engine = sqlalchemy.create_engine(settings.database_url)
@@ -484,12 +479,34 @@ def test_revision_0008_gives_every_old_clip_version_0_and_decisions_check_it(set
         store.close()
 
 
+# ---- revision 0009: sign-in failures kept in the store (issue 12) ----------------------------------------
+
+
+def test_revision_0009_adds_an_empty_sign_in_throttle_and_keeps_every_row(settings):
+    before, store = upgraded_from(settings, "0008")
+    try:
+        assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
+        after = read_all(settings.database_url)
+        assert after["clips"] == before["clips"] and after["speakers"] == before["speakers"]
+        assert [row for row in after["speechrec_meta"] if row[0] != "schema_version"] == [
+            row for row in before["speechrec_meta"] if row[0] != "schema_version"
+        ]
+        assert store.sign_in_wait_s(["all"]) == 0.0  # no failures counted before the upgrade
+        assert store.claim_sign_in(["all"]) == 0.0
+        assert store.sign_in_wait_s(["all"]) > 0  # the upgraded store counts them
+        assert len(store.clips()) == 60 and store.clip(f"{4:032x}").version == 0
+        assert schema_differences(settings.database_url) == []
+    finally:
+        store.close()
+
+
 # ---- revision 0010: the audio fingerprint and the model check's doubt per clip (issue 13) ----------------
 
 
 def test_revision_0010_keeps_every_row_leaves_fingerprints_to_the_import_and_starts_without_doubt(settings):
-    store, before = upgraded_from(settings, "0008")
+    before, store = upgraded_from(settings, "0009")
     try:
+        assert revision_of(settings.database_url) == (HEAD_REVISION, str(SCHEMA_VERSION))
         assert read_all(settings.database_url)["clips"] == before["clips"]
         assert read_all(settings.database_url)["speakers"] == before["speakers"]
         assert schema_differences(settings.database_url) == []

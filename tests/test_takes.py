@@ -448,6 +448,14 @@ def test_a_variation_the_campaign_does_not_ask_for_is_refused(store, fields):
     assert store.clips().empty
 
 
+@pytest.mark.parametrize("word", ["hey", "cat", NOISE_KEYWORD], ids=["near_miss", "filler", "room_noise"])
+def test_a_variation_of_a_word_that_is_no_keyword_is_refused(store, fields, word):
+    campaign = replace(VARIED, filler_words=("cat",))  # README: these are recorded in no variation
+    with pytest.raises(ValueError, match=f"variation 'soft' asked for '{word}', which is no keyword"):
+        keep_take(store, campaign, room(1.0), RATE, keyword=word, variation="soft", **fields)
+    assert store.clips().empty
+
+
 def test_volunteer_progress_follows_the_schedule_by_variation(store, fields):
     schedule = build_schedule(VARIED, fields["speaker_id"])
     take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
@@ -462,7 +470,15 @@ def fill(store: ClipStore, speaker_id: str, words: list[str]) -> None:
     take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])
     quality = assess_take(take, RATE)
     for word in words:
-        store.add_clip(take, RATE, quality, keyword=getattr(word, "word", word), speaker_id=speaker_id, session_id="s", source="webrtc")
+        store.add_clip(
+            take,
+            RATE,
+            quality,
+            keyword=getattr(word, "word", word),
+            speaker_id=speaker_id,
+            session_id="s",
+            source="webrtc",
+        )
 
 
 def test_another_round_is_offered_after_the_first_and_a_reload_continues_it(store, speaker_id):
@@ -488,3 +504,24 @@ def test_skipped_prompts_and_a_skipped_room_step_move_the_volunteer_on(store, sp
     assert everything.progress.finished and everything.needs_noise
     skipped_room = volunteer_progress(store, CAMPAIGN, speaker_id, skipped={**Counter(schedule), NOISE_KEYWORD: 1})
     assert not skipped_room.needs_noise
+
+
+# ---- the volunteer's language --------------------------------------------------------------------
+
+
+def test_refused_takes_are_said_in_the_language_of_translate(store, fields):
+    from speechrec.i18n import translator
+
+    german = translator("de")
+    quiet = np.concatenate([room(0.4), spoken(level_dbfs=-60.0), room(0.6, seed=1)])
+    verdict = keep_take(store, CAMPAIGN, quiet, RATE, keyword="yes", translate=german, **fields)
+    assert not verdict.stored and verdict.problems[0].startswith("zu leise: sprich lauter")
+    unreadable = keep_upload(store, CAMPAIGN, b"not audio at all", keyword="yes", translate=german, **fields)
+    assert unreadable.problems == (
+        "die Aufnahme: lässt sich nicht lesen: sie ist beschädigt oder keine Audiodatei; bitte nimm noch einmal auf",
+    )
+    silence = keep_upload(store, CAMPAIGN, wav_bytes(room(2.0)), keyword="yes", translate=german, **fields)
+    assert silence.problems == (
+        "es war kein Wort zu hören: prüfe, ob das richtige Mikrofon an ist, und sag dann das Wort",
+    )
+    assert store.clips().empty

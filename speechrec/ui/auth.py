@@ -1,19 +1,21 @@
 """Organizer sign-in for the pages: the password from secrets (or generated), or Streamlit's own
 OIDC login (st.login) for the e-mails in ``[organizer] emails`` when ``[auth]`` is configured;
 a form, a gate, sign-out. A password sign-in is kept for ORGANIZER_SESSION_S in a cookie holding
-a signed token (never the password), so a reload or a bookmarked organizer page stays signed in."""
+a signed token (never the password), so a reload or a bookmarked organizer page stays signed in.
+Wrong passwords are throttled in the store, per client network and for everyone (speechrec.auth)."""
 
 from __future__ import annotations
 
 import logging
-import time
+import math
+from datetime import UTC, datetime
+from time import sleep
 
 import streamlit as st
 
 from speechrec.auth import (
     ORGANIZER_SESSION_S,
     check_password,
-    failure_delay_s,
     generated_password,
     is_organizer_email,
     is_verified_email,
@@ -21,8 +23,10 @@ from speechrec.auth import (
     organizer_session_token,
     organizer_session_valid,
     session_key,
+    sign_in_buckets,
 )
-from speechrec.errors import cannot_write
+from speechrec.errors import SpeechrecError, cannot_write
+from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.browser import cookie, delete_cookie, set_cookie
 from speechrec.ui.resources import app_settings, secret
@@ -38,6 +42,10 @@ ORGANIZER_PAGES = {
     "campaign": "pages/campaign.py",
 }
 SESSION_COOKIE = "speechrec_organizer"
+# A wait this short after someone's wrong password is waited out before the check (the page just
+# takes a moment: retyping takes longer anyway); a longer one is told, never slept through, so no
+# script run sits for up to 30 s and the organizer knows when to try again.
+WAITED_OUT_S = 2.0
 
 
 @st.cache_resource(show_spinner=False)
@@ -118,9 +126,42 @@ def reviewer_name() -> str:
     return str(st.user.get("email"))
 
 
-def sign_in_ui() -> None:
-    """The organizer sign-in: OIDC login when configured, and the password form; wrong passwords
-    get a plain message and a growing delay."""
+def client_address() -> str | None:
+    """The browser's address as Streamlit sees it (``st.context.ip_address``: the connection's
+    peer, or X-Forwarded-For from a proxy that uvicorn trusts, FORWARDED_ALLOW_IPS); None on
+    localhost. Anything that is not an address (AppTest gives a mock) is None too, via
+    ``speechrec.auth.client_network``."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) else None
+
+
+def utc_now() -> datetime:
+    """The time sign-in waits are counted in (a function, so tests can move it)."""
+    return datetime.now(UTC)
+
+
+def seconds_text(wait_s: float) -> str:
+    """A wait as the organizer reads it: whole seconds, rounded up ("1 second", "8 seconds")."""
+    seconds = max(1, math.ceil(wait_s))
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def claim_sign_in_ui(store: ClipStore, buckets: tuple[str, ...]) -> float:
+    """``store.claim_sign_in`` for this check; a wait up to WAITED_OUT_S is slept, then asked again.
+    Returns the seconds still to wait (0.0: the password is checked now, counted as wrong until
+    ``store.sign_in_succeeded``)."""
+    wait_s = store.claim_sign_in(buckets, now=utc_now())
+    if 0 < wait_s <= WAITED_OUT_S:
+        sleep(wait_s)  # this session's script thread only: other sessions run on
+        wait_s = store.claim_sign_in(buckets, now=utc_now())
+    return wait_s
+
+
+def sign_in_ui(store: ClipStore) -> None:
+    """The organizer sign-in: OIDC login when configured, and the password form. A wrong password
+    gets a plain message; the next check from this network (or, after many, from anywhere) waits
+    longer each time, counted in ``store`` so that a new browser session or another replica
+    waits as long (``speechrec.auth``); a long wait is told in seconds, not slept."""
     if oidc_organizers():
         if st.user.get("is_logged_in") and not is_verified_email(st.user):
             st.error(
@@ -141,23 +182,41 @@ def sign_in_ui() -> None:
         submitted = st.form_submit_button("Sign in")
     if not submitted:
         return
-    time.sleep(failure_delay_s(st.session_state[state.SIGN_IN_FAILURES]))
+    if not candidate:
+        st.error("Type the organizer password, then press Sign in.")
+        return
     try:
-        accepted = bool(candidate) and check_password(candidate, organizer_password())
-    except (OSError, ValueError) as error:  # the password file cannot be kept, or the hash is malformed
-        message = f"Organizer sign-in is not possible: {cannot_write(error) if isinstance(error, OSError) else error}"
+        password = organizer_password()
+        buckets = sign_in_buckets(client_address(), organizer_session_key(password))
+        wait_s = claim_sign_in_ui(store, buckets)
+        if wait_s > 0:
+            st.error(
+                f"Too many wrong passwords were tried. The password was not checked: wait {seconds_text(wait_s)}, "
+                "then sign in again."
+            )
+            return
+        accepted = check_password(candidate, password)
+        if accepted:
+            store.sign_in_succeeded(buckets, now=utc_now())
+        else:
+            wait_s = store.sign_in_wait_s(buckets, now=utc_now())
+    except (OSError, SpeechrecError, ValueError) as error:
+        # The password file cannot be kept, the hash is malformed, or the store cannot count tries.
+        reason = cannot_write(error) if isinstance(error, OSError) and not isinstance(error, SpeechrecError) else error
+        message = f"Organizer sign-in is not possible: {reason}"
         LOGGER.error("%s", message)
         st.error(plain(message))
         return
     if accepted:
         st.session_state[state.ORGANIZER] = True
-        st.session_state[state.SIGN_IN_FAILURES] = 0
-        token = organizer_session_token(organizer_session_key(organizer_password()))
+        token = organizer_session_token(organizer_session_key(password))
         st.session_state[state.ORGANIZER_TOKEN] = token
         set_cookie(SESSION_COOKIE, token, ORGANIZER_SESSION_S)
         go_where_the_organizer_was_going()
-    st.session_state[state.SIGN_IN_FAILURES] += 1
-    st.error("Wrong password.")
+    if wait_s > WAITED_OUT_S:
+        st.error(f"Wrong password. The next one can be checked in {seconds_text(wait_s)}.")
+    else:
+        st.error("Wrong password.")
 
 
 def go_where_the_organizer_was_going() -> None:

@@ -15,6 +15,7 @@ import queue
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import streamlit as st
@@ -25,9 +26,11 @@ from speechrec import audio
 from speechrec.capture import CaptureResult, SpeechCapture
 from speechrec.decode import frames_to_mono
 from speechrec.errors import SettingsError
+from speechrec.i18n import N_
 from speechrec.microphone import RAW_AUDIO
 from speechrec.takes import describe_level
 from speechrec.ui import state
+from speechrec.ui.language import _
 from speechrec.ui.resources import secret
 from speechrec.ui.volunteer import choose_simple_recorder
 
@@ -46,14 +49,18 @@ NO_AUDIO_TIMEOUT_S = 3.0
 # Streamlit-webrtc's own TURN credential variables (Twilio, Cloudflare, Hugging Face).
 TURN_CREDENTIAL_VARIABLES = ("TWILIO_ACCOUNT_SID", "CLOUDFLARE_TURN_KEY_ID", "HF_TOKEN")
 METER_FLOOR_DBFS = -70.0
-# The component's own texts that a volunteer may see, in plain words.
-TRANSLATIONS: Translations = {
-    "start": "Start",
-    "stop": "Stop",
-    "media_api_not_available": "This browser does not let the page use a microphone.",
-    "device_ask_permission": "Please allow the microphone when your browser asks.",
-    "device_not_available": "No microphone was found. Plug one in, or use the simple recorder below.",
-    "device_access_denied": "The microphone is blocked for this site: allow it in the site settings, then reload.",
+# The component's own texts that a volunteer may see, in plain words (translated when shown).
+TRANSLATIONS: dict[str, str] = {
+    "start": N_("Start"),
+    "stop": N_("Stop"),
+    "media_api_not_available": N_("This browser does not let the page use a microphone."),
+    "device_ask_permission": N_("Please allow the microphone when your browser asks."),
+    "device_not_available": N_("No microphone was found. Plug one in, or use the simple recorder below."),
+    "device_access_denied": N_("The microphone is blocked for this site: allow it in the site settings, then reload."),
+    "select_device": N_("Choose a microphone"),
+    "select_microphone": N_("Microphone"),
+    "mute_microphone": N_("Mute the microphone"),
+    "unmute_microphone": N_("Unmute the microphone"),
 }
 LOGGER = logging.getLogger(__name__)
 
@@ -91,7 +98,7 @@ def recorder_ui() -> WebRtcStreamerContext:
         audio_receiver_size=RECEIVER_FRAMES,
         rtc_configuration={"iceServers": ice_servers()},
         media_stream_constraints={"video": False, "audio": RAW_AUDIO},
-        translations=TRANSLATIONS,
+        translations=cast(Translations, {name: _(text) for name, text in TRANSLATIONS.items()}),
     )
 
 
@@ -128,7 +135,7 @@ def listen_ui(
     if live.started_at is not None and live.last_audio_at is None:  # the component gave up connecting
         _give_up("the connection ended before any audio arrived")
     st.session_state[state.LIVE] = LiveState()
-    st.caption("Press START and allow the microphone. STOP pauses.")
+    st.caption(_("Press START and allow the microphone. STOP pauses."))
 
 
 def _give_up(reason: str) -> None:
@@ -142,13 +149,15 @@ def _give_up(reason: str) -> None:
 def fallback_ui() -> None:
     """In place of the live recorder once it failed: why, in plain words, and the way on."""
     st.warning(
-        "The live recorder cannot reach the app from your network: no sound arrived within a few seconds. "
-        "The simple recorder works on every network: you press it, say the word, and press stop."
+        _(
+            "The live recorder cannot reach the app from your network: no sound arrived within a few seconds. "
+            "The simple recorder works on every network: you press it, say the word, and press stop."
+        )
     )
-    if st.button("Use the simple recorder", type="primary", icon="🎙️"):
+    if st.button(_("Use the simple recorder"), type="primary", icon="🎙️"):
         choose_simple_recorder(True)
         st.rerun()
-    if st.button("Try the live recorder again"):
+    if st.button(_("Try the live recorder again")):
         st.session_state[state.LIVE_FAILED] = False
         st.rerun()
 
@@ -178,7 +187,7 @@ def _poll_ui(
         _give_up(f"audio stopped for {NO_AUDIO_TIMEOUT_S:g} s")
     if not frames:
         if live.capture is None:  # never claim to listen before audio flows
-            st.caption("Connecting to your microphone…")
+            st.caption(_("Connecting to your microphone…"))
         return
     samples, live.next_pts, lost = frames_to_mono(frames, live.next_pts)
     live.lost_samples += lost
@@ -189,12 +198,13 @@ def _poll_ui(
         live.capture = new_capture(frames[0].sample_rate)
     if now < live.paused_until:
         live.capture.restart()
-        st.caption("⏸️ Paused while your take plays.")
+        st.caption("⏸️ " + _("Paused while your take plays."))
         return
     results = live.capture.feed(samples)
     level = float(np.max(audio.frame_levels_dbfs(samples, live.capture.sample_rate))) if len(samples) else -120.0
     fraction = min(1.0, max(0.0, (level - METER_FLOOR_DBFS) / -METER_FLOOR_DBFS))
-    status = "🔴 recording" if live.capture.speaking else "🎙️ listening…"
-    st.progress(fraction, text=f"{meter_label}: {describe_level(level)} · {status}" if meter_label else status)
+    status = "🔴 " + _("recording") if live.capture.speaking else "🎙️ " + _("listening…")
+    meter = f"{meter_label}: {_(describe_level(level))} · {status}"
+    st.progress(fraction, text=meter if meter_label else status)
     for result in results:
         on_result(result)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from speechrec.store import ClipStore
 from speechrec.ui import state
+from speechrec.ui.language import _
 from speechrec.ui.text import plain
 from speechrec.ui.volunteer import forget_volunteer
 from speechrec.withdrawal import withdraw_speaker
@@ -15,11 +16,17 @@ def find_speaker_ui(store: ClipStore, code: str) -> str | None:
     """The speaker id with this participant code, or None after a clear message on the page."""
     try:
         found = store.find_speaker(code)
-    except (TypeError, ValueError) as error:
-        st.error(plain(error))
+    except (TypeError, ValueError):
+        # The code as typed, between the language's own quotation marks (no repr(): its ASCII quotes
+        # mixed with the translation's, and it doubled a typed backslash).
+        malformed = _(
+            "The participant code “{code}” is not valid: it has 12 letters and digits, like “K7QM-2XPA-9DHT”; "
+            "check it for typos."
+        )
+        st.error(plain(malformed.format(code=code)))
         return None
     if found is None:
-        st.error("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT.")
+        st.error(_("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT."))
     return found
 
 

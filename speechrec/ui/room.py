@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from speechrec.microphone import RAW_AUDIO, is_raw
+from speechrec.ui.language import _
 
 _JS = """
 const RAW = Object.assign({ channelCount: 1 }, __RAW__);
@@ -60,7 +61,7 @@ export default function (component) {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: RAW, video: false });
     } catch (error) {
-      status.textContent = "The microphone could not be opened: allow it for this site, then press the button again.";
+      status.textContent = data.texts.blocked;
       button.disabled = false;
       return;
     }
@@ -75,7 +76,7 @@ export default function (component) {
     const started = performance.now();
     const tick = () => {
       const left = Math.max(0, Math.ceil(seconds - (performance.now() - started) / 1000));
-      status.textContent = "Recording the room… " + left + " s left. Please stay quiet.";
+      status.textContent = data.texts.left.replace("{seconds}", left);
     };
     tick();
     const timer = setInterval(tick, 250);
@@ -95,7 +96,7 @@ export default function (component) {
       if (collected >= needed) {
         const settings = track.getSettings();
         stop();
-        status.textContent = "Checking the recording…";
+        status.textContent = data.texts.checking;
         setTriggerValue("recording", { wav: wavBase64(chunks, collected, context.sampleRate), settings: settings });
       }
     };
@@ -126,9 +127,18 @@ class RoomRecording:
 
 def room_recorder_ui(duration_s: float, key: str) -> RoomRecording | None:
     """The record button with its countdown; the recording in the run right after it finished, else None."""
+    texts = {
+        "blocked": _("The microphone could not be opened: allow it for this site, then press the button again."),
+        "left": _("Recording the room… {seconds} s left. Please stay quiet."),
+        "checking": _("Checking the recording…"),
+    }
     result = _component(
         key=key,
-        data={"duration_s": duration_s, "label": f"🎙️ Record the room ({duration_s:g} s)"},
+        data={
+            "duration_s": duration_s,
+            "label": "🎙️ " + _("Record the room ({seconds} s)").format(seconds=f"{duration_s:g}"),
+            "texts": texts,
+        },
         on_recording_change=lambda: None,
     )
     value = getattr(result, "recording", None)

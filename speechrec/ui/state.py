@@ -29,12 +29,12 @@ COOKIES = "cookies"  # {name: {"value", "max_age_s"} or None to delete}: what th
 BROWSER = "browser"  # what the browser said about its microphone (speechrec.microphone.BrowserReport), or None
 ORGANIZER = "organizer"  # True once an organizer signed in in this browser session
 ORGANIZER_TOKEN = "organizer_token"  # the signed token this session's sign-in holds (and its cookie), or None
-SIGN_IN_FAILURES = "sign_in_failures"  # wrong passwords in a row (each makes the next check wait longer)
 REVIEW_DONE = "review_done"  # clip ids decided or skipped in this review session (not shown again)
 LAST_DECISION = "last_decision"  # (clip id, ReviewState before the decision) for undo, or None
 REVIEW_SEEN = "review_seen"  # (clip id, ReviewState as shown) to notice another organizer's decision
 PREPARED_EXPORT = "prepared_export"  # (zip path, download name, ExportOptions, UTC build time), or None
 LANGUAGE = "language"  # the volunteer pages' language (a code the campaign offers), None until negotiated
+PAGE_LANGUAGE = "page_language"  # the language this run's page speaks (ui.language.show_in), None: English
 MODEL_CHECK_RUNNING = "model_check_running"  # this session saw a background model check running
 LIVE = "live"  # the live capture (speechrec.ui.live.LiveState): the one larger value, a few seconds of audio
 
@@ -61,12 +61,12 @@ def ensure_defaults() -> None:
         BROWSER: None,
         LIVE: None,
         LANGUAGE: None,
+        PAGE_LANGUAGE: None,
         ORGANIZER: False,
         ORGANIZER_TOKEN: None,
         REVIEW_DONE: [],
         LAST_DECISION: None,
         REVIEW_SEEN: None,
-        SIGN_IN_FAILURES: 0,
         PREPARED_EXPORT: None,
         MODEL_CHECK_RUNNING: False,
     }

@@ -13,10 +13,12 @@ from urllib.parse import urlsplit, urlunsplit
 import streamlit as st
 
 from speechrec.errors import StoreError
+from speechrec.i18n import N_
 from speechrec.participant_codes import format_participant_code, normalize_participant_code
 from speechrec.store import ClipStore
 from speechrec.ui import state
 from speechrec.ui.browser import cookie, delete_cookie, set_cookie
+from speechrec.ui.language import _
 
 CODE_PARAMETER = "code"
 CODE_COOKIE = "speechrec_code"
@@ -26,11 +28,12 @@ SIMPLE_TOGGLE = "simple_recorder_toggle"  # the toggle's widget key (session sta
 VOLUNTEER_COOKIE_S = 365 * 24 * 3600
 CODE_EXAMPLE = "K7QM-2XPA-9DHT"
 VOLUNTEER_PAGE_PATHS = ("welcome", "record")  # the url paths of the volunteer pages, under the app's address
-LINK_CODE_MALFORMED = (
-    f"The participant code in this link is not valid (codes have 12 letters and digits, like {CODE_EXAMPLE}). "
+# Why the link's code found nobody (kept in state.LINK_PROBLEM, translated where it is shown).
+LINK_CODE_MALFORMED = N_(
+    "The participant code in this link is not valid (codes have 12 letters and digits, like K7QM-2XPA-9DHT). "
     "Check the link, or type your code under *Took part before?* below."
 )
-LINK_CODE_UNKNOWN = (
+LINK_CODE_UNKNOWN = N_(
     "No participant has the code in this link. Check the link, or type your code under *Took part before?* "
     "below. If you are new, read on and agree to get your own code."
 )
@@ -142,7 +145,7 @@ def simple_recorder_toggle_ui() -> None:
     """The switch between the live and the simple recorder (the choice is kept across reloads)."""
     st.session_state[SIMPLE_TOGGLE] = st.session_state[state.SIMPLE_RECORDER]
     st.toggle(
-        "Use the simple recorder (if the live one does not work on your network)",
+        _("Use the simple recorder (if the live one does not work on your network)"),
         key=SIMPLE_TOGGLE,
         on_change=lambda: choose_simple_recorder(st.session_state[SIMPLE_TOGGLE]),
     )
@@ -154,8 +157,9 @@ def not_me_ui() -> None:
     if not st.session_state[state.NOT_ME]:
         return
     code_column, button_column = st.columns([3, 2], vertical_alignment="center")
-    code_column.caption(f"Continuing as participant {st.session_state[state.PARTICIPANT_CODE]}.")
-    if button_column.button("Not you? Start anew"):
+    code = st.session_state[state.PARTICIPANT_CODE]
+    code_column.caption(_("Continuing as participant {code}.").format(code=code))
+    if button_column.button(_("Not you? Start anew")):
         forget_volunteer()
         st.switch_page("pages/welcome.py")
 
@@ -176,5 +180,5 @@ def participant_code_ui(code: str, intro: str) -> None:
     """The code and the resume link, each with a copy button (st.code), under ``intro`` (Markdown)."""
     st.markdown(intro)
     st.code(code, language=None, wrap_lines=True)
-    st.caption("Your personal link: open it to continue later, on this device or another.")
+    st.caption(_("Your personal link: open it to continue later, on this device or another."))
     st.code(resume_link(st.context.url, code), language=None, wrap_lines=True)

@@ -18,7 +18,7 @@ from alembic import op
 from speechrec.migrations import set_schema_version
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
