@@ -9,11 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from signals import load_word
+from signals import load_word, make_take
 
 from speechrec.auth import generated_password
 from speechrec.campaign import Campaign
 from speechrec.config import load_settings
+from speechrec.decode import encode_flac
 from speechrec.export import prepare_export
 from speechrec.importer import import_folder
 from speechrec.quality import assess_take
@@ -37,7 +38,9 @@ def fill_store(data: Path, tmp_path: Path) -> ClipStore:
     store.add_clip(samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
                    source="webrtc")  # fmt: skip
     (tmp_path / "upload" / "yes").mkdir(parents=True)
-    (tmp_path / "upload" / "yes" / "0123abcd_nohash_0.flac").write_bytes(store.read_flac(store.clips()["audio_key"][0]))
+    # Another take to import: the stored one's own audio would be recognised as a copy and not imported.
+    other = make_take(sample_rate=rate, word="yes", seed=1)
+    (tmp_path / "upload" / "yes" / "0123abcd_nohash_0.flac").write_bytes(encode_flac(other, rate))
     assert import_folder(store, tmp_path / "upload", CAMPAIGN, workers=1).imported == 1
     prepare_export(store, CAMPAIGN, data / "exports")
     generated_password(data)
