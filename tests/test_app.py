@@ -1336,9 +1336,12 @@ def test_review_shows_a_clip_without_audio_and_lets_the_organizer_reject_or_skip
     assert "The audio of this clip is missing or unreadable" in shown(at.error[0].value)
     assert not at.get("audio")
     assert next(item for item in at.selectbox if item.label == "Reason").value == "audio missing"
+    accept = button(at, "Accept")
+    assert accept.disabled and "no audio to accept" in accept.help  # nothing to hear, nothing to accept
     button(at, "Reject").click().run()
     assert not at.exception
     assert (store.clip(ids[2]).status, store.clip(ids[2]).reason) == ("rejected", "audio missing")
+    assert not button(at, "Accept").disabled  # the next clip has its audio
     assert shown(at.markdown[0].value) == "## no" and not at.error
     (tmp_path / "data" / "audio" / store.clip(ids[1]).audio_key).unlink()
     at.run()
