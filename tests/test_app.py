@@ -1144,10 +1144,15 @@ def test_pages_read_no_whole_table(monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["environment", "secrets"])
-def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog, where):
+@pytest.mark.parametrize("kind", ["https", "s3_secret_with_slash"])
+def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog, request, where, kind):
     from backends import free_port
 
-    url = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio"
+    if kind == "https":
+        url, start = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio", "https://***@127.0.0.1:"
+    else:  # s3fs takes "AKIAKEY:hunter22" for the bucket name, and boto quotes it
+        bucket = request.getfixturevalue("s3_environment").create_bucket()
+        url, start = f"s3://AKIAKEY:hunter22-Secret/sk@{bucket}/audio", "s3://***@"
     at = AppTest.from_file(str(APP), default_timeout=60)
     if where == "environment":
         monkeypatch.setenv("SPEECHREC_STORAGE_URL", url)
@@ -1155,7 +1160,7 @@ def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog
         at.secrets["storage"] = {"audio_url": url}
     at.run()
     assert not at.exception
-    assert shown(at.error[0].value).startswith("speechrec cannot start: audio storage 'https://***@127.0.0.1:")
+    assert shown(at.error[0].value).startswith(f"speechrec cannot start: audio storage '{start}")
     page = " ".join(element.value for element in [*at.error, *at.warning, *at.markdown, *at.caption])
     assert "hunter22" not in page
     assert "speechrec cannot start" in caplog.text and "hunter22" not in caplog.text
