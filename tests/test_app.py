@@ -1237,7 +1237,13 @@ def test_the_campaign_title_is_shown_as_text(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://user:hunter22@host:port/speech", "not a url", "postgresql+psycopg://user:hunter22@[::1/speech"],
+    [
+        "postgresql://user:hunter22@host:port/speech",
+        "not a url",
+        "postgresql+psycopg://user:hunter22@[::1/speech",
+        "host=127.0.0.1 port=1 password=hunter22",
+        "host=127.0.0.1 user=u password='hunter22 x'",
+    ],
 )
 def test_a_malformed_database_url_without_an_organizer_password_stops_every_page_with_one_message(
     monkeypatch, caplog, url
@@ -1250,7 +1256,8 @@ def test_a_malformed_database_url_without_an_organizer_password_stops_every_page
         at.run()
         assert not at.exception
         assert len(at.error) == 1
-        assert shown(at.error[0].value).startswith("speechrec cannot start: database URL starting ")
+        assert shown(at.error[0].value).startswith("speechrec cannot start: ")
+        assert "not a SQLAlchemy URL" in shown(at.error[0].value)
         assert "hunter22" not in at.error[0].value
     assert caplog.text.count("speechrec cannot start") == 2 and "hunter22" not in caplog.text
 
@@ -1325,6 +1332,21 @@ def test_after_a_withdrawal_the_stats_page_no_longer_offers_a_zip_that_held_the_
 
 
 # ---- a clip whose audio is missing ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("form", ["{data}/audX", "file://localhost{data}/audX", "local://{data}/audX"])
+def test_a_mistyped_storage_url_for_a_store_with_clips_stops_the_app_and_makes_no_folder(monkeypatch, tmp_path, form):
+    reviewed_store(["yes"])
+    data = (tmp_path / "data").as_posix()
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", f"sqlite:///{data}/speechrec.sqlite3")
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", form.format(data=data))
+    st.cache_resource.clear()
+    at = run_app()
+    assert not at.exception
+    message = shown(at.error[0].value)
+    assert message.startswith(f"speechrec cannot start: the audio folder '{data}/audX' does not exist; check the storage URL")
+    assert "[storage] audio_url" in message
+    assert not (tmp_path / "data" / "audX").exists() and not (REPO / "localhost").exists()
 
 
 @pytest.mark.parametrize("damage", ["deleted", "garbled"])

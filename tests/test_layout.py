@@ -17,7 +17,7 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["private"],
     ["errors", "parallel", "participant_codes"],
-    ["i18n"],
+    ["i18n", "locations"],
     ["speechrec", "audio", "auth", "campaign", "config", "microphone", "storage", "features", "background"],
     ["decode", "quality", "capture", "prompts", "near_misses", "cut", "fingerprint"],
     ["records", "jobs", "review"],
@@ -50,6 +50,7 @@ PLAIN = [
     "fingerprint",
     "i18n",
     "jobs",
+    "locations",
     "near_misses",
     "microphone",
     "participant_codes",
