@@ -3,19 +3,22 @@
 import streamlit as st
 
 from speechrec.campaign import (
+    Variation,
+    campaign_warnings,
     format_near_misses,
     format_variations,
     parse_near_misses,
     parse_variations,
     parse_word_list,
     revise_campaign,
+    texts_to_edit,
     translation_from_text,
 )
 from speechrec.errors import SpeechrecError
 from speechrec.near_misses import propose_for_campaign
 from speechrec.ui import state
 from speechrec.ui.auth import require_organizer
-from speechrec.ui.campaign_languages import languages_ui, translations_ui
+from speechrec.ui.campaign_languages import language_label, languages_ui, translations_ui
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.text import plain
 
@@ -27,6 +30,8 @@ if store.saved_campaign() is None:
     st.caption("In force: the campaign file. Once you save here, the campaign lives in the database for every app.")
 else:
     st.caption("In force: the campaign saved here (the campaign file is no longer read).")
+for warning in campaign_warnings(campaign):
+    st.warning(warning, icon="⚠️")
 
 KEYWORDS, FILLER_WORDS, NEAR_MISSES = "campaign_keywords", "campaign_filler_words", "campaign_near_misses"
 # These fields have keys: the proposal below writes into the near-miss field before it is drawn.
@@ -55,9 +60,16 @@ def propose_near_misses_ui() -> None:
 
 
 languages = languages_ui(campaign)
+texts = texts_to_edit(campaign, languages)  # each language's texts, wherever it moved: none is lost
+own = texts[languages[0]]
+if languages[0] not in campaign.languages:
+    st.info(
+        f"{language_label(languages[0])} is new to this campaign: type its texts in the main fields below. "
+        "The texts of the other languages are kept under their own headings."
+    )
 with st.form("campaign"):
-    title = st.text_input("Title", campaign.title)
-    description = st.text_area("Description (shown on the welcome page)", campaign.description)
+    title = st.text_input("Title", own.title)
+    description = st.text_area("Description (shown on the welcome page)", own.description)
     keywords = st.text_area("Keywords to collect (one per line or comma-separated)", key=KEYWORDS)
     filler_words = st.text_area(
         "Filler words, recorded once each for an \\_unknown\\_ class (optional)", key=FILLER_WORDS
@@ -71,7 +83,7 @@ with st.form("campaign"):
     variations = st.text_area(
         "Variations of the keywords' takes: one per line as `name: instruction shown above the word`, "
         "e.g. `soft: Say it softly, as if someone sleeps nearby.` (optional)",
-        format_variations(campaign.variations),
+        format_variations(tuple(Variation(item.name, own.instructions[item.name]) for item in campaign.variations)),
     )
     takes_column, rounds_column, target_column = st.columns(3)
     takes = takes_column.number_input("Takes per keyword", 1, 100, campaign.takes_per_keyword)
@@ -88,11 +100,11 @@ with st.form("campaign"):
     )
     consent_text = st.text_area(
         f"Consent text (version {campaign.consent_version}; changing it asks every volunteer to agree again)",
-        campaign.consent_text,
+        own.consent_text,
         height=200,
     )
     licence = st.text_input("Licence of the dataset", campaign.licence)
-    translated = translations_ui(campaign, languages[1:])
+    translated = translations_ui(texts, languages[1:])
     saved = st.form_submit_button("Save", type="primary")
 
 if saved:
@@ -112,7 +124,7 @@ if saved:
             "consent_text": consent_text,
             "licence": licence,
             "languages": languages,
-            "translations": {language: translation_from_text(*texts) for language, texts in translated.items()},
+            "translations": {language: translation_from_text(*given) for language, given in translated.items()},
         }
         revised = revise_campaign(campaign, changes)
         store.save_campaign(revised)
@@ -120,6 +132,9 @@ if saved:
         st.error(plain(f"Not saved: {error}"))
     else:
         message = "Saved."
+        removed = [language_label(language) for language in campaign.languages if language not in revised.languages]
+        if removed:
+            message += f" No longer offered, with their texts: {', '.join(removed)}."
         if revised.consent_version != campaign.consent_version:
             message += f" The consent text is now version {revised.consent_version}: volunteers will be asked again."
         state.leave_notice("success", message)

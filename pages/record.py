@@ -162,7 +162,7 @@ elif volunteer.needs_noise:
     room = room_recorder_ui(campaign.background_noise_s, key=f"room-{attempt}")
     if room is not None:
         uploaded_ui(room.wav, NOISE_KEYWORD, raw=room.raw)
-    skip_ui(store, speaker_id, NOISE_KEYWORD, _("Skip this step"))
+    skip_ui(store, speaker_id, NOISE_KEYWORD)
 else:
     state.show_notice()
     st.subheader(_("All done. Thank you!"))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from speechrec.errors import CampaignError
-from speechrec.i18n import SOURCE_LANGUAGE, available_languages, normalize_language
+from speechrec.i18n import SOURCE_LANGUAGE, available_languages, language_name, normalize_language
 
 # A clip's review status: every clip starts pending; organizers accept or reject it.
 STATUSES = ("pending", "accepted", "rejected")
@@ -587,6 +587,56 @@ def translation_from_text(title: str, description: str, consent_text: str, instr
         description=description,
         instructions={variation.name: variation.instruction for variation in variations},
     )
+
+
+def texts_to_edit(campaign: Campaign, languages: tuple[str, ...]) -> dict[str, CampaignTexts]:
+    """The texts to edit when the campaign is to offer ``languages`` (the first its own): each
+    language keeps the texts it has now, wherever it moves, so choosing another own language or
+    reordering loses none.
+
+    The first language's texts are complete, as its volunteers read them today (``Campaign.texts``:
+    where it gave no title, description or instruction, the former own language's). A further
+    language that was the own one keeps its complete texts; one that was further, its texts as
+    given (empty where the own one is shown). A language the campaign does not offer yet has empty
+    texts, with an empty instruction per variation for the own one: typed by the organizer, never
+    another language's copied under its name. Returns one CampaignTexts per language, in order.
+    """
+    empty = CampaignTexts(consent_text="")
+    edited = {}
+    for position, language in enumerate(languages):
+        if language not in campaign.languages:
+            names = {variation.name: "" for variation in campaign.variations} if position == 0 else {}
+            edited[language] = replace(empty, instructions=names)
+        elif position == 0 or language == campaign.languages[0]:
+            edited[language] = campaign.texts(language)
+        else:
+            edited[language] = campaign.translations.get(language, empty)
+    return edited
+
+
+def campaign_warnings(campaign: Campaign) -> list[str]:
+    """What a valid campaign may still want mending, in plain words for its organizer: a further
+    language without an instruction for a variation shows its volunteers the own language's.
+
+    A warning, not a refusal: like an untranslated title or description (``CampaignTexts``), an
+    instruction falls back to a text the volunteer may not read, but nothing they agree to is at
+    stake; a missing consent text is refused (``_check_languages``), as consent must be read in
+    the volunteer's language. Refusing would also break campaign files that load today.
+    """
+    own = language_name(campaign.languages[0])
+    warnings = []
+    for language in campaign.languages[1:]:
+        given = campaign.translations.get(language, CampaignTexts(consent_text="")).instructions
+        missing = [variation.name for variation in campaign.variations if not given.get(variation.name, "").strip()]
+        if missing:
+            label = f"{language_name(language)} ({language})"
+            several = len(missing) > 1
+            warnings.append(
+                f"{label} has no instruction for the variation{'s' * several} {', '.join(map(repr, missing))}: "
+                f"volunteers reading {language_name(language)} see the {own} one{'s' * several} instead. Add "
+                f"{'them' if several else 'it'} to the variation instructions under Texts in {label}."
+            )
+    return warnings
 
 
 def _colon_lines(text: str, what: str, form: str, example: str) -> list[tuple[str, str]]:

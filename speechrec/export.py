@@ -8,6 +8,7 @@ import io
 import json
 import os
 import re
+import shlex
 import time
 import uuid
 import zipfile
@@ -680,6 +681,7 @@ def _readme(
     kinds = {kind: [word for word in present if word_kind(word, campaign) == kind] for kind in KINDS[:3]}
     missing = [keyword for keyword in campaign.keywords if keyword not in present]
     wanted = ",".join(wanted_words(campaign, words))
+    command_wanted = shlex.quote(wanted)  # one shell argument, whatever spaces or quotes the keywords hold
     return f"""# {campaign.title}
 
 {campaign.description.strip()}
@@ -700,7 +702,7 @@ A keyword-spotting dataset {_LAYOUT_TEXT[options.layout]}, made with speechrec.
 | word | clips | training | validation | testing |
 |---|---|---|---|---|
 {table}
-{_variety_section(campaign)}
+{_variety_section(campaign, words)}
 ## Folders
 
 - Keywords, the words this dataset is for: {_word_list(kinds["keyword"])}{_missing_text(missing)}
@@ -708,7 +710,7 @@ A keyword-spotting dataset {_LAYOUT_TEXT[options.layout]}, made with speechrec.
 - Other words (not in the campaign: imported, or from an earlier campaign): {_word_list(kinds["other"])}
 - `_background_noise_/`: {_background_text(summary, assembled)}
 
-{_TRAINING_TEXT[options.layout].format(wanted=wanted)}
+{_TRAINING_TEXT[options.layout].format(wanted=wanted, command_wanted=command_wanted)}
 
 ## Licence
 
@@ -720,10 +722,15 @@ A keyword-spotting dataset {_LAYOUT_TEXT[options.layout]}, made with speechrec.
 """
 
 
-def _variety_section(campaign: Campaign) -> str:
-    """The README's list of variations (name: instruction) and near-miss folders, '' without either."""
+def _variety_section(campaign: Campaign, words: pd.DataFrame) -> str:
+    """The README's list of the variations (name: instruction) and near-miss folders of the campaign
+    that ``words`` (the zip's clips) hold, '' without either: no folder or variation is named that
+    the zip does not have."""
+    recorded = set(words["variation"].dropna())
+    variations = [item for item in campaign.variations if item.name in recorded]
+    phrases = [phrase for phrase in campaign.near_miss_phrases if phrase in set(words["keyword"])]
     lines = []
-    if campaign.variations:
+    if variations:
         lines += [
             "",
             "## Variations",
@@ -731,15 +738,15 @@ def _variety_section(campaign: Campaign) -> str:
             "Takes of the keywords were asked for in these ways (`variation` column):",
             "",
         ]
-        lines += [f"- `{item.name}`: {item.instruction.strip()}" for item in campaign.variations]
-    if campaign.near_misses:
+        lines += [f"- `{item.name}`: {item.instruction.strip()}" for item in variations]
+    if phrases:
         intro = (
             "These folders hold parts and look-alikes of a keyword, for use as hard negatives (`near_miss_of` column):"
         )
         lines += ["", "## Near misses", "", intro, ""]
         lines += [
             f"- `{phrase}/`: near miss of {', '.join(campaign.near_miss_of(phrase))}"
-            for phrase in campaign.near_miss_phrases
+            for phrase in phrases
         ]
     return "\n".join(lines) + ("\n" if lines else "")
 
@@ -796,7 +803,7 @@ _TRAINING_TEXT = {
     "speech_commands": """## Training with TensorFlow's speech_commands example
 
 ```
-python tensorflow/examples/speech_commands/train.py --data_url= --data_dir=THIS_FOLDER --wanted_words={wanted}
+python tensorflow/examples/speech_commands/train.py --data_url= --data_dir=THIS_FOLDER --wanted_words={command_wanted}
 ```
 
 Its other defaults fit this folder: filler and other words become its `_unknown_` class, its

@@ -210,7 +210,7 @@ def import_folder(
             elif isinstance(result, IngestedTake):
                 if result.fingerprint is not None:
                     heard.add(result.fingerprint, (file.relative, key))
-                batch.append(_new_clip(file, sha1, result))
+                batch.append(_new_clip(file, sha1, result, campaign.near_miss_label(file.keyword)))
             else:
                 summary.skipped.append((file.relative, result))
             if len(batch) >= BATCH_SIZE:
@@ -342,7 +342,9 @@ def _earlier_copy(
     return None
 
 
-def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
+def _new_clip(file: FoundFile, sha1: str, take: IngestedTake, near_miss_of: str | None) -> NewClip:
+    """The row of an imported take: in no variation (a file does not say how it was asked for),
+    and a near-miss phrase with its keywords (``Campaign.near_miss_label``), as a recorded one."""
     return NewClip(
         keyword=file.keyword,
         speaker_id=file.speaker_id,
@@ -354,6 +356,7 @@ def _new_clip(file: FoundFile, sha1: str, take: IngestedTake) -> NewClip:
         source_path=file.relative,
         source_sha1=sha1,
         clip_id=take.clip_id,
+        near_miss_of=near_miss_of,
     )
 
 

@@ -195,18 +195,23 @@ def keep_take(
     ``keyword`` is a campaign word or NOISE_KEYWORD (the room's background noise: judged for
     clipping, for its length against ``campaign.background_noise_s`` and for speech in it,
     ROOM_SPEECH_LIMIT_S). ``lost_spans``: sample ranges where the live stream lost audio
-    (``assess_take``). ``variation``: the campaign variation the prompt asked for (None: none); a
+    (``assess_take``). ``variation``: the campaign variation the prompt asked for (None: none; keywords only); a
     near-miss phrase is stored with the keywords it is a near miss of. ``raw``: whether the
     browser's echo cancellation, noise suppression and auto gain were off (None: unknown), stored
     with the clip; a room recording with them on is kept with the PROCESSED_FLAG. A
     session never stores more than ``session_limit(campaign)`` takes. A take the store cannot keep
     is refused with ``TAKE_NOT_SAVED`` (and logged). Raises ValueError for a keyword or variation the campaign
-    does not ask for.
+    does not ask for, and for a variation with a word that is no keyword.
     """
     if keyword != NOISE_KEYWORD and keyword not in campaign.words:
         raise ValueError(f"keyword {keyword!r} is not one of the campaign's words {campaign.words!r}")
     if variation is not None and variation not in {item.name for item in campaign.variations}:
         raise ValueError(f"variation {variation!r} is not one of the campaign's variations")
+    if variation is not None and keyword not in campaign.keywords:  # README: recorded in no variation
+        raise ValueError(
+            f"variation {variation!r} asked for {keyword!r}, which is no keyword; filler words, near-miss "
+            "phrases and room noise are recorded in no variation"
+        )
     limit = session_limit(campaign)
     if store.clip_count(session_id=session_id) >= limit:
         return TakeVerdict(None, (translate(SESSION_FULL).format(limit=limit),))

@@ -414,7 +414,11 @@ def test_a_resume_link_with_a_code_nobody_has_says_so_and_makes_no_speaker(code,
 
 @pytest.mark.parametrize(
     ("code", "message"),
-    [("K7QM-2XPA-9DHT", "No participant has this code"), ("hello", "is not valid"), ("", "is not valid")],
+    [
+        ("K7QM-2XPA-9DHT", "No participant has this code"),
+        ("hello", "The participant code “hello” is not valid: it has 12 letters and digits, like “K7QM-2XPA-9DHT”"),
+        ("", "The participant code “” is not valid"),
+    ],
 )
 def test_unknown_or_malformed_codes_get_a_clear_message(code, message):
     at = run_app()
@@ -515,7 +519,9 @@ def test_room_noise_the_browser_processed_is_kept_flagged(monkeypatch):
 def test_the_room_step_can_be_skipped_and_nothing_is_stored(monkeypatch):
     at, _ = at_the_room_step(monkeypatch, steady_noise(1.0, RATE, -55.0), RAW_SETTINGS)
     assert "too short" in at.error[0].value  # 1 s of the 20 asked for
-    button(at, "Skip this step").click().run()
+    skip = button(at, "Skip this step")
+    assert skip.help == "If you cannot record your room now: nothing is recorded, and the words you recorded are kept."
+    skip.click().run()
     assert not at.exception
     assert "All done" in at.subheader[0].value
     assert open_store().clips(keyword=NOISE_KEYWORD).empty
@@ -1186,7 +1192,7 @@ def test_a_crafted_participant_code_in_the_link_is_shown_as_text(typed):
     button(at, "Continue with this code").click().run()
     assert not at.exception
     typed_error = next(item.value for item in at.error if "check it for typos" in item.value)
-    assert_shown_as_text(typed_error, repr(typed))
+    assert_shown_as_text(typed_error, f"“{typed}”")
 
 
 @pytest.mark.parametrize("typed", CRAFTED)

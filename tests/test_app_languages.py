@@ -141,6 +141,17 @@ def test_the_record_page_is_german_switchable_to_english_and_the_choice_holds_ac
     assert at.selectbox(key=PICKER).value == "en" and shown(at.title[0].value) == CAMPAIGN.title
 
 
+def test_a_malformed_code_is_quoted_the_german_way_throughout():
+    at = browser("de-DE")
+    at.text_input[0].input("hello").run()
+    button(at, "Mit diesem Code weitermachen").click().run()
+    assert not at.exception
+    assert shown(at.error[0].value) == (
+        "Der Teilnahmecode „hello“ ist ungültig: Er hat 12 Buchstaben und Ziffern, wie „K7QM-2XPA-9DHT“; prüfe "
+        "ihn auf Tippfehler."
+    )
+
+
 def test_organizer_pages_stay_english_for_a_german_browser():
     at = AppTest.from_file(str(APP), default_timeout=60)
     at.context["locale"] = "de-DE"
@@ -300,6 +311,21 @@ def test_the_room_step_and_done_go_through_the_catalogs(monkeypatch):
     assert (room_texts, unmarked_texts(at, is_data)) == ([], [])
 
 
+def test_the_room_steps_skip_button_explains_the_room_step_in_the_volunteers_language(monkeypatch):
+    store = open_store()
+    at = agree_in_german(browser("de-DE"))
+    speaker_id = at.session_state[state.SPEAKER_ID]
+    prefill(store, speaker_id, build_schedule(CAMPAIGN, speaker_id))
+    monkeypatch.setattr("speechrec.ui.room._component", FakeRoomRecorder(steady_noise(1.0, RATE, -55.0), RAW_SETTINGS))
+    at.switch_page("pages/record.py").run()
+    assert not at.exception
+    skip = button(at, "Diesen Schritt überspringen")  # not the word step's help ("Für ein Wort, ...")
+    assert skip.help == (
+        "Falls du deinen Raum jetzt nicht aufnehmen kannst: Es wird nichts aufgenommen, und die Wörter, die du "
+        "aufgenommen hast, bleiben erhalten."
+    )
+
+
 # ---- the Campaign page ----------------------------------------------------------------------------
 
 ENGLISH_ONLY_TOML = """
@@ -356,3 +382,94 @@ def test_an_instruction_shows_in_the_volunteers_language(tmp_path, monkeypatch):
     assert "Sag es leise." in instruction and campaign.variation("soft").instruction not in instruction
     switch_language(at, "en")
     assert campaign.variation("soft").instruction in next(item.value for item in at.markdown if "1.3rem" in item.value)
+
+
+TWO_LANGUAGES_TOML = (
+    ENGLISH_ONLY_TOML
+    + 'description = "Say each word once."\nlanguages = ["en", "de"]\n'
+    + '[[variations]]\nname = "soft"\ninstruction = "Say it softly."\n'
+    + '[[variations]]\nname = "loud"\ninstruction = "Say it loudly."\n'
+    + '[translations.de]\ntitle = "Sag ja"\nconsent_text = "Ich stimme zu."\nvariations = { soft = "Sag es leise." }\n'
+)
+
+
+def own_language(at: AppTest, language: str) -> AppTest:
+    return next(item for item in at.selectbox if item.label.startswith("Language of the campaign's own")).set_value(
+        language
+    ).run()
+
+
+def texts_read(campaign) -> dict:
+    """What the volunteers of each offered language read: the campaign as they see it."""
+    return {language: campaign.texts(language) for language in campaign.languages}
+
+
+def test_picking_another_own_language_moves_the_texts_and_loses_none(tmp_path, monkeypatch):
+    campaign = only_campaign(tmp_path, monkeypatch, TWO_LANGUAGES_TOML)
+    store = open_store()
+    at = own_language(organizer_page("pages/campaign.py"), "de")
+    assert not at.exception
+    assert campaign_field(at, "Title").value == "Sag ja"  # the main fields: the German texts
+    assert campaign_field(at, "Consent text (version").value == "Ich stimme zu."
+    assert campaign_field(at, "Variations").value == "soft: Sag es leise.\nloud: Say it loudly."  # as read today
+    assert campaign_field(at, "Consent text (en, required)").value == "I agree."  # English: kept, further
+    assert campaign_field(at, "Title (en;").value == "Say yes"
+    button(at, "Save").click().run()
+    assert not at.exception
+    assert shown(at.success[0].value) == "Saved."  # no consent text changed: nobody is asked again
+    saved = store.saved_campaign()
+    assert saved.languages == ("de", "en") and saved.consent_version == 1
+    assert texts_read(saved) == texts_read(campaign)  # every language's texts as they were
+
+    own_language(at, "en")  # and back: the campaign as it was
+    button(at, "Save").click().run()
+    assert not at.exception
+    saved = store.saved_campaign()
+    assert saved.languages == ("en", "de") and saved.consent_version == 1
+    assert texts_read(saved) == texts_read(campaign)
+    assert (saved.title, saved.consent_text, saved.variations) == (campaign.title, campaign.consent_text, campaign.variations)
+
+
+def test_picking_an_own_language_without_texts_asks_for_them_and_keeps_the_others(tmp_path, monkeypatch):
+    campaign = only_campaign(tmp_path, monkeypatch, ENGLISH_ONLY_TOML)
+    store = open_store()
+    at = own_language(organizer_page("pages/campaign.py"), "de")
+    assert not at.exception
+    assert "Deutsch (de) is new to this campaign" in shown(at.info[0].value)
+    assert campaign_field(at, "Title").value == "" and campaign_field(at, "Consent text (version").value == ""
+    button(at, "Save").click().run()  # never the English texts under a German label
+    assert "Not saved: title is empty" in shown(at.error[0].value) and store.saved_campaign() is None
+
+    campaign_field(at, "Title").input("Sag ja")
+    campaign_field(at, "Consent text (version").input("Ich stimme zu.")
+    button(at, "Save").click().run()
+    assert not at.exception and shown(at.success[0].value) == "Saved."
+    saved = store.saved_campaign()
+    assert saved.languages == ("de", "en") and saved.consent_version == 1
+    assert saved.texts("en") == campaign.texts("en")
+    assert (saved.title, saved.consent_text) == ("Sag ja", "Ich stimme zu.")
+
+
+def test_a_language_taken_away_is_named_with_its_texts(tmp_path, monkeypatch):
+    only_campaign(tmp_path, monkeypatch, TWO_LANGUAGES_TOML)
+    store = open_store()
+    at = organizer_page("pages/campaign.py")
+    next(item for item in at.multiselect if item.label.startswith("Further languages")).set_value([]).run()
+    button(at, "Save").click().run()
+    assert not at.exception
+    assert shown(at.success[0].value) == "Saved. No longer offered, with their texts: Deutsch (de)."
+    assert store.saved_campaign().languages == ("en",)
+
+
+def test_a_variation_without_an_instruction_in_a_further_language_is_warned_about(tmp_path, monkeypatch):
+    only_campaign(tmp_path, monkeypatch, TWO_LANGUAGES_TOML)
+    at = organizer_page("pages/campaign.py")
+    assert not at.exception
+    assert [shown(item.value) for item in at.warning] == [
+        "Deutsch (de) has no instruction for the variation 'loud': volunteers reading Deutsch see the English one "
+        "instead. Add it to the variation instructions under Texts in Deutsch (de)."
+    ]
+    campaign_field(at, "Variation instructions (de)").input("soft: Sag es leise.\nloud: Sag es laut.")
+    button(at, "Save").click().run()
+    assert not at.exception and not at.warning  # saved, and nothing left to warn about
+    assert open_store().saved_campaign().texts("de").instructions["loud"] == "Sag es laut."

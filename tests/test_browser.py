@@ -335,5 +335,5 @@ def test_typed_text_is_shown_as_text_never_as_markdown(tmp_path, fake_microphone
             alert = page.locator('[data-testid="stAlert"]').filter(has_text="check it for typos")
             alert.wait_for(timeout=20000)
             shown = alert.inner_text().replace("\u2060", "")  # the invisible word joiners that break autolinks
-            assert f"participant code {payload!r} is not valid" in shown
+            assert f"participant code “{payload}” is not valid" in shown  # as typed, not doubled backslashes
             assert alert.locator("a, b, strong, em, code, del, h1, .katex").count() == 0, alert.inner_html()

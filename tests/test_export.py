@@ -10,6 +10,7 @@ import itertools
 import os
 import random
 import re
+import shlex
 import time
 import unicodedata
 import wave
@@ -915,6 +916,52 @@ def test_a_campaign_without_variations_exports_empty_columns_and_one_consent(sto
     readme = archive.read("README.md").decode()
     assert "## Variations" not in readme and "## Near misses" not in readme and "###" not in readme
     assert CAMPAIGN.consent_text in readme
+
+
+def keep(store: ClipStore, campaign: Campaign, speaker: str, word: str, variation: str | None = None) -> None:
+    recording = np.concatenate([steady_noise(0.4, 16000, -60.0), load_word("yes", trim=True)[0] * 0.2,
+                                steady_noise(0.6, 16000, -60.0, seed=1)]).astype(np.float32)  # fmt: skip
+    verdict = keep_take(store, campaign, recording, 16000, keyword=word, variation=variation, speaker_id=speaker,
+                        session_id=speaker, source="webrtc", consent_version=1)  # fmt: skip
+    assert verdict.stored, verdict.problems
+
+
+def test_the_readme_names_only_the_near_miss_folders_and_variations_the_zip_has(store, tmp_path):
+    speaker = store.create_speaker(1).speaker_id
+    keep(store, VARIED, speaker, "cat")
+    export_dataset(store, VARIED, tmp_path / "cat.zip", ExportOptions(selection="all"))
+    readme = zipfile.ZipFile(tmp_path / "cat.zip").read("README.md").decode()
+    assert "## Variations" not in readme and "## Near misses" not in readme  # none of either in this zip
+
+    keep(store, VARIED, speaker, "hey jarvis", "soft")
+    keep(store, VARIED, speaker, "stop", "soft")
+    keep(store, VARIED, speaker, "hey")  # no take of "jarvis" or "hey jar", none asked "far"
+    export_dataset(store, VARIED, tmp_path / "ds.zip", ExportOptions(selection="all"))
+    archive = zipfile.ZipFile(tmp_path / "ds.zip")
+    folders = {name.split("/")[0] for name in wav_names(archive)}
+    assert folders == {"hey jarvis", "stop", "hey", "cat", "_background_noise_"}
+    readme = archive.read("README.md").decode()
+    variations = readme.split("## Variations")[1].split("##")[0]
+    assert "- `soft`: Say it softly." in variations and "far" not in variations
+    near_misses = readme.split("## Near misses")[1].split("##")[0]
+    assert re.findall(r"- `([^`]*)/`", near_misses) == ["hey"]  # every folder named is in the zip
+
+
+@pytest.mark.parametrize("layout", ["speech_commands", "split_folders"])
+def test_the_readmes_training_command_takes_keywords_with_spaces_and_quotes_as_one_argument(store, tmp_path, layout):
+    campaign = Campaign(title="t", keywords=("hey jarvis", "don't stop", "ok"), consent_text="ok")
+    speaker = store.create_speaker(1).speaker_id
+    for word in campaign.keywords:
+        keep(store, campaign, speaker, word)
+    export_dataset(store, campaign, tmp_path / "ds.zip", ExportOptions(selection="all", layout=layout))
+    readme = zipfile.ZipFile(tmp_path / "ds.zip").read("README.md").decode()
+    if layout == "split_folders":  # a value to use, not a command: as it is
+        assert "`--wanted_words`: `hey jarvis,don't stop,ok`" in readme
+        return
+    command = next(line for line in readme.splitlines() if line.startswith("python tensorflow/"))
+    arguments = shlex.split(command)  # as a shell reads the line
+    assert arguments[-1] == "--wanted_words=hey jarvis,don't stop,ok"
+    assert arguments[1:-1] == ["tensorflow/examples/speech_commands/train.py", "--data_url=", "--data_dir=THIS_FOLDER"]
 
 
 # ---- metadata.csv never runs in a spreadsheet ----------------------------------------------------------

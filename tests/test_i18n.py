@@ -4,6 +4,7 @@ volunteer's language is negotiated from what the browser asks for."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ from speechrec.i18n import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
+# The commands that bring the template and the catalogs up to date, as README (Adding a language)
+# gives them; the failure hints below give the same (checked), so the catalogs stay as written.
+EXTRACT = (
+    'pybabel extract -F babel.cfg --project=speechrec --copyright-holder="speechrec contributors" '
+    "--add-location=file --sort-by-file -o speechrec/locale/messages.pot ."
+)
+UPDATE = "pybabel update --width=100 -i speechrec/locale/messages.pot -d speechrec/locale"
 
 
 @pytest.fixture(scope="module")
@@ -43,15 +51,42 @@ def test_english_and_german_are_shipped():
 @pytest.mark.parametrize("language", [language for language in available_languages() if language != "en"])
 def test_every_marked_message_is_translated_in_every_catalog(extracted, language):
     problems = catalog_problems(language, extracted)
-    hint = "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot . && pybabel update -i "
-    hint += "speechrec/locale/messages.pot -d speechrec/locale, then translate (README: Adding a language)"
+    hint = f"run: {EXTRACT} && {UPDATE}, then translate (README: Adding a language)"
     assert problems == [], "\n".join([*problems, hint])
 
 
 def test_the_template_holds_exactly_the_marked_messages(extracted):
     with open(i18n.TEMPLATE_PATH, "rb") as file:
         template = {entry.id if isinstance(entry.id, str) else entry.id[0] for entry in read_po(file) if entry.id}
-    assert template == set(extracted), "run: pybabel extract -F babel.cfg -o speechrec/locale/messages.pot ."
+    assert template == set(extracted), f"run: {EXTRACT}"
+
+
+def test_the_readme_gives_the_commands_the_hints_give():
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    lines = readme.replace("\\\n", " ").splitlines()  # continued lines joined, then comments dropped
+    commands = {" ".join(re.sub(r"\s#\s.*", "", line).split()) for line in lines}
+    assert {EXTRACT, UPDATE} <= commands
+
+
+# Straight quotes used as quotation marks (an apostrophe, as in "app's", has a letter before it).
+STRAIGHT_QUOTES = re.compile(r"(?<!\w)['\"]|['\"](?!\w)")
+
+
+TRANSLATED = [language for language in available_languages() if language != "en"]
+
+
+@pytest.mark.parametrize("path", [i18n.TEMPLATE_PATH, *map(i18n.catalog_path, TRANSLATED)])
+def test_messages_quote_with_the_languages_own_marks_never_straight_quotes(path):
+    """A message quotes with its language's marks (“…” in English, „…“ in German), typed in the
+    message itself: a value put in with repr() brought straight quotes into a German sentence."""
+    with open(path, "rb") as file:
+        catalog = read_po(file)
+    texts = [text for entry in catalog if entry.id for text in (*_strings(entry.id), *_strings(entry.string))]
+    assert [text for text in texts if STRAIGHT_QUOTES.search(text)] == []
+
+
+def _strings(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 # ---- the catalog check and the reader, on a catalog made here ---------------------------------------

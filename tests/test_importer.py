@@ -20,7 +20,7 @@ import pytest
 import soundfile as sf
 from signals import QUIRKS_DIR, encode_with_pyav, load_word, make_take, steady_noise, wav_with_header_rate
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, load_campaign
+from speechrec.campaign import NOISE_KEYWORD, Campaign, Variation, load_campaign
 from speechrec.config import load_settings
 from speechrec.decode import decode_audio
 from speechrec.errors import SpeechrecError
@@ -206,6 +206,28 @@ def test_speech_commands_folder(store, tmp_path):
         assert rows[path]["flags"] == ""
         assert SPEAKER_ID.match(rows[path]["speaker_id"])
     assert rows["_background_noise_/white_noise.wav"]["duration_s"] == pytest.approx(2.0)
+
+
+def test_a_near_miss_folder_is_imported_as_a_near_miss_of_its_keywords_in_no_variation(store, tmp_path):
+    campaign = Campaign(
+        title="near misses",
+        keywords=("hey jarvis", "hey robot"),
+        consent_text="You agree.",
+        variations=(Variation("soft", "Say it softly."),),
+        near_misses={"hey jarvis": ("hey", "jarvis"), "hey robot": ("hey",)},
+    )
+    folder = tmp_path / "earlier_export"
+    for index, word in enumerate(["hey jarvis", "hey", "jarvis", "dog"]):
+        word_file(folder / word / f"0a1b2c3d_nohash_{index}.ogg", "up", seed=index)
+    assert import_folder(store, folder, campaign, workers=1).imported == 4
+    rows = store.clips().set_index("keyword")
+    assert rows["near_miss_of"].fillna("").to_dict() == {  # what a recorded take of each word stores (keep_take)
+        "hey jarvis": "",
+        "hey": "hey jarvis|hey robot",
+        "jarvis": "hey jarvis",
+        "dog": "",
+    }
+    assert rows["variation"].isna().all()
 
 
 NAMES_CAMPAIGN = Campaign(

@@ -448,6 +448,14 @@ def test_a_variation_the_campaign_does_not_ask_for_is_refused(store, fields):
     assert store.clips().empty
 
 
+@pytest.mark.parametrize("word", ["hey", "cat", NOISE_KEYWORD], ids=["near_miss", "filler", "room_noise"])
+def test_a_variation_of_a_word_that_is_no_keyword_is_refused(store, fields, word):
+    campaign = replace(VARIED, filler_words=("cat",))  # README: these are recorded in no variation
+    with pytest.raises(ValueError, match=f"variation 'soft' asked for '{word}', which is no keyword"):
+        keep_take(store, campaign, room(1.0), RATE, keyword=word, variation="soft", **fields)
+    assert store.clips().empty
+
+
 def test_volunteer_progress_follows_the_schedule_by_variation(store, fields):
     schedule = build_schedule(VARIED, fields["speaker_id"])
     take = np.concatenate([room(0.4), spoken(), room(0.6, seed=1)])

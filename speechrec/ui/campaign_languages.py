@@ -1,5 +1,5 @@
-"""The Campaign page's languages: which ones the volunteer pages offer, and the campaign's texts
-in each further language."""
+"""The Campaign page's languages: which ones the volunteer pages offer, which is the campaign's own
+(its texts in the main fields), and the campaign's texts in each further language."""
 
 from __future__ import annotations
 
@@ -7,6 +7,11 @@ import streamlit as st
 
 from speechrec.campaign import Campaign, CampaignTexts, Variation, format_variations
 from speechrec.i18n import available_languages, language_name
+
+OWN, FURTHER = "campaign_own_language", "campaign_further_languages"
+# The own language of the previous run: when the organizer picks another, the former one moves
+# to the further languages, and its texts with it.
+OWN_BEFORE = "campaign_own_language_before"
 
 
 def language_label(language: str) -> str:
@@ -16,35 +21,55 @@ def language_label(language: str) -> str:
 
 def languages_ui(campaign: Campaign) -> tuple[str, ...]:
     """The languages to offer, the campaign's own first: chosen outside the form, so that the
-    form shows the text fields of each further language at once."""
+    form shows each language's texts at once. Picking another own language keeps the former one
+    offered (as a further language, with its texts; ``campaign.texts_to_edit``): taking a
+    language away is a separate, deliberate step."""
     shipped = list(dict.fromkeys([*campaign.languages, *available_languages()]))
+    st.session_state.setdefault(OWN, campaign.languages[0])
+    st.session_state.setdefault(FURTHER, list(campaign.languages[1:]))
+    st.session_state.setdefault(OWN_BEFORE, st.session_state[OWN])
     own_column, further_column = st.columns([1, 2])
     own = own_column.selectbox(
-        "Language of the texts below", shipped, format_func=language_label, key="campaign_own_language"
+        "Language of the campaign's own texts (the main fields below)",
+        shipped,
+        format_func=language_label,
+        key=OWN,
+        on_change=_keep_former_own_language,
+        help="Volunteers whose browser asks for none of the offered languages see this one. Picking another "
+        "moves the texts: the main fields show that language's, and the former own language's stay under "
+        "its own heading. Pick the languages before editing the texts (unsaved edits are redrawn).",
     )
     further = further_column.multiselect(
         "Further languages volunteers may choose",
         [language for language in shipped if language != own],
-        default=[language for language in campaign.languages[1:] if language != own],
         format_func=language_label,
-        key="campaign_further_languages",
+        key=FURTHER,
     )
+    st.session_state[OWN_BEFORE] = own
     return (own, *further)
 
 
-def translations_ui(campaign: Campaign, further: tuple[str, ...]) -> dict[str, tuple[str, str, str, str]]:
+def _keep_former_own_language() -> None:
+    """On picking another own language: the former one becomes the first further language (with
+    its texts), the new one leaves the further languages."""
+    own, before = st.session_state[OWN], st.session_state[OWN_BEFORE]
+    further = [before, *st.session_state[FURTHER]] if before != own else st.session_state[FURTHER]
+    st.session_state[FURTHER] = [language for language in dict.fromkeys(further) if language != own]
+
+
+def translations_ui(texts: dict[str, CampaignTexts], further: tuple[str, ...]) -> dict[str, tuple[str, str, str, str]]:
     """Inside the form: title, description, consent text and variation instructions (as
-    ``name: instruction`` lines) typed for each further language, as typed; read them with
-    ``campaign.translation_from_text``."""
+    ``name: instruction`` lines) typed for each further language, starting from ``texts`` (see
+    ``campaign.texts_to_edit``), as typed; read them with ``campaign.translation_from_text``."""
     typed = {}
     for language in further:
-        texts = campaign.translations.get(language) or CampaignTexts(consent_text="")
-        lines = format_variations(tuple(Variation(name, text) for name, text in texts.instructions.items()))
-        with st.expander(f"Texts in {language_label(language)}", expanded=not texts.consent_text):
+        given = texts[language]
+        lines = format_variations(tuple(Variation(name, text) for name, text in given.instructions.items()))
+        with st.expander(f"Texts in {language_label(language)}", expanded=not given.consent_text):
             typed[language] = (
-                st.text_input(f"Title ({language}; empty: the title above)", texts.title),
-                st.text_area(f"Description ({language}; empty: the description above)", texts.description),
-                st.text_area(f"Consent text ({language}, required)", texts.consent_text, height=200),
+                st.text_input(f"Title ({language}; empty: the title above)", given.title),
+                st.text_area(f"Description ({language}; empty: the description above)", given.description),
+                st.text_area(f"Consent text ({language}, required)", given.consent_text, height=200),
                 st.text_area(f"Variation instructions ({language}): `name: instruction` per line", lines),
             )
     return typed

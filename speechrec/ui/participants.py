@@ -17,11 +17,13 @@ def find_speaker_ui(store: ClipStore, code: str) -> str | None:
     try:
         found = store.find_speaker(code)
     except (TypeError, ValueError):
+        # The code as typed, between the language's own quotation marks (no repr(): its ASCII quotes
+        # mixed with the translation's, and it doubled a typed backslash).
         malformed = _(
-            "participant code {code} is not valid: it has 12 letters and digits, like 'K7QM-2XPA-9DHT'; "
-            "check it for typos"
+            "The participant code “{code}” is not valid: it has 12 letters and digits, like “K7QM-2XPA-9DHT”; "
+            "check it for typos."
         )
-        st.error(plain(malformed.format(code=repr(code))))
+        st.error(plain(malformed.format(code=code)))
         return None
     if found is None:
         st.error(_("No participant has this code. Check it for typos; codes look like K7QM-2XPA-9DHT."))

@@ -7,6 +7,7 @@ import logging
 
 import streamlit as st
 
+from speechrec.campaign import NOISE_KEYWORD
 from speechrec.errors import StoreError
 from speechrec.store import ClipStore
 from speechrec.ui import live, state
@@ -49,12 +50,16 @@ def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
         st.rerun()
 
 
-def skip_ui(store: ClipStore, speaker_id: str, word: str, label: str | None = None) -> None:
-    """A button (``label``, else "Skip this word") to go past ``word`` without a take: the skip is
-    counted in the store (``ClipStore.add_skip``, so it holds after a reload), never stored as a take."""
-    if st.button(
-        label or _("Skip this word"), icon="⏭️", help=_("For a word you cannot say. Nothing is recorded for it.")
-    ):
+def skip_ui(store: ClipStore, speaker_id: str, word: str) -> None:
+    """A button to go past ``word`` without a take, worded for what is skipped ("Skip this word",
+    or "Skip this step" for the room's noise, NOISE_KEYWORD): the skip is counted in the store
+    (``ClipStore.add_skip``, so it holds after a reload), never stored as a take."""
+    if word == NOISE_KEYWORD:
+        label = _("Skip this step")
+        explanation = _("If you cannot record your room now: nothing is recorded, and the words you recorded are kept.")
+    else:
+        label, explanation = _("Skip this word"), _("For a word you cannot say. Nothing is recorded for it.")
+    if st.button(label, icon="⏭️", help=explanation):
         try:
             store.add_skip(speaker_id, word)
         except StoreError as error:
