@@ -160,19 +160,22 @@ except (StoreError, AudioError) as error:  # a file deleted by hand, a partial r
 else:
     audio_missing = False
     st.audio(flac, format="audio/flac", autoplay=True)
-    st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), use_container_width=True)
+    st.altair_chart(waveform_chart(samples, sample_rate, campaign.clip_duration_s), width="stretch")
 level = "—" if quality.speech_level_dbfs is None else f"{quality.speech_level_dbfs:.0f} dBFS"
 snr = "—" if quality.snr_db is None else f"{quality.snr_db:.0f} dB"
 st.caption(f"speech {level} · SNR {snr} · peak {quality.peak_dbfs:.1f} dBFS · {quality.duration_s:.2f} s")
 
 accept_column, reject_column, skip_column = st.columns(3)
-if accept_column.button("Accept", type="primary", shortcut="a", use_container_width=True):
+accept_help = "There is no audio to accept: reject it or skip it." if audio_missing else None
+if accept_column.button(
+    "Accept", type="primary", shortcut="a", width="stretch", disabled=audio_missing, help=accept_help
+):
     decide_ui(
         clip.clip_id,
         partial(store.set_status, clip.clip_id, "accepted", reviewer=reviewer, expected=seen),
         "Accepted.",
     )
-if skip_column.button("Skip", shortcut="s", use_container_width=True):
+if skip_column.button("Skip", shortcut="s", width="stretch"):
     mark_done(clip.clip_id)
     st.rerun()
 reasons = [*REJECT_REASONS, "other…"]
@@ -185,7 +188,7 @@ reason = reject_column.selectbox(
 )
 if reason == "other…":
     reason = reject_column.text_input("Reason", placeholder="why?", label_visibility="collapsed") or "other"
-if reject_column.button("Reject", shortcut="x", use_container_width=True):
+if reject_column.button("Reject", shortcut="x", width="stretch"):
     decide_ui(
         clip.clip_id,
         partial(store.set_status, clip.clip_id, "rejected", reason=reason, reviewer=reviewer, expected=seen),
@@ -195,7 +198,7 @@ if reject_column.button("Reject", shortcut="x", use_container_width=True):
 other_words = [word for word in campaign.words if word != clip.keyword]
 relabel_column, relabel_button_column = st.columns([3, 1], vertical_alignment="bottom")
 new_word = relabel_column.selectbox("The volunteer actually said", other_words)
-if relabel_button_column.button("Re-label", shortcut="l", use_container_width=True):
+if relabel_button_column.button("Re-label", shortcut="l", width="stretch"):
     near_miss_of = campaign.near_miss_label(new_word)
     decide_ui(
         clip.clip_id,

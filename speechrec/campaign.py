@@ -43,6 +43,13 @@ WINDOWS_RESERVED_NAMES = frozenset(
 # ext4 counts bytes, so a keyword's UTF-8 may not be longer.
 MAX_KEYWORD_BYTES = 255
 
+# First characters that make a spreadsheet cell a formula (OWASP, "CSV Injection": = + - @, tab,
+# carriage return; a line feed too), and the minus sign U+2212. Their look-alikes that Unicode's
+# compatibility folding (NFKC) turns into them count as well: full-width = + - @ (U+FF1D, U+FF0B,
+# U+FF0D, U+FF20), which spreadsheets in East Asian locales take for the ASCII ones, and the small
+# forms (U+FE66, U+FE62, U+FE63, U+FE6B).
+FORMULA_STARTS = frozenset("=+-@\t\r\n\u2212")
+
 CAMPAIGN_ENV = "SPEECHREC_CAMPAIGN"
 DEFAULT_CAMPAIGN_FILE = "campaign.toml"
 
@@ -210,6 +217,18 @@ def check_keyword(keyword: object, what: str = "keyword") -> str:
     return keyword
 
 
+def formula_start(text: str) -> str | None:
+    """The character that makes ``text`` a formula when a spreadsheet opens it from a CSV cell
+    (FORMULA_STARTS, or a look-alike of one), or None. White space and invisible format characters
+    before it are skipped, as a spreadsheet may trim them."""
+    for char in text:
+        if char in FORMULA_STARTS or unicodedata.normalize("NFKC", char)[:1] in FORMULA_STARTS:
+            return char
+        if not (char.isspace() or unicodedata.category(char) == "Cf"):
+            return None
+    return None
+
+
 def _keyword_problem(word: str) -> str | None:
     if not word.strip():
         return "is empty"
@@ -227,6 +246,14 @@ def _keyword_problem(word: str) -> str | None:
         return "ends with a dot, which Windows drops from folder names"
     if word.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_RESERVED_NAMES:
         return "is a name Windows keeps for a device (CON, PRN, AUX, NUL, COM1-9, LPT1-9), so it cannot be a folder there"
+    start = formula_start(word)
+    if start is not None:
+        # Refused rather than written with a leading apostrophe (OWASP's fix for CSV cells): a word
+        # is a folder name of the zip, and metadata.csv's path and keyword cells must name it as it is.
+        return (
+            f"starts with {start!r}, which a spreadsheet runs as a formula when it opens the dataset's "
+            "metadata.csv (OWASP: CSV injection); begin it with a letter or a digit"
+        )
     if word.startswith(RESERVED_PREFIX):
         return f"starts with {RESERVED_PREFIX!r}, which Speech Commands reserves for its own folders"
     bad = sorted(UNSAFE_CHARACTERS.intersection(word))
@@ -685,8 +712,43 @@ def load_campaign(path: str | os.PathLike[str]) -> Campaign:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise CampaignError(f"{path}: not valid TOML: {error}") from error
+        raise CampaignError(f"{path}: not valid TOML: {error}{_invisible_note(text, str(error))}") from error
     return campaign_from_dict(data, source=str(path))
+
+
+# Where tomllib reports a syntax error: "... (at line 16, column 1)".
+_TOML_ERROR_PLACE = re.compile(r"\(at line (?P<line>\d+), column (?P<column>\d+)\)")
+
+
+def _invisible_note(text: str, message: str) -> str:
+    """What to add to a TOML error whose line holds a character the editor does not show (a byte
+    order mark left where two files were joined, a zero-width or no-break space): which one, where,
+    and how to remove it; '' if the line holds none or the error names no line."""
+    place = _TOML_ERROR_PLACE.search(message)
+    lines = text.splitlines()
+    if place is None or not 1 <= int(place["line"]) <= len(lines):
+        return ""
+    line, column = lines[int(place["line"]) - 1], int(place["column"])
+    found = [(index, char) for index, char in enumerate(line, start=1) if _invisible(char)]
+    if not found:
+        return ""
+    index, char = min(found, key=lambda item: abs(item[0] - column))  # the one nearest the reported spot
+    name = (
+        "a byte order mark, often left where two files were joined"
+        if char == "\ufeff"
+        else unicodedata.name(char, "an unnamed character").lower()
+    )
+    return (
+        f"; column {index} of that line holds an invisible character, U+{ord(char):04X} ({name}), which "
+        "most editors do not show: delete it, or retype the line"
+    )
+
+
+def _invisible(char: str) -> bool:
+    """True for a character an editor shows as nothing or as a plain space: format characters
+    (byte order mark, zero-width spaces, direction marks) and spaces other than U+0020 and tab."""
+    category = unicodedata.category(char)
+    return category == "Cf" or (category in {"Zs", "Zl", "Zp"} and char != " ")
 
 
 def campaign_path(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> Path:

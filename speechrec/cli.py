@@ -6,9 +6,12 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TextIO
 
 from speechrec.campaign import CAMPAIGN_ENV, NOISE_KEYWORD, Campaign, campaign_path, load_campaign
 from speechrec.config import DATABASE_URL_ENV, STORAGE_URL_ENV, Settings, load_settings
@@ -22,23 +25,79 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the process exit code (0 success, 1 failure, 2 usage error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    with _logging(args):
+        try:
+            return args.run(args)
+        except BrokenPipeError:  # the reader stopped early (e.g. `| head`): not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (SpeechrecError, ValueError, OSError) as error:
+            say(f"speechrec {args.command}: error: {redact(_one_line(error), *_urls(args))}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            say(f"speechrec {args.command}: interrupted", file=sys.stderr)
+            return 130
+
+
+def say(text: object = "", *, file: TextIO | None = None) -> None:
+    """Print ``text`` with its control characters escaped (``escape_controls``)."""
+    print(escape_controls(str(text)), file=file)
+
+
+def escape_controls(text: str) -> str:
+    """``text`` as it may be printed on a terminal: every character that is not printable (ESC,
+    carriage return, backspace, bidirectional overrides, ...) written as its Python escape
+    (``\\x1b``, ``\\r``, ``\\u202e``), line breaks kept. File names, keywords and audio keys come
+    from disks and databases; an escape sequence in one must not clear, recolour or rewrite the
+    terminal, nor hide a line of the summary."""
+    return "".join(char if char == "\n" or char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+class _CommandLog(logging.Handler):
+    """The log on the command line: speechrec's own warnings always; other libraries' lines (gcsfs
+    and aiohttp log a traceback for each failed retry, boto its own) only with --verbose, as the
+    error line already says what failed. Every line without credentials."""
+
+    def __init__(self, verbose: bool, urls: Sequence[str | None]) -> None:
+        super().__init__(logging.DEBUG if verbose else logging.WARNING)
+        self.verbose, self.urls = verbose, urls
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.verbose or record.name.partition(".")[0] == "speechrec"
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            say(redact(self.format(record), *self.urls), file=sys.stderr)
+        except Exception:  # a log line must never end the command
+            self.handleError(record)
+
+
+@contextmanager
+def _logging(args: argparse.Namespace) -> Iterator[None]:
+    """Route every log record of this command through ``_CommandLog`` (none reaches Python's
+    last-resort handler, which prints library tracebacks to stderr)."""
+    root = logging.getLogger()
+    handler, level = _CommandLog(args.verbose, _urls(args)), root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     try:
-        return args.run(args)
-    except BrokenPipeError:  # the reader stopped early (e.g. `| head`): not an error
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (SpeechrecError, ValueError, OSError) as error:
-        print(f"speechrec {args.command}: error: {redact(_one_line(error), *_urls(args))}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print(f"speechrec {args.command}: interrupted", file=sys.stderr)
-        return 130
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with its commands."""
     parser = argparse.ArgumentParser(
         prog="python -m speechrec", description="Collect keyword-spotting speech datasets."
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="also print the log of the libraries speechrec uses (storage back-ends, database drivers), "
+        "tracebacks included; for a bug report",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -100,6 +159,12 @@ def build_parser() -> argparse.ArgumentParser:
     checker = command("check", check_help, run_check)
     checker.add_argument("--repair", action="store_true", help="fix what was found, after a confirmation")
     checker.add_argument("--yes", action="store_true", help="with --repair: do not ask (for scripts)")
+    checker.add_argument(
+        "--force",
+        action="store_true",
+        help="with --repair: repair even when most rows have no audio (normally refused: a wrong storage "
+        "location looks like that)",
+    )
     hasher = commands.add_parser(
         "hash-password",
         help="Print a salted hash of an organizer password, for [organizer] password in secrets.toml.",
@@ -149,20 +214,20 @@ def run_import(args: argparse.Namespace) -> int:
     campaign = _campaign(args, store)
     with _progress_bar("importing", "file") as update:
         summary = import_folder(store, args.folder, campaign, workers=args.workers, progress=update)
-    print(
+    say(
         f"imported {summary.imported} clips ({summary.flagged} with a quality flag), "
         f"{summary.duplicates} already in the store, {len(summary.skipped)} skipped, "
         f"{summary.ignored} non-audio files ignored"
     )
     unknown = sorted(set(summary.words) - set(campaign.words) - {NOISE_KEYWORD})
     if unknown:
-        print(f"words not in the campaign: {', '.join(unknown)}")
+        say(f"words not in the campaign: {', '.join(unknown)}")
     for path, earlier in summary.same_audio[:MAX_LISTED_SKIPS]:
-        print(f"  not imported {path}: the same audio as {earlier}, in another encoding")
+        say(f"  not imported {path}: the same audio as {earlier}, in another encoding")
     for path, reason in summary.skipped[:MAX_LISTED_SKIPS]:
-        print(f"  skipped {path}: {reason}")
+        say(f"  skipped {path}: {reason}")
     if len(summary.skipped) > MAX_LISTED_SKIPS:
-        print(f"  ... and {len(summary.skipped) - MAX_LISTED_SKIPS} more skipped files")
+        say(f"  ... and {len(summary.skipped) - MAX_LISTED_SKIPS} more skipped files")
     nothing_usable = summary.imported == 0 and summary.duplicates == 0 and summary.skipped
     return 1 if nothing_usable else 0
 
@@ -179,13 +244,13 @@ def run_export(args: argparse.Namespace) -> int:
         summary = export_dataset(store, campaign, args.out, options, progress=update)
     words = ", ".join(f"{word} {count}" for word, count in sorted(summary.files_per_keyword.items()))
     noise = {"recorded": "recorded", "assembled": "assembled from the takes", "silence": "digital silence"}
-    print(
+    say(
         f"wrote {args.out}: {summary.files} clips from {summary.speakers} speakers"
         f" ({words or 'none'}), {summary.background_noise_files} background noise files"
         f" ({noise[summary.background_noise]})"
     )
     for clip_id, reason in summary.skipped:
-        print(f"  left out clip {clip_id}: {reason}")
+        say(f"  left out clip {clip_id}: {reason}")
     return 0
 
 
@@ -202,20 +267,20 @@ def run_check_model(args: argparse.Namespace) -> int:
             store, campaign, _export_options(args), lambda fraction, _: update(round(fraction * 100), 100)
         )
     speakers = check.clips["speaker_id"].nunique()
-    print(f"model check of {len(check.clips)} clips from {speakers} speakers, {check.scheme}")
-    print(f"accuracy on speakers the model never heard: {check.accuracy:.1%}")
+    say(f"model check of {len(check.clips)} clips from {speakers} speakers, {check.scheme}")
+    say(f"accuracy on speakers the model never heard: {check.accuracy:.1%}")
     for note in check.notes:
-        print(f"note: {note}")
+        say(f"note: {note}")
     keywords = check.keyword_table().assign(accuracy=lambda table: (table["accuracy"] * 100).round(1))
-    print("\nper word (accuracy in %):\n" + keywords.to_string(index=False))
+    say("\nper word (accuracy in %):\n" + keywords.to_string(index=False))
     speakers_table = check.speaker_table().assign(accuracy=lambda table: (table["accuracy"] * 100).round(1))
-    print("\nper speaker, worst first (accuracy in %):\n" + speakers_table.to_string(index=False))
-    print("\nconfusions (rows: filed as, columns: the model's guess):\n" + check.confusion_table().to_string())
+    say("\nper speaker, worst first (accuracy in %):\n" + speakers_table.to_string(index=False))
+    say("\nconfusions (rows: filed as, columns: the model's guess):\n" + check.confusion_table().to_string())
     doubted = check.doubted(args.doubted)
     if len(doubted):
         shown = doubted[["clip_id", "keyword", "speaker_id", "guess", "own_probability"]].round(3)
-        print("\nmost doubted clips (own_probability: the model's probability of the word it is filed as):")
-        print(shown.to_string(index=False))
+        say("\nmost doubted clips (own_probability: the model's probability of the word it is filed as):")
+        say(shown.to_string(index=False))
     return 0
 
 
@@ -228,15 +293,15 @@ def run_stats(args: argparse.Namespace) -> int:
     table = keyword_counts(store, campaign)
     noise_s = noise_duration_s(store)
     if args.json:
-        print(
+        say(
             json.dumps({"keywords": table.to_dict(orient="records"), "background_noise_s": round(noise_s, 3)}, indent=2)
         )
         return 0
     shown = table.drop(columns=["progress"]).assign(
         progress=(table["progress"] * 100).round().astype(int).astype(str) + "%"
     )
-    print(shown.to_string(index=False))
-    print(f"background noise: {noise_s:.1f} s")
+    say(shown.to_string(index=False))
+    say(f"background noise: {noise_s:.1f} s")
     return 0
 
 
@@ -245,25 +310,30 @@ def run_check(args: argparse.Namespace) -> int:
     Exit 0 when nothing needs repair (or it was repaired), 1 when something does."""
     store = _store(args, clean=False)  # audio without rows is listed before anything removes it
     check = store.check_audio()
-    print(f"checked {check.clips:,} clip rows and {check.audio_files:,} audio files")
-    print(f"rows without audio: {len(check.rows_without_audio)}")
+    say(f"checked {check.clips:,} clip rows and {check.audio_files:,} audio files")
+    say(f"rows without audio: {len(check.rows_without_audio)}")
     for clip_id, key in check.rows_without_audio[:MAX_LISTED_SKIPS]:
-        print(f"  clip {clip_id}: {key} is missing")
+        say(f"  clip {clip_id}: {key} is missing")
     _more(check.rows_without_audio)
     if check.known_missing:
-        print(f"  ({check.known_missing} more already rejected as audio missing)")
-    print(f"audio without a row: {len(check.audio_without_rows)}")
+        say(f"  ({check.known_missing} more already rejected as audio missing)")
+    say(f"audio without a row: {len(check.audio_without_rows)}")
     for key in check.audio_without_rows[:MAX_LISTED_SKIPS]:
-        print(f"  {key}")
+        say(f"  {key}")
     _more(check.audio_without_rows)
     if check.recent_without_rows:
-        print(
-            f"  ({len(check.recent_without_rows)} written in the last minutes, maybe a take being stored: left alone)"
+        say(f"  ({len(check.recent_without_rows)} written in the last minutes, maybe a take being stored: left alone)")
+    if check.most_audio_missing:
+        say(
+            f"most clip rows have no audio in {store.audio.display_url}: is that the right storage location? "
+            "(--store, SPEECHREC_STORAGE_URL)"
         )
     if not check.problems:
         return 0
+    if args.repair and check.most_audio_missing and not args.force:
+        store.repair_audio(check)  # refuses, saying why, before any question
     if not args.repair:
-        print("run `python -m speechrec check --repair` to reject those rows and delete those files")
+        say("run `python -m speechrec check --repair` to reject those rows and delete those files")
         return 1
     question = (
         f"Reject {len(check.rows_without_audio)} clips (reason: audio missing) and delete "
@@ -273,16 +343,16 @@ def run_check(args: argparse.Namespace) -> int:
         if not sys.stdin.isatty():
             raise ValueError("--repair asks for a confirmation; not in a terminal, add --yes to repair without asking")
         if input(question).strip().lower() not in {"y", "yes"}:
-            print("nothing changed")
+            say("nothing changed")
             return 1
-    rejected, deleted = store.repair_audio(check)
-    print(f"rejected {rejected} clips (audio missing) and deleted {deleted} audio files")
+    rejected, deleted = store.repair_audio(check, force=args.force)
+    say(f"rejected {rejected} clips (audio missing) and deleted {deleted} audio files")
     return 0
 
 
 def _more(items: list) -> None:
     if len(items) > MAX_LISTED_SKIPS:
-        print(f"  ... and {len(items) - MAX_LISTED_SKIPS} more")
+        say(f"  ... and {len(items) - MAX_LISTED_SKIPS} more")
 
 
 def run_hash_password(args: argparse.Namespace) -> int:
@@ -295,7 +365,7 @@ def run_hash_password(args: argparse.Namespace) -> int:
             raise ValueError("the two passwords differ; run the command again")
     else:
         password = sys.stdin.readline().rstrip("\n")
-    print(hash_password(password))
+    say(hash_password(password))
     return 0
 
 
@@ -328,12 +398,12 @@ def run_upgrade(args: argparse.Namespace) -> int:
         # Not chained: a failed connection's traceback holds the connection arguments, password too.
         raise StoreError(f"cannot open the database: {getattr(error, 'orig', None) or error}") from None
     if not steps:
-        print(f"{where}: up to date (schema version {SCHEMA_VERSION})")
+        say(f"{where}: up to date (schema version {SCHEMA_VERSION})")
         return 0
-    print(f"{where}: {'would run' if args.dry_run else 'ran'} {len(steps)} step(s) to schema version {SCHEMA_VERSION}")
+    say(f"{where}: {'would run' if args.dry_run else 'ran'} {len(steps)} step(s) to schema version {SCHEMA_VERSION}")
     for step in steps:
         kept = " (its tables are already there: only recorded)" if step.recorded_only else ""
-        print(f"  {step.revision} {step.description}{kept}")
+        say(f"  {step.revision} {step.description}{kept}")
     return 0
 
 
@@ -346,7 +416,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     source, target = _migrate_side(args, "from"), _migrate_side(args, "to")
     with _progress_bar("migrating", "clip") as update:
         summary = migrate_store(source, target, progress=update)
-    print(
+    say(
         f"migrated {summary.speakers} speakers and {summary.clips} clips "
         f"({summary.audio_bytes / 1e6:.1f} MB of audio) to "
         f"{make_url(target.database_url).render_as_string(hide_password=True)} and {redact_url(target.storage_url)}; "

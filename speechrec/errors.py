@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Self
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 
 class SpeechrecError(Exception):
@@ -107,6 +107,16 @@ _SECRET_PARAMETER = re.compile(
     r"(?P<name>[?&;](?:password|passwd|pwd|secret|secret_key|access_key|token|key|sig|signature)=)[^&\s'\"<>]*",
     re.IGNORECASE,
 )
+# A secret in a key=value connection string (libpq's "host=db password=pw", ODBC's "PWD=pw;"):
+# the key at the start or after white space, a quote or ";", the value plain or in single quotes.
+_KEY_VALUE_SECRET = re.compile(
+    r"(?P<name>(?<![^\s'\";])(?:password|passwd|pwd|sslpassword|secret|secret_key|access_key|token)\s*=\s*)"
+    r"(?P<value>'(?:[^'\\]|\\.)*'|[^\s'\";]+)",
+    re.IGNORECASE,
+)
+# Where a back-end may cut a secret that holds them (an S3 secret key holds "/" and "+"; s3fs takes
+# "KEY:SECRET" before the first "/" for a bucket name): each piece is redacted on its own too.
+_SECRET_CUTS = re.compile(r"[/?#@:]")
 REDACTED = "***"
 # Secrets shorter than this are only removed where they appear in URL form: replacing every "pw"
 # in a message would garble it, and the URL form is where they appear.
@@ -127,6 +137,7 @@ def redact(text: str, *urls: str | None) -> str:
                 # As a token of its own: a password "postgres" must not turn "postgresql" into "***ql".
                 text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
     text = _URL_USER_INFO.sub(lambda match: f"{match['scheme']}{REDACTED}@", text)
+    text = _KEY_VALUE_SECRET.sub(lambda match: f"{match['name']}{REDACTED}", text)
     return _SECRET_PARAMETER.sub(lambda match: f"{match['name']}{REDACTED}", text)
 
 
@@ -136,15 +147,26 @@ def redact_url(url: str) -> str:
 
 
 def _url_secrets(url: str | None) -> list[str]:
-    """The user info of ``url`` and its parts (as written and URL-decoded), longest first.
+    """The secrets of a configured ``url``, longest first: its user info and password (as written,
+    URL-decoded, URL-encoded, and with "+" read as a space), each piece of the password between "/", "?", "#",
+    "@" or ":" (where a back-end may cut it) alone and after the user name, and the password values of a key=value connection
+    string (``host=db password=pw``), which is no URL but may be configured as one.
 
-    An unescaped "@" in a password makes the end of the user info ambiguous: both readings count.
+    The user info is everything before the "@" after "://": an unescaped "@" in a password makes
+    its end ambiguous, so both the first and the last "@" count. The user name alone is no secret
+    (and often a common word).
     """
-    if not url or "://" not in url or "@" not in url.split("://", 1)[1]:
+    if not url:
         return []
-    rest = url.split("://", 1)[1]
     found: set[str] = set()
-    for user_info in (rest.split("@", 1)[0], rest.rsplit("@", 1)[0]):
-        password = user_info.partition(":")[2]  # the user name alone is no secret (and a common word)
-        found |= {user_info, password, unquote(user_info), unquote(password)}
+    for match in _KEY_VALUE_SECRET.finditer(url):
+        found.add(match["value"].strip("'"))
+    if "://" in url and "@" in url.split("://", 1)[1]:
+        rest = url.split("://", 1)[1]
+        for user_info in (rest.split("@", 1)[0], rest.rsplit("@", 1)[0]):
+            user, colon, password = user_info.partition(":")
+            found |= {user_info, password, *_SECRET_CUTS.split(password)}
+            # "KEY:ab" of "KEY:ab/cdef...": a piece too short to redact alone, quoted with the user name.
+            found |= {f"{user}{colon}{password[: cut.start()]}" for cut in _SECRET_CUTS.finditer(password)}
+    found |= {form for secret in found for form in (unquote(secret), quote(secret, safe=""), secret.replace("+", " "))}
     return sorted((secret for secret in found if secret), key=len, reverse=True)

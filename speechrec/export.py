@@ -20,10 +20,16 @@ from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.engine import make_url
 
 from speechrec.background import NoiseCollector
-from speechrec.campaign import NOISE_KEYWORD, Campaign, campaign_to_dict, check_keyword, folder_spellings
+from speechrec.campaign import (
+    NOISE_KEYWORD,
+    Campaign,
+    campaign_to_dict,
+    check_keyword,
+    folder_spellings,
+    formula_start,
+)
 from speechrec.config import Settings
 from speechrec.cut import CUTS
 from speechrec.decode import encode_wav
@@ -74,16 +80,12 @@ TASKS_PER_WORKER = 3
 # metadata.csv's quality columns: the report's, but the take's length, which is original_duration_s there.
 METADATA_QUALITY_COLUMNS = [column for column in QUALITY_COLUMNS if column != "duration_s"]
 
-# First characters that make a spreadsheet cell a formula (OWASP, "CSV Injection"), with their full-width forms.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 # A zip whose speakers withdrew while it was written is written again, at most this many times.
 WITHDRAWAL_REWRITES = 5
 # plan.attrs key: the rows plan_export left out, with the reason.
 LEFT_OUT = "left_out"
 # Every export holds these (whatever its layout); an existing file without them is not overwritten by an export.
 EXPORT_MARKER_FILES = frozenset({"README.md", "metadata.csv"})
-# The SQLite database file and the journal files SQLite keeps beside it.
-SQLITE_FILE_SUFFIXES = ("", "-wal", "-shm", "-journal")
 # Prepared download zips are kept this long after their last use, so a slow click still finds its file.
 PREPARED_MAX_AGE_S = 3600.0
 
@@ -339,12 +341,13 @@ def check_destination(settings: Settings, destination: str | os.PathLike[str]) -
         raise ExportPathError(f"the export path {destination!r} is empty; give a file name such as dataset.zip")
     path = Path(destination).expanduser()
     resolved = path.resolve()
-    for place, what in _store_places(settings):
-        if resolved == place or resolved.is_relative_to(place):
-            raise ExportPathError(
-                f"{str(path)!r} is inside the store ({what} {str(place)!r}); write the export outside it, "
-                "e.g. --out dataset.zip in another folder"
-            )
+    inside = settings.place_of(resolved)
+    if inside is not None:
+        place, what = inside
+        raise ExportPathError(
+            f"{str(path)!r} is inside the store ({what} {str(place)!r}); write the export outside it, "
+            "e.g. --out dataset.zip in another folder"
+        )
     if resolved.is_dir():
         raise ExportPathError(f"{str(path)!r} is a folder; give a file name such as {str(path / 'dataset.zip')!r}")
     if resolved.exists() and not _is_earlier_export(resolved):
@@ -353,17 +356,6 @@ def check_destination(settings: Settings, destination: str | os.PathLike[str]) -
             "choose a new file name (nothing was overwritten)"
         )
     return path
-
-
-def _store_places(settings: Settings) -> list[tuple[Path, str]]:
-    places = [(settings.data_dir.resolve(), "the data folder")]
-    if "://" not in settings.storage_url or settings.storage_url.startswith("file://"):
-        places.append((Path(settings.storage_url.removeprefix("file://")).expanduser().resolve(), "the audio folder"))
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        database = Path(url.database).expanduser().resolve()
-        places += [(database.with_name(database.name + suffix), "the database") for suffix in SQLITE_FILE_SUFFIXES]
-    return places
 
 
 def _is_earlier_export(path: Path) -> bool:
@@ -658,10 +650,14 @@ def _csv(table: pd.DataFrame) -> bytes:
 
 def neutralize_formula(cell: object) -> object:
     """A text cell that a spreadsheet would run as a formula, made inert as OWASP recommends
-    ("CSV Injection"): a cell starting with = + - @, a tab or a carriage return gets a leading
-    apostrophe, which spreadsheets show as text. The full-width forms (＝ ＋ － ＠) count too, as
-    some spreadsheets read them as formulas. Other values are returned unchanged."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_STARTS):
+    ("CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection): a cell starting with
+    = + - @, a tab or a carriage return, or a look-alike of one (``campaign.formula_start``), gets a
+    leading apostrophe, which spreadsheets show as text. Other values are returned unchanged.
+
+    The path and keyword cells never need it: a keyword starting so is refused where it enters
+    (campaign, import) and where an export reads it (``check_keyword``), so each path in
+    metadata.csv is the name of its file in the zip, letter for letter."""
+    if isinstance(cell, str) and formula_start(cell) is not None:
         return "'" + cell
     return cell
 

@@ -12,9 +12,11 @@ import hashlib
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 from speechrec.config import Settings
 from speechrec.errors import StoreError
+from speechrec.locations import is_inside
 from speechrec.store import ClipStore
 
 
@@ -34,7 +36,9 @@ def migrate_store(
     """Copy every speaker, clip row, meta row and audio file of ``source`` into an empty ``target``.
 
     ``progress(done, total)`` is called after each clip's audio. Raises TypeError for settings of
-    the wrong type, ValueError when source and target are the same, StoreError when the target is
+    the wrong type, ValueError when source and target are the same or one's folders, audio or
+    database lie inside the other's (a target inside the source would be copied into itself, and
+    its files taken for the source's leftovers), StoreError when the target is
     not empty, a back-end fails, or the copy does not match the source (counts or SHA-256).
     """
     for name, settings in (("source", source), ("target", target)):
@@ -42,6 +46,7 @@ def migrate_store(
             raise TypeError(f"{name} must be a Settings, got {settings!r:.80}")
     if source.database_url == target.database_url or source.storage_url == target.storage_url:
         raise ValueError("source and target share a database or a storage URL; migrate into a new, empty store")
+    _check_apart(source, target)
     source_store = ClipStore(source, create=False)  # a mistyped source must not become a new, empty store
     try:
         target_store = ClipStore(target)
@@ -96,3 +101,25 @@ def _check_empty(target: ClipStore) -> None:
             f"the target is not empty ({len(rows['speakers'])} speakers, {len(rows['clips'])} clips, "
             f"{audio} audio files); migrate into a new, empty database and storage"
         )
+
+
+def _check_apart(source: Settings, target: Settings) -> None:
+    """ValueError if a place of one store on this disk is inside (or is) a place of the other."""
+    for source_place, source_what in _used_places(source):
+        for target_place, target_what in _used_places(target):
+            if is_inside(target_place, source_place) or is_inside(source_place, target_place):
+                raise ValueError(
+                    f"the target's {target_what.removeprefix('the ')} {str(target_place)!r} and the source's "
+                    f"{source_what.removeprefix('the ')} {str(source_place)!r} lie inside one another; migrate "
+                    "into a folder outside the source store"
+                )
+
+
+def _used_places(settings: Settings) -> list[tuple[Path, str]]:
+    """``Settings.local_places`` that hold the store: the data folder only if its database or audio
+    is in it (a side given by URLs alone has a default data folder that holds nothing of it)."""
+    places = settings.local_places()
+    data_folder, others = places[0], places[1:]
+    if any(is_inside(place, data_folder[0]) for place, _ in others):
+        return places
+    return others

@@ -20,8 +20,8 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Collection
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,6 +34,7 @@ from speechrec.errors import SpeechrecError
 from speechrec.export import PARALLEL_MIN_CLIPS, ExportOptions, export_fingerprint, plan_export, speech_spans
 from speechrec.jobs import RenderJob, render_features
 from speechrec.parallel import bounded_map, worker_pool
+from speechrec.private import make_private_folder, open_private_file
 from speechrec.review import DOUBTED_ABOVE
 from speechrec.store import ClipStore
 
@@ -215,8 +216,12 @@ def check_model(
         notes=tuple(notes),
         clips=clips[list(CLIP_COLUMNS)].reset_index(drop=True),
     )
-    save_check(folder, result)
-    keep_doubt(store, result)
+    path = save_check(folder, result)
+    withdrawn = store.withdrawn_speakers(result.clips["speaker_id"])
+    if withdrawn:  # a withdrawal committed while the check ran, maybe after it looked for kept checks
+        path.unlink(missing_ok=True)
+        result = replace(result, clips=result.clips[~result.clips["speaker_id"].isin(withdrawn)].reset_index(drop=True))
+    keep_doubt(store, result)  # a withdrawn speaker's clips are gone from the store: their doubt is not kept
     report(1.0, "Done.")
     return result
 
@@ -243,9 +248,32 @@ def load_check(folder: Path, fingerprint: str) -> ModelCheck | None:
 
 
 def latest_check(store_or_settings: ClipStore | Settings) -> ModelCheck | None:
-    """The newest kept check of this store, whatever the clips are now, or None."""
+    """The newest kept check of this store, whatever the clips are now, or None.
+
+    Given a store, a check that holds a speaker who withdrew (kept by another app replica, whose
+    data folder the withdrawal could not reach) is deleted first, as a prepared zip is."""
+    if isinstance(store_or_settings, ClipStore):
+        for kept in _kept_checks(checks_folder(store_or_settings.settings)):
+            check = load_check(kept.parent, kept.stem)
+            if check is None or not store_or_settings.withdrawn_speakers(check.clips["speaker_id"]):
+                break
+            kept.unlink(missing_ok=True)
     path = latest_check_file(store_or_settings)
     return None if path is None else load_check(path.parent, path.stem)
+
+
+def remove_checks_with(settings: Settings, speaker_ids: Collection[str]) -> list[Path]:
+    """Delete every kept check result in the data folder of ``settings`` that names one of
+    ``speaker_ids`` (a withdrawal: the results list the speaker's id, clip ids and audio keys);
+    return the paths. A file is searched as text, so a result of any version, or one that no
+    longer reads, goes too when it holds the id."""
+    removed = []
+    for path in _kept_checks(checks_folder(settings)):
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile by another process
+            if any(speaker_id in path.read_text(encoding="utf-8", errors="replace") for speaker_id in speaker_ids):
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
 
 
 def latest_check_file(store_or_settings: ClipStore | Settings) -> Path | None:
@@ -266,7 +294,7 @@ def _kept_checks(folder: Path) -> list[Path]:
 
 def save_check(folder: Path, check: ModelCheck) -> Path:
     """Keep ``check`` as ``<fingerprint>.json`` (atomically), and only the KEPT_CHECKS newest checks."""
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folder(folder)
     path = folder / f"{check.fingerprint}.json"
     _write_atomically(path, check.to_json())
     for old in _kept_checks(folder)[KEPT_CHECKS:]:
@@ -290,7 +318,7 @@ def start_check(settings: Settings, campaign: Campaign, options: ExportOptions =
     ``running_check``), and its result where ``check_model`` keeps it.
     """
     folder = checks_folder(settings)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folder(folder)
     if not _claim(folder / RUNNING_FILE):
         return False
     job = {
@@ -338,7 +366,7 @@ def run_background_check(job: dict) -> None:
         storage_url=job["settings"]["storage_url"],
     )
     folder = checks_folder(settings)
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_folder(folder)
     pid = os.getpid()
     with contextlib.suppress(OSError):
         os.nice(10)  # volunteers recording on the same machine come first
@@ -377,7 +405,7 @@ def _claim(path: Path) -> bool:
     if current is not None:
         path.unlink(missing_ok=True)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        descriptor = open_private_file(path, exclusive=True)
     except FileExistsError:
         return False  # another session started one a moment ago
     with os.fdopen(descriptor, "w") as file:
@@ -403,8 +431,11 @@ def _write_progress(folder: Path, progress: CheckProgress, pid: int | None = Non
 
 
 def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a partial file renamed into place, readable by the owner only."""
     partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-    partial.write_text(text, encoding="utf-8")
+    partial.unlink(missing_ok=True)  # left by a crash: made anew, so it gets the private mode
+    with os.fdopen(open_private_file(partial, exclusive=True), "w", encoding="utf-8") as file:
+        file.write(text)
     os.replace(partial, path)
 
 

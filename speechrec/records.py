@@ -126,6 +126,12 @@ class Clip:
         return cls(**values, quality=QualityReport.from_row(row))
 
 
+# More than this share of the rows without audio is taken for a wrong storage location. Not a
+# measurement: files lost by accident (an object deleted by hand, a partial restore) are a few,
+# while a mistyped URL or an unmounted disk loses them all; half lies far from both.
+MOST_MISSING_SHARE = 0.5
+
+
 @dataclass(frozen=True)
 class FingerprintedClip:
     """A stored clip that may hold the same audio as a file being imported (``ClipStore.fingerprint_candidates``)."""
@@ -167,6 +173,13 @@ class AudioCheck:
     def problems(self) -> int:
         """What a repair would fix: rows to reject plus files to delete."""
         return len(self.rows_without_audio) + len(self.audio_without_rows)
+
+    @property
+    def most_audio_missing(self) -> bool:
+        """True when more than MOST_MISSING_SHARE of the rows have no audio (already rejected ones
+        not counted): the sign of a wrong storage location, not of lost files, so a repair would
+        reject good clips (``ClipStore.repair_audio`` refuses it unless forced)."""
+        return len(self.rows_without_audio) > MOST_MISSING_SHARE * (self.clips - self.known_missing)
 
 
 @dataclass(frozen=True)

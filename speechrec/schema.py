@@ -4,6 +4,7 @@ between records and rows. Changing a table here needs a migration too (speechrec
 from __future__ import annotations
 
 import os
+import sqlite3
 import types
 import typing
 from collections.abc import Mapping
@@ -240,11 +241,26 @@ def as_utc(value: object) -> Any:
 
 
 def sqlite_file_exists(database_url: str) -> bool:
-    """False only for a SQLite database file that does not exist (yet): SQLite would make it on connect."""
+    """False for a SQLite database file that does not exist (yet), is empty, or holds no speechrec
+    tables: a store to read is not there. Looked at without writing a byte (SQLite would make a
+    missing file on connect, and the store's engine turns on WAL, which writes a header into an
+    empty one). True for other back-ends, which ``ClipStore`` asks once connected, and for a file
+    SQLite cannot read, whose error the store's own connection then reports."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         return True
-    return Path(url.database).is_file()
+    path = Path(url.database).expanduser().resolve()
+    if not path.is_file() or path.stat().st_size == 0:
+        return False
+    try:
+        connection = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+            return connection.execute(query, (meta_table.name,)).fetchone() is not None
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return True
 
 
 def store_place(settings: Settings) -> str:

@@ -27,6 +27,7 @@ from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
 from speechrec.errors import StorageError, StoreError, cannot_write, redact, redact_url
+from speechrec.locations import local_storage_path
 from speechrec.private import make_private_folder, open_private_file
 
 AUDIO_PREFIX = "clips"
@@ -59,12 +60,31 @@ def check_audio_key(key: object) -> str:
 class AudioStorage:
     """Audio files by key under ``storage_url``. Safe to share between threads."""
 
-    def __init__(self, storage_url: str) -> None:
+    def __init__(self, storage_url: str, *, create: bool = True) -> None:
+        """The storage at ``storage_url``. A local folder (any form ``locations.local_storage_path``
+        reads) is made if missing when ``create``; else a missing folder is a StorageError naming
+        it, as a mistyped URL must not become a new, empty audio folder. Raises SettingsError for a
+        file URL naming another host, StorageError when the storage cannot be opened."""
         if not isinstance(storage_url, str) or not storage_url:
             raise TypeError(f"storage_url must be a non-empty string, got {storage_url!r}")
         self.url = storage_url
         # What messages and logs show: the URL without its user:password@ part.
         self.display_url = redact_url(storage_url)
+        folder = local_storage_path(storage_url)
+        self.is_local = folder is not None
+        if folder is not None:
+            # The folder as the checks read it (file://localhost/x is /x, not ./localhost/x as fsspec reads it).
+            self._fs, self._root = LocalFileSystem(), folder.as_posix()
+            if not create and not folder.is_dir():
+                raise StorageError(
+                    f"the audio folder {str(folder)!r} does not exist; check the storage URL (SPEECHREC_STORAGE_URL, "
+                    "a --*-storage option, or the app's [storage] audio_url), or restore the audio there"
+                )
+            try:
+                make_private_folder(self._path(TEMP_FOLDER))
+            except OSError as error:
+                raise StorageError(f"the audio folder cannot be made: {cannot_write(error)}") from error
+            return
         try:
             # A file system of its own: fsspec would otherwise hand back one made earlier in the
             # process, with the endpoint and credentials the AWS_* variables had then.
@@ -73,12 +93,6 @@ class AudioStorage:
             # No cause kept: a back-end's error may quote the URL with its credentials.
             raise StorageError(f"cannot open audio storage {self.display_url!r}: {self._reason(error)}") from None
         self._root = self._root.rstrip("/")
-        self.is_local = isinstance(self._fs, LocalFileSystem)
-        if self.is_local:
-            try:
-                make_private_folder(self._path(TEMP_FOLDER))
-            except OSError as error:
-                raise StorageError(f"the audio folder cannot be made: {cannot_write(error)}") from error
 
     @property
     def shared_between_processes(self) -> bool:
@@ -110,6 +124,8 @@ class AudioStorage:
         except StorageError as error:
             if self.is_local and isinstance(error.__cause__, OSError):  # its own path and reason, never credentials
                 raise StorageError(f"the audio folder cannot be written: {cannot_write(error.__cause__)}") from error
+            if str(error).startswith(f"audio storage {self.display_url!r}: "):  # the listing: it cannot be reached
+                raise StorageError(str(error)) from None
             raise StorageError(f"audio storage {self.display_url!r} cannot be written: {error}") from None
 
     def put(self, key: str, data: bytes) -> None:

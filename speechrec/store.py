@@ -128,7 +128,10 @@ class ClipStore:
         self._write_lock = threading.Lock() if self._sqlite else None
         if not create:
             self._require_tables()
-        self.audio = AudioStorage(settings.storage_url)
+        # A local audio folder is made only for a new store: a store that holds clips and finds no
+        # audio folder has a mistyped storage URL (or a partial restore), and a new, empty folder
+        # would make every clip look lost (and ``check --repair`` reject them all).
+        self.audio = AudioStorage(settings.storage_url, create=create and not self._holds_clips())
         self.audio.check()
         self._upgrade_schema()
         if clean:
@@ -158,6 +161,17 @@ class ClipStore:
         if not found:
             self._engine.dispose()
             raise StoreError(f"no speechrec store in {store_place(self.settings)}: {NO_STORE_HINT}")
+
+    def _holds_clips(self) -> bool:
+        """True if the database already has a clips table with a row in it (an existing store)."""
+        try:
+            with self._read() as connection:
+                if not inspect(connection).has_table(clips_table.name):
+                    return False
+                return connection.scalar(select(clips_table.c.clip_id).limit(1)) is not None
+        except StoreError as error:  # the first connection: the server, the database, the file
+            self._engine.dispose()
+            raise StoreError(f"cannot open the database: {str(error).removeprefix('database error: ')}") from None
 
     def clean_leftovers(self, min_age_s: float = LEFTOVER_MIN_AGE_S) -> int:
         """Delete temporary files and audio without a row that are older than ``min_age_s``; return the count.
@@ -219,10 +233,23 @@ class ClipStore:
             recent_without_rows=sorted(set(unnamed) - set(old)),
         )
 
-    def repair_audio(self, check: AudioCheck, reviewer: str = "speechrec check") -> tuple[int, int]:
+    def repair_audio(
+        self, check: AudioCheck, reviewer: str = "speechrec check", *, force: bool = False
+    ) -> tuple[int, int]:
         """Fix what ``check`` found: reject its rows without audio (reason "audio missing") and
         delete its old files without rows; return ``(rejected, deleted)``. A row that got its
-        file back or was deleted meanwhile, and a file a row names by now, are left alone."""
+        file back or was deleted meanwhile, and a file a row names by now, are left alone.
+
+        Raises StoreError, and changes nothing, when most rows have no audio
+        (``AudioCheck.most_audio_missing``): a wrong storage location looks like that, and
+        rejecting every clip would not fix it. ``force``: repair all the same (the audio is lost).
+        """
+        if check.most_audio_missing and not force:
+            raise StoreError(
+                f"{len(check.rows_without_audio)} of {check.clips} clip rows have no audio in "
+                f"{self.audio.display_url!r}: that looks like a wrong storage location, not lost files; "
+                "check the storage URL (or the --store folder) and run the check again; nothing was changed"
+            )
         rejected = deleted = 0
         for clip_id, key in check.rows_without_audio:
             if self.clip_exists(clip_id) and not self.audio.exists(key):

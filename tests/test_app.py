@@ -1150,10 +1150,15 @@ def test_pages_read_no_whole_table(monkeypatch):
 
 
 @pytest.mark.parametrize("where", ["environment", "secrets"])
-def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog, where):
+@pytest.mark.parametrize("kind", ["https", "s3_secret_with_slash"])
+def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog, request, where, kind):
     from backends import free_port
 
-    url = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio"
+    if kind == "https":
+        url, start = f"https://organizer:hunter22-Secret@127.0.0.1:{free_port()}/audio", "https://***@127.0.0.1:"
+    else:  # s3fs takes "AKIAKEY:hunter22" for the bucket name, and boto quotes it
+        bucket = request.getfixturevalue("s3_environment").create_bucket()
+        url, start = f"s3://AKIAKEY:hunter22-Secret/sk@{bucket}/audio", "s3://***@"
     at = AppTest.from_file(str(APP), default_timeout=60)
     if where == "environment":
         monkeypatch.setenv("SPEECHREC_STORAGE_URL", url)
@@ -1161,7 +1166,7 @@ def test_storage_credentials_never_reach_the_page_or_the_log(monkeypatch, caplog
         at.secrets["storage"] = {"audio_url": url}
     at.run()
     assert not at.exception
-    assert shown(at.error[0].value).startswith("speechrec cannot start: audio storage 'https://***@127.0.0.1:")
+    assert shown(at.error[0].value).startswith(f"speechrec cannot start: audio storage '{start}")
     page = " ".join(element.value for element in [*at.error, *at.warning, *at.markdown, *at.caption])
     assert "hunter22" not in page
     assert "speechrec cannot start" in caplog.text and "hunter22" not in caplog.text
@@ -1238,7 +1243,13 @@ def test_the_campaign_title_is_shown_as_text(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://user:hunter22@host:port/speech", "not a url", "postgresql+psycopg://user:hunter22@[::1/speech"],
+    [
+        "postgresql://user:hunter22@host:port/speech",
+        "not a url",
+        "postgresql+psycopg://user:hunter22@[::1/speech",
+        "host=127.0.0.1 port=1 password=hunter22",
+        "host=127.0.0.1 user=u password='hunter22 x'",
+    ],
 )
 def test_a_malformed_database_url_without_an_organizer_password_stops_every_page_with_one_message(
     monkeypatch, caplog, url
@@ -1251,7 +1262,8 @@ def test_a_malformed_database_url_without_an_organizer_password_stops_every_page
         at.run()
         assert not at.exception
         assert len(at.error) == 1
-        assert shown(at.error[0].value).startswith("speechrec cannot start: database URL starting ")
+        assert shown(at.error[0].value).startswith("speechrec cannot start: ")
+        assert "not a SQLAlchemy URL" in shown(at.error[0].value)
         assert "hunter22" not in at.error[0].value
     assert caplog.text.count("speechrec cannot start") == 2 and "hunter22" not in caplog.text
 
@@ -1328,6 +1340,21 @@ def test_after_a_withdrawal_the_stats_page_no_longer_offers_a_zip_that_held_the_
 # ---- a clip whose audio is missing ----------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", ["{data}/audX", "file://localhost{data}/audX", "local://{data}/audX"])
+def test_a_mistyped_storage_url_for_a_store_with_clips_stops_the_app_and_makes_no_folder(monkeypatch, tmp_path, form):
+    reviewed_store(["yes"])
+    data = (tmp_path / "data").as_posix()
+    monkeypatch.setenv("SPEECHREC_DATABASE_URL", f"sqlite:///{data}/speechrec.sqlite3")
+    monkeypatch.setenv("SPEECHREC_STORAGE_URL", form.format(data=data))
+    st.cache_resource.clear()
+    at = run_app()
+    assert not at.exception
+    message = shown(at.error[0].value)
+    assert message.startswith(f"speechrec cannot start: the audio folder '{data}/audX' does not exist; check the storage URL")
+    assert "[storage] audio_url" in message
+    assert not (tmp_path / "data" / "audX").exists() and not (REPO / "localhost").exists()
+
+
 @pytest.mark.parametrize("damage", ["deleted", "garbled"])
 def test_review_shows_a_clip_without_audio_and_lets_the_organizer_reject_or_skip_it(damage, tmp_path):
     store, ids = reviewed_store(["yes", "no", "up"])
@@ -1342,9 +1369,12 @@ def test_review_shows_a_clip_without_audio_and_lets_the_organizer_reject_or_skip
     assert "The audio of this clip is missing or unreadable" in shown(at.error[0].value)
     assert not at.get("audio")
     assert next(item for item in at.selectbox if item.label == "Reason").value == "audio missing"
+    accept = button(at, "Accept")
+    assert accept.disabled and "no audio to accept" in accept.help  # nothing to hear, nothing to accept
     button(at, "Reject").click().run()
     assert not at.exception
     assert (store.clip(ids[2]).status, store.clip(ids[2]).reason) == ("rejected", "audio missing")
+    assert not button(at, "Accept").disabled  # the next clip has its audio
     assert shown(at.markdown[0].value) == "## no" and not at.error
     (tmp_path / "data" / "audio" / store.clip(ids[1]).audio_key).unlink()
     at.run()

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -788,3 +789,265 @@ def test_check_on_postgresql_and_s3(remote_settings):
         assert store.check_audio(min_age_s=-60).problems == 0 and store.clip(kept).status == "pending"
     finally:
         store.close()
+
+
+# ---- a mistyped storage location never becomes a new, empty store -------------------------------------
+
+
+def several_clips(data: Path, count: int = 4) -> None:
+    store = ClipStore(load_settings(data, environ={}))
+    try:
+        samples, rate = load_word("yes")
+        speaker = store.create_speaker(consent_version=1).speaker_id
+        for gain in np.linspace(1.0, 0.5, count):
+            store.add_clip(samples * gain, rate, assess_take(samples * gain, rate), keyword="yes", speaker_id=speaker,
+                           session_id="s", source="webrtc")  # fmt: skip
+    finally:
+        store.close()
+
+
+MISTYPED_AUDIO = {
+    "path": "{data}/audX",
+    "file_url": "file://{data}/audX",
+    "file_localhost": "file://localhost{data}/audX",
+    "local_url": "local://{data}/audX",
+    "file_one_slash": "file:{data}/audX",
+}
+
+
+@pytest.mark.parametrize("form", MISTYPED_AUDIO.values(), ids=MISTYPED_AUDIO.keys())
+@pytest.mark.parametrize(
+    "command",
+    [["stats"], ["export", "--out", "ds.zip"], ["check"], ["check", "--repair", "--yes"], ["import", "upload"]],
+    ids=["stats", "export", "check", "repair", "import"],
+)
+def test_a_storage_url_naming_a_missing_folder_is_refused_and_not_made(cli, tmp_path, form, command):
+    data = tmp_path / "data"
+    several_clips(data)
+    tum_folder(tmp_path / "upload")
+    cli.env["SPEECHREC_DATABASE_URL"] = f"sqlite:///{data / 'speechrec.sqlite3'}"
+    cli.env["SPEECHREC_STORAGE_URL"] = form.format(data=data.as_posix())
+    before = file_digests(data)
+    result = cli(*command)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.startswith(f"speechrec {command[0]}: error: the audio folder '{data / 'audX'}' does not exist")
+    assert "check the storage URL" in result.stderr and "Traceback" not in result.stderr
+    assert not (data / "audX").exists() and not (tmp_path / "localhost").exists()
+    assert file_digests(data) == before
+    assert not (tmp_path / "ds.zip").exists()
+
+
+@pytest.mark.parametrize("where", ["other_folder", "empty_audio_folder"])
+def test_repair_refuses_when_most_rows_have_no_audio(cli, tmp_path, where):
+    """A storage URL naming an existing folder that is not the store's (or audio not yet restored)
+    must not reject every clip."""
+    data = tmp_path / "data"
+    several_clips(data)
+    if where == "other_folder":
+        (tmp_path / "elsewhere").mkdir()
+        cli.env["SPEECHREC_DATABASE_URL"] = f"sqlite:///{data / 'speechrec.sqlite3'}"
+        cli.env["SPEECHREC_STORAGE_URL"] = str(tmp_path / "elsewhere")
+    else:
+        shutil.rmtree(data / "audio" / "clips")
+    listed = cli("check")
+    assert listed.returncode == 1
+    assert "rows without audio: 4" in listed.stdout
+    assert "most clip rows have no audio in" in listed.stdout and "is that the right storage location?" in listed.stdout
+    refused = cli("check", "--repair", "--yes")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert re.fullmatch(r"speechrec check: error: 4 of 4 clip rows have no audio in '.*': that looks like a wrong "
+                        r"storage location, not lost files; check the storage URL .* nothing was changed\n",
+                        refused.stderr), refused.stderr  # fmt: skip
+    store = ClipStore(load_settings(data, environ={}), create=False)
+    try:
+        assert set(store.clips()["status"]) == {"pending"}
+    finally:
+        store.close()
+    forced = cli("check", "--repair", "--yes", "--force")  # the audio is really lost: the organizer says so
+    assert_ok(forced)
+    assert "rejected 4 clips (audio missing)" in forced.stdout
+
+
+def test_the_package_refuses_to_repair_a_store_whose_audio_is_mostly_missing(store):
+    from speechrec.errors import StoreError
+
+    samples, rate = load_word("yes")
+    speaker = store.create_speaker(consent_version=1).speaker_id
+    ids = [store.add_clip(samples * gain, rate, assess_take(samples * gain, rate), keyword="yes", speaker_id=speaker,
+                          session_id="s", source="webrtc") for gain in (1.0, 0.8, 0.6)]  # fmt: skip
+    for clip_id in ids[:2]:
+        store.audio.remove(store.clip(clip_id).audio_key)
+    check = store.check_audio()
+    assert check.most_audio_missing  # 2 of 3
+    with pytest.raises(StoreError, match="2 of 3 clip rows have no audio"):
+        store.repair_audio(check)
+    assert {store.clip(clip_id).status for clip_id in ids} == {"pending"}
+    store.audio.put(store.clip(ids[0]).audio_key, store.read_flac(store.clip(ids[2]).audio_key))
+    check = store.check_audio()
+    assert not check.most_audio_missing  # 1 of 3: a lost file
+    assert store.repair_audio(check) == (1, 0)
+
+
+def test_opening_a_store_that_holds_clips_never_makes_a_missing_audio_folder(tmp_path):
+    """What the app and ``import`` do (they may make a new store): a database with clips and no
+    audio folder is a mistyped URL or a partial restore, not a new store."""
+    from speechrec.errors import StoreError
+
+    data = tmp_path / "data"
+    several_clips(data, count=1)
+    mistyped = load_settings(data, storage_url=f"file://localhost{data.as_posix()}/audX", environ={})
+    with pytest.raises(StoreError, match=r"the audio folder '.*audX' does not exist"):
+        ClipStore(mistyped)
+    assert not (data / "audX").exists()
+    fresh = load_settings(tmp_path / "fresh", storage_url=str(tmp_path / "fresh-audio"), environ={})
+    ClipStore(fresh).close()  # a new store makes its folder
+    assert (tmp_path / "fresh-audio").is_dir()
+
+
+# ---- export --out and migrate --to-store stay outside the store, however its audio URL is spelled --------
+
+
+@pytest.mark.parametrize(
+    "spelling", ["local://{audio}", "file:{audio}", "file://localhost{audio}", "file://{audio}/", "{audio}/../aud"]
+)
+def test_export_refuses_the_audio_folder_in_any_spelling_of_its_url(cli, tmp_path, spelling):
+    data, audio = tmp_path / "data", tmp_path / "aud"
+    store = ClipStore(load_settings(data, storage_url=str(audio), environ={}))
+    try:
+        samples, rate = load_word("yes")
+        speaker = store.create_speaker(consent_version=1).speaker_id
+        store.add_clip(samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker,
+                       session_id="s", source="webrtc")  # fmt: skip
+    finally:
+        store.close()
+    cli.env["SPEECHREC_DATABASE_URL"] = f"sqlite:///{data / 'speechrec.sqlite3'}"
+    cli.env["SPEECHREC_STORAGE_URL"] = spelling.format(audio=audio.as_posix())
+    before = file_digests(audio)
+    result = cli("export", "--out", str(audio / "ds.zip"))
+    assert result.returncode == 1
+    assert "is inside the store (the audio folder" in result.stderr, result.stderr
+    assert file_digests(audio) == before
+
+
+@pytest.mark.parametrize(
+    "source, target",
+    [("ri", "ri/audio"), ("ri", "ri/sub"), ("ri", "ri/audio/clips"), ("ri/sub", "ri"), ("ri", "ri/./sub/..")],
+)
+def test_migrate_refuses_a_target_inside_the_source_or_around_it(cli, tmp_path, source, target):
+    several_clips(tmp_path / source, count=1)
+    before = file_digests(tmp_path / "ri")
+    result = cli("migrate", "--from-store", source, "--to-store", target)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert re.search(r"(lie inside one another; migrate into a folder outside the source store|share a database)",
+                     result.stderr), result.stderr  # fmt: skip
+    assert file_digests(tmp_path / "ri") == before
+
+
+def test_migrate_into_a_sibling_folder_is_fine(cli, tmp_path):
+    several_clips(tmp_path / "ri", count=1)
+    assert_ok(cli("migrate", "--from-store", "ri", "--to-store", "ri-copy"))
+
+
+# ---- empty variables, empty database files ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["SPEECHREC_DATA", "SPEECHREC_DATABASE_URL", "SPEECHREC_STORAGE_URL"])
+@pytest.mark.parametrize("command", [["stats"], ["import", "upload"]], ids=["stats", "import"])
+def test_an_empty_variable_is_an_error_not_the_default_folder(cli, tmp_path, name, command):
+    tum_folder(tmp_path / "upload")
+    cli.env[name] = ""
+    result = cli(*command)
+    assert result.returncode == 1
+    assert result.stderr == f"speechrec {command[0]}: error: {name} is set but empty; " + result.stderr.split("; ", 1)[1]
+    assert "unset it for the default" in result.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("command", [["stats"], ["check"], ["upgrade"], ["export", "--out", "ds.zip"]])
+@pytest.mark.parametrize("content", ["empty", "another_programs"])
+def test_a_read_command_never_writes_to_a_database_file_without_a_store(cli, tmp_path, command, content):
+    (tmp_path / "D").mkdir()
+    database = tmp_path / "D" / "speechrec.sqlite3"
+    database.touch()
+    if content == "another_programs":
+        connection = sqlite3.connect(database)
+        connection.execute("CREATE TABLE notes (text)")
+        connection.commit()
+        connection.close()
+    content = database.read_bytes()
+    result = cli(*command, "--store", "D")
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"speechrec {command[0]}: error: no speechrec store in {tmp_path / 'D'}")
+    assert database.read_bytes() == content
+    assert sorted(path.name for path in (tmp_path / "D").iterdir()) == ["speechrec.sqlite3"]
+
+
+# ---- what the command line prints: no library tracebacks, no terminal control characters -------------
+
+NOISY_BACKEND = """
+import logging, sys
+import fsspec
+from fsspec.implementations.memory import MemoryFileSystem
+
+
+class Noisy(MemoryFileSystem):
+    protocol = "noisy"
+
+    def ls(self, path, detail=True, **kwargs):  # as gcsfs and aiohttp do on each failed retry
+        try:
+            raise ConnectionError("Cannot connect to host storage.example.org:443")
+        except ConnectionError:
+            logging.getLogger("gcsfs").warning("Could not determine bucket type for noisy://AKIA:hunter22@b")
+            logging.getLogger("gcsfs").exception("_request out of retries on exception")
+            raise
+
+
+fsspec.register_implementation("noisy", Noisy)
+from speechrec.cli import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_library_tracebacks_stay_out_of_the_error_path(cli, tmp_path, verbose):
+    (tmp_path / "noisy.py").write_text(NOISY_BACKEND)
+    cli.env["SPEECHREC_STORAGE_URL"] = "noisy://AKIA:hunter22@bucket/audio"
+    tum_folder(tmp_path / "upload")
+    result = subprocess.run(
+        [sys.executable, "noisy.py", *(["--verbose"] if verbose else []), "import", "upload"],
+        cwd=tmp_path, env=cli.env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    last = result.stderr.splitlines()[-1]
+    assert last == "speechrec import: error: audio storage 'noisy://***@bucket/audio': Cannot connect to host storage.example.org:443"
+    assert "hunter22" not in result.stderr
+    if verbose:  # for a bug report: the library's lines, tracebacks included
+        assert "Traceback" in result.stderr and "WARNING gcsfs: Could not determine bucket type" in result.stderr
+    else:
+        assert result.stderr.count("\n") == 1, result.stderr
+
+
+CONTROL_NAMES = ["\x1b[2Jcleared", "over\rwritten", "bell\x07", "back\x08space", "bidi\u202eevil"]
+
+
+def test_file_names_with_control_characters_are_printed_escaped(cli, tmp_path):
+    upload = tmp_path / "upload" / "recordings" / "yes-raw"
+    upload.mkdir(parents=True)
+    for name in CONTROL_NAMES:
+        (upload / f"{name}.ogg").write_bytes(b"not audio at all")
+    (tmp_path / "upload" / "recordings" / "yes-raw" / "abcd0001.ogg").write_bytes(
+        encode_opus(tmp_path / "good.ogg", *load_word("yes")).read_bytes()
+    )
+    result = cli("import", "upload", "--workers", "1")
+    assert_ok(result)
+    for name in CONTROL_NAMES:
+        escaped = name.encode("unicode_escape").decode()
+        assert f"skipped recordings/yes-raw/{escaped}.ogg: " in result.stdout, result.stdout
+    assert not [char for char in result.stdout if not (char.isprintable() or char == "\n")]
+
+
+def test_escape_controls_keeps_line_breaks_and_printable_text():
+    from speechrec.cli import escape_controls
+
+    assert escape_controls("a\nb ü 語 \x1b[0m\r\t\u200b") == "a\nb ü 語 \\x1b[0m\\r\\t\\u200b"

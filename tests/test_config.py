@@ -131,6 +131,10 @@ def test_bad_filler_words(tmp_path, filler, message):
 
 
 UNSAFE_WORDS = [
+    *(
+        (f"{start}1", f"starts with {re.escape(repr(start))}, which a spreadsheet runs as a formula when it opens")
+        for start in ("=", "+", "-", "@", "\uff1d", "\ufe66", "\uff0b", "\ufe62", "\uff0d", "\ufe63", "\u2212", "\uff20", "\ufe6b")
+    ),
     ("yes/no", "contains '/'"),
     ("yes\\no", re.escape("contains '\\\\'")),
     ("a:b", "contains ':'"),
@@ -366,6 +370,35 @@ def test_a_byte_order_mark_is_read_as_utf8(tmp_path):
         load_campaign(path)
 
 
+INVISIBLE = {
+    "bom_mid_file": (lambda text: text.replace("consent_text", "\ufeffconsent_text"), 3, 1, "U+FEFF (a byte order mark"),
+    "double_bom": (lambda text: "\ufeff\ufeff" + text, 1, 1, "U+FEFF (a byte order mark"),
+    "bom_after_key": (lambda text: text.replace("keywords =", "keywords\ufeff ="), 2, 9, "U+FEFF (a byte order mark"),
+    "zero_width_space": (lambda text: text.replace("title", "\u200btitle"), 1, 1, "U+200B (zero width space)"),
+    "no_break_space": (lambda text: text.replace("title =", "title\u00a0="), 1, 6, "U+00A0 (no-break space)"),
+}
+
+
+@pytest.mark.parametrize("name", INVISIBLE)
+def test_an_invisible_character_in_the_file_is_named_with_its_place_and_the_fix(tmp_path, name):
+    change, line, column, said = INVISIBLE[name]
+    path = tmp_path / "campaign.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + change(campaign_toml()).encode("utf-8"))  # a BOM at the start is fine
+    with pytest.raises(CampaignError) as raised:
+        load_campaign(path)
+    message = str(raised.value)
+    assert f"(at line {line}, column " in message
+    assert f"; column {column} of that line holds an invisible character, {said}" in message, message
+    assert "most editors do not show: delete it, or retype the line" in message
+
+
+def test_a_syntax_error_without_an_invisible_character_says_only_the_syntax_error(tmp_path):
+    path = write_campaign(tmp_path, campaign_toml(title='"x'))
+    with pytest.raises(CampaignError) as raised:
+        load_campaign(path)
+    assert "invisible" not in str(raised.value)
+
+
 def test_a_utf16_file_is_refused_with_what_to_do(tmp_path):
     path = tmp_path / "utf16.toml"
     path.write_bytes(VALID_TOML.encode("utf-16"))
@@ -447,18 +480,47 @@ def test_settings_read_os_environ_by_default(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("url", "shown"),
+    ("url", "said"),
     [
-        ("user:hunter2@db.example/speech", "'user'"),
-        ("postgresql//admin:hunter2@db.example/speech", "'postgresql//admin'"),
-        ("postgresql://admin:hunter2@db.example:port/speech", "'postgresql'"),
-        ("not a url", "'not a url'"),
+        ("user:hunter2@db.example/speech", "database URL starting 'user:' is not a SQLAlchemy URL"),
+        ("postgresql://admin:hunter2@db.example:port/speech", "database URL starting 'postgresql:' is not"),
+        ("postgresql//admin:hunter2@db.example/speech", "does not start with a scheme"),
+        ("hunter2 not a url", "does not start with a scheme"),
+        ("host=127.0.0.1 port=1 password=hunter2", "a key=value connection string"),
+        ("host=db user=u password='hunter2 x' dbname=speech", "a key=value connection string"),
+        ("Server=db;Uid=u;Pwd=hunter2;", "a key=value connection string"),
     ],
 )
-def test_bad_database_url_does_not_echo_password(tmp_path, url, shown):
-    with pytest.raises(ValueError, match=f"database URL starting {shown} is not a SQLAlchemy URL") as caught:
+def test_bad_database_url_quotes_no_more_than_its_scheme(tmp_path, url, said):
+    with pytest.raises(ValueError, match=re.escape(said)) as caught:
         load_settings(tmp_path, database_url=url, environ={})
     assert "hunter2" not in str(caught.value)
+    with pytest.raises(ValueError) as caught:  # from the environment, as a deployment sets it
+        load_settings(tmp_path, environ={"SPEECHREC_DATABASE_URL": url})
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("name", ["SPEECHREC_DATA", "SPEECHREC_DATABASE_URL", "SPEECHREC_STORAGE_URL"])
+@pytest.mark.parametrize("value", ["", "  "])
+def test_a_variable_set_but_empty_is_refused_not_read_as_the_default(tmp_path, monkeypatch, name, value):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match=f"{name} is set but empty; give .*, or unset it for the default"):
+        load_settings(environ={name: value})
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match=f"{name} is set but empty"):
+        load_settings()  # os.environ, as the app reads it
+    assert list(tmp_path.iterdir()) == []  # no ./data made
+
+
+def test_an_empty_data_folder_argument_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SettingsError, match="the data folder is empty"):
+        load_settings("", environ={})
+
+
+def test_a_variable_an_explicit_value_overrides_may_be_empty(tmp_path):
+    settings = load_settings(tmp_path, storage_url="s3://bucket/x", environ={"SPEECHREC_DATA": "", "SPEECHREC_STORAGE_URL": ""})
+    assert settings.data_dir == tmp_path.resolve() and settings.storage_url == "s3://bucket/x"
 
 
 def test_a_bad_database_url_is_a_settings_error_without_the_url_in_its_chain(tmp_path):

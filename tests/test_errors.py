@@ -37,6 +37,47 @@ def test_the_configured_urls_secrets_go_wherever_they_are_quoted():
     assert cleaned.startswith(f'Invalid bucket name "{REDACTED}@bucket"')
 
 
+@pytest.mark.parametrize("secret", ["S3CRET/sk", "S3CRET+ab/cd/ef", "ab/S3CRETxyz", "S3CRET?x#y", "S3+CRET/x@y"])
+def test_every_piece_of_a_secret_a_back_end_may_cut_at_a_slash_is_removed(secret):
+    """s3fs takes what is before the first "/" of ``KEY:SECRET/REST@bucket`` for the bucket name,
+    and boto quotes it: 'Invalid bucket name "KEY:SECRET"'."""
+    url = f"s3://AKIAKEY:{secret}@bucket/prefix"
+    bucket = url.removeprefix("s3://").split("/", 1)[0]
+    messages = [
+        f'Parameter validation failed: Invalid bucket name "{bucket}": Bucket name must match',
+        f"no such key {url.removeprefix('s3://').split('/', 1)[1]!r} in {bucket}",
+        f"{secret.replace('+', ' ')} {secret.replace('/', '%2F')}",
+    ]
+    for message in messages:
+        cleaned = redact(message, url)
+        assert "S3CRET" not in cleaned and "S3+CRET" not in cleaned and "S3 CRET" not in cleaned, cleaned
+        assert "AKIAKEY:ab" not in cleaned
+    assert redact(f"cannot open {url}") == "cannot open s3://***@bucket/prefix"
+
+
+@pytest.mark.parametrize(
+    ("connection", "secret"),
+    [
+        ("host=127.0.0.1 port=1 password=S3CRETpw", "S3CRETpw"),
+        ("host=db user=u password='S3CRET pw' dbname=speech", "S3CRET pw"),
+        ("host=db PASSWORD = S3CRETpw", "S3CRETpw"),
+        ("Server=db;Uid=u;Pwd=S3CRETpw;", "S3CRETpw"),
+        ("dbname=x sslpassword=S3CRETpw", "S3CRETpw"),
+    ],
+)
+def test_a_key_value_connection_string_loses_its_password(connection, secret):
+    message = f"invalid connection string {connection!r}: missing '=' after 'x'; the server refused {secret}"
+    for cleaned in (redact(message), redact(message, connection)):
+        assert "S3CRET" not in cleaned.split("refused")[0], cleaned
+        assert "host" in cleaned or "Server" in cleaned or "dbname" in cleaned
+    assert "S3CRET" not in redact(message, connection)  # the configured one's value wherever it is quoted
+
+
+def test_words_that_merely_contain_password_are_left_alone():
+    message = "the password authentication failed; mypassword=x and passwords=y stay"
+    assert redact(message) == message
+
+
 def test_messages_without_credentials_stay_as_they_are():
     message = "no clip 'abc'; write to admin@example.org or see https://example.org/help?page=2"
     assert redact(message, "sqlite:///data/speechrec.sqlite3", "/data/audio", None) == message

@@ -26,7 +26,7 @@ import soxr
 from conftest import BACKENDS
 from signals import load_word, make_take, steady_noise
 
-from speechrec.campaign import NOISE_KEYWORD, Campaign, CampaignTexts, Variation
+from speechrec.campaign import NOISE_KEYWORD, Campaign, CampaignTexts, Variation, formula_start
 from speechrec.config import load_settings
 from speechrec.export import (
     ExportOptions,
@@ -966,17 +966,29 @@ def test_the_readmes_training_command_takes_keywords_with_spaces_and_quotes_as_o
 
 # ---- metadata.csv never runs in a spreadsheet ----------------------------------------------------------
 
-FORMULAS = ["=1+2", "+1+2", "-1+2", "@SUM(1 1)", "\tx", "\uff1d1+2"]
+FORMULAS = {
+    "equals": "=1+2",
+    "plus": "+1+2",
+    "minus": "-1+2",
+    "at": "@SUM(1 1)",
+    "tab": "\tx",
+    "fullwidth_equals": "\uff1d1+2",
+    "small_equals": "\ufe661+2",
+    "small_plus": "\ufe621+2",
+    "minus_sign": "\u22121+2",
+    "space_then_equals": " =1+2",
+    "zero_width_then_at": "\u200b@x",
+}
 
 
-@pytest.mark.parametrize("formula", FORMULAS, ids=["equals", "plus", "minus", "at", "tab", "fullwidth"])
+@pytest.mark.parametrize("formula", FORMULAS.values(), ids=FORMULAS.keys())
 def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path, formula):
+    """A free-text cell (here the imported file's name) gets OWASP's leading apostrophe."""
     speaker = store.create_speaker(1).speaker_id
     samples, rate = load_word("yes")
-    keyword = formula.replace("\t", "x")  # a keyword cannot hold a tab; the source path can
-    campaign = Campaign(title="t", keywords=(keyword,), consent_text="ok")
+    campaign = Campaign(title="t", keywords=("yes",), consent_text="ok")
     store.add_clip(
-        samples, rate, assess_take(samples, rate), keyword=keyword, speaker_id=speaker, session_id="s",
+        samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
         source="import", source_path=f"{formula}.wav",
     )  # fmt: skip
     export_dataset(store, campaign, tmp_path / "ds.zip", ExportOptions(selection="all"))
@@ -985,11 +997,28 @@ def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path,
         rows = [row for row in every_row if row["clip_id"]]  # the take (the zip adds room noise)
         assert len(rows) == 1
         cells = [cell for row in every_row for name, cell in row.items() if not name.endswith(("_dbfs", "_db", "_s"))]
-        assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@", "\t", "\r", "\uff1d"))]
+        assert not [cell for cell in cells if formula_start(cell)]
         assert rows[0]["source"] == f"'{formula}.wav"
-        if keyword[0] in "=+-@\uff1d":
-            assert rows[0]["keyword"] == f"'{keyword}"
         assert float(rows[0]["peak_dbfs"]) < 0  # numbers stay numbers, negative ones included
+
+
+@pytest.mark.parametrize("layout", ["speech_commands", "split_folders"])
+def test_every_path_in_metadata_csv_is_a_file_of_the_zip_as_it_is(store, stored, tmp_path, layout):
+    """No path or keyword cell needs OWASP's apostrophe: a word starting with = + - @ (or a look-alike)
+    is refused where it enters, and a row written straight into the database is left out."""
+    victims = {stored[0].clip_id: "+1", stored[1].clip_id: "\ufe66cmd", stored[2].clip_id: "-x"}
+    with store._write() as connection:
+        for clip_id, keyword in victims.items():
+            connection.execute(clips_table.update().where(clips_table.c.clip_id == clip_id).values(keyword=keyword))
+    archive, summary = export(store, tmp_path / "ds.zip", ExportOptions(selection="all", layout=layout))
+    rows = metadata_rows(archive)
+    names = set(archive.namelist())
+    assert rows and all(row["path"] in names for row in rows), [row["path"] for row in rows if row["path"] not in names]
+    for row in rows:
+        assert row["path"].split("/")[-2] == row["keyword"], row  # the keyword cell is its folder's name
+        archive.read(row["path"])  # it opens
+    assert {clip_id for clip_id, _ in summary.skipped} >= set(victims)
+    assert not set(victims) & {row["clip_id"] for row in rows}
 
 
 # ---- rows are checked where the export uses them -------------------------------------------------------
@@ -1002,6 +1031,8 @@ ALTERED_ROWS = {
     "audio_key_up": {"audio_key": "../../../outside.flac"},
     "audio_key_absolute": {"audio_key": "/etc/passwd"},
     "audio_key_database": {"audio_key": "../speechrec.sqlite3"},
+    "formula_keyword": {"keyword": "=HYPERLINK(1)"},
+    "lookalike_formula_keyword": {"keyword": "\uff0bcmd"},
 }
 
 

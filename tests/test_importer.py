@@ -320,6 +320,12 @@ BAD_FILES = [
     ("-raw/abcd0009.ogg", "speech", r"is empty"),
     (" yes-raw/abcd000a.ogg", "speech", r"white space"),
     ("..-raw/abcd000b.ogg", "speech", r"'\.\.'"),
+    ("+1/0123abcd_nohash_0.wav", "speech", r"^word '\+1' starts with '\+', which a spreadsheet runs as a formula"),
+    ("=cmd-raw/abcd0010.ogg", "speech", r"starts with '=', which a spreadsheet runs as a formula"),
+    ("-x-raw/abcd0011.ogg", "speech", r"starts with '-', which a spreadsheet"),
+    ("@x-raw/abcd0012.ogg", "speech", r"starts with '@', which a spreadsheet"),
+    ("\ufe66x-raw/abcd0013.ogg", "speech", r"starts with '\ufe66', which a spreadsheet"),
+    ("\uff0b1-raw/abcd0014.ogg", "speech", r"starts with '\uff0b', which a spreadsheet"),
 ]
 
 

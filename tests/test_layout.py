@@ -17,7 +17,7 @@ PACKAGE = ROOT / "speechrec"
 LAYERS = [
     ["private"],
     ["errors", "parallel", "participant_codes"],
-    ["i18n"],
+    ["i18n", "locations"],
     ["speechrec", "audio", "auth", "campaign", "config", "microphone", "storage", "features", "background"],
     ["decode", "quality", "capture", "prompts", "near_misses", "cut", "fingerprint"],
     ["records", "jobs", "review"],
@@ -50,6 +50,7 @@ PLAIN = [
     "fingerprint",
     "i18n",
     "jobs",
+    "locations",
     "near_misses",
     "microphone",
     "participant_codes",
@@ -148,3 +149,21 @@ def test_store_module_holds_only_clipstore():
         node.name for node in tree.body if isinstance(node, ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
     ]
     assert defined == ["ClipStore"]
+
+
+# Streamlit arguments past their removal date, with what Streamlit's docs say to use instead.
+DEPRECATED_STREAMLIT_ARGUMENTS = {"use_container_width": 'width="stretch" (or width="content")'}
+APP_SOURCES = sorted([ROOT / "streamlit_app.py", *(ROOT / "pages").glob("*.py"), *(PACKAGE / "ui").glob("*.py")])
+
+
+@pytest.mark.parametrize("path", APP_SOURCES, ids=[str(path.relative_to(ROOT)) for path in APP_SOURCES])
+def test_no_deprecated_streamlit_arguments(path):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    used = [
+        f"line {node.lineno}: {keyword.arg}, use {DEPRECATED_STREAMLIT_ARGUMENTS[keyword.arg]}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        for keyword in node.keywords
+        if keyword.arg in DEPRECATED_STREAMLIT_ARGUMENTS
+    ]
+    assert used == []

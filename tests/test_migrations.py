@@ -36,6 +36,7 @@ from sqlalchemy import (
 from speechrec.cli import main
 from speechrec.config import load_settings
 from speechrec.errors import StoreError
+from speechrec.locations import local_storage_path
 from speechrec.migrations import HEAD_REVISION, alembic_config
 from speechrec.participant_codes import code_digest
 from speechrec.quality import assess_take
@@ -198,6 +199,11 @@ def schema_differences(database_url: str) -> list:
 
 @pytest.fixture
 def settings(backend_settings):
+    """The back-end pair; a local audio folder exists, as it did for the store whose rows these
+    tests write (a store with clips and no audio folder is refused as a mistyped storage URL)."""
+    folder = local_storage_path(backend_settings.storage_url)
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
     return backend_settings
 
 

@@ -89,3 +89,24 @@ def test_run_in_the_background_then_figures_doubted_clips_and_links_into_review(
     assert any("Doubtful clips first" in item.value for item in review.caption)
     next(item for item in review.toggle if item.label == "Only clips the model doubts").set_value(True).run()
     assert any(f"{len(check.doubted_clip_ids())} to go" in item.value for item in review.caption)
+
+
+def page_text(at: AppTest) -> str:
+    elements = [*at.markdown, *at.caption, *at.info, *at.error, *at.metric, *at.title]
+    tables = [item.value.to_string() for item in at.dataframe]
+    return " ".join([*(str(item.value) for item in elements), *tables])
+
+
+def test_a_withdrawn_speaker_is_not_listed_after_the_withdrawal():
+    from speechrec.modelcheck import check_model
+    from speechrec.withdrawal import withdraw_speaker
+
+    store, _ = filled_store()
+    check_model(store, CAMPAIGN)
+    leaving = "00000001"
+    assert leaving in page_text(organizer_page(PAGE))  # the per-speaker table
+    assert withdraw_speaker(store, leaving).model_checks == 1
+    at = organizer_page(PAGE)
+    assert not at.exception
+    assert leaving not in page_text(at)
+    assert not at.metric and [item.label for item in at.button if item.label != "Sign out"] == ["Run the model check"]

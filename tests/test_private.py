@@ -86,3 +86,29 @@ def test_in_an_existing_folder_new_files_and_folders_are_owner_only(tmp_path):
         assert wrong == {}
     finally:
         store.close()
+
+
+def test_model_check_results_and_progress_are_owner_only(tmp_path):
+    """Every writer in the data folder: the check's result, its progress file, a failed check's report."""
+    from test_modelcheck import CAMPAIGN as CHECK_CAMPAIGN
+    from test_modelcheck import add_takes, wait_for_background
+
+    from speechrec.export import ExportOptions
+    from speechrec.modelcheck import check_model, checks_folder, start_check
+
+    data = tmp_path / "data"
+    store = ClipStore(load_settings(data, environ={}))
+    try:
+        add_takes(store, range(3), {"yes": 4, "no": 4, "up": 4})
+        check_model(store, CHECK_CAMPAIGN)
+        assert start_check(store.settings, CHECK_CAMPAIGN, ExportOptions(selection="accepted"))  # fails: none accepted
+        assert wait_for_background(store.settings).failed
+        found = modes(data)
+        assert len(list(checks_folder(store.settings).glob("*.json"))) == 2  # the result and running.json
+        assert {"data/model-checks", "data/model-checks/running.json"} <= set(found)
+        wrong = {
+            name: mode for name, mode in found.items() if mode != ("0o700" if (tmp_path / name).is_dir() else "0o600")
+        }
+        assert wrong == {}
+    finally:
+        store.close()

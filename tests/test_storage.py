@@ -32,6 +32,14 @@ def test_s3_credentials_in_the_url_are_never_quoted(s3_environment):
     assert "s3://***@" in message
 
 
+@pytest.mark.parametrize("secret", ["S3CRET/sk", "S3CRET+ab/cd", "ab/S3CRETxyz"])
+def test_s3_secret_keys_holding_a_slash_are_never_quoted(s3_environment, secret):
+    """s3fs reads "AKIAKEY:S3CRET" of s3://AKIAKEY:S3CRET/sk@bucket as the bucket, and boto quotes it."""
+    message = storage_failure(f"s3://AKIAKEY:{secret}@{s3_environment.create_bucket()}/audio")
+    assert "S3CRET" not in message and "AKIAKEY:ab" not in message, message
+    assert "s3://***@" in message
+
+
 def test_an_unreachable_database_is_named_without_its_password(tmp_path):
     url = f"postgresql+psycopg://speechrec:{PASSWORD}@127.0.0.1:{free_port()}/speech"
     with pytest.raises(StoreError, match="cannot open the database") as raised:

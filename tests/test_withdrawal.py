@@ -207,3 +207,71 @@ def test_withdrawing_twice_is_fine(store):
     assert withdraw_speaker(store, speaker).clips == 1
     assert withdraw_speaker(store, speaker).clips == 0
     assert_gone(store, speaker)
+
+
+# ---- model check results name the speaker: they go too -------------------------------------------------
+
+
+def files_naming(folder, speaker_id: str) -> list[str]:
+    """Every file under ``folder`` whose bytes hold ``speaker_id``, but the database (which keeps the
+    id on the withdrawn list, so that nothing brings the speaker back)."""
+    return [
+        str(path) for path in folder.rglob("*")
+        if path.is_file() and not path.name.startswith("speechrec.sqlite3") and speaker_id.encode() in path.read_bytes()
+    ]  # fmt: skip
+
+
+def checked_store(store: ClipStore):
+    from test_modelcheck import CAMPAIGN as CHECK_CAMPAIGN
+    from test_modelcheck import add_takes
+
+    from speechrec.modelcheck import check_model
+
+    add_takes(store, range(4), {"yes": 3, "no": 3, "up": 3})  # the fewest the check takes: 10 clips of a word
+    return CHECK_CAMPAIGN, check_model(store, CHECK_CAMPAIGN)
+
+
+def test_withdrawal_removes_every_model_check_result_that_names_the_speaker(store):
+    from dataclasses import replace
+
+    from speechrec.modelcheck import checks_folder, latest_check, save_check
+
+    _, check = checked_store(store)
+    leaving = "00000001"
+    folder = checks_folder(store.settings)
+    older_without = replace(check, fingerprint="0" * 32, clips=check.clips[check.clips["speaker_id"] != leaving])
+    save_check(folder, older_without)
+    (folder / ("f" * 32 + ".json")).write_text(f'{{"version": -1, "clips": ["{leaving}"]}}')  # another version's
+    assert len(files_naming(store.settings.data_dir, leaving)) == 2
+    withdrawal = withdraw_speaker(store, leaving)
+    assert withdrawal.model_checks == 2
+    assert files_naming(store.settings.data_dir, leaving) == []
+    assert (folder / ("0" * 32 + ".json")).exists()  # a result without them stays
+    assert leaving not in set(latest_check(store).clips["speaker_id"])
+
+
+def test_a_model_check_running_while_the_speaker_withdraws_keeps_nothing_of_them(store, monkeypatch):
+    from speechrec import modelcheck
+
+    leaving = "00000002"
+    train = modelcheck._out_of_fold
+
+    def withdraw_midway(*args, **kwargs):  # the clips were read; the result is not kept yet
+        withdraw_speaker(store, leaving)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(modelcheck, "_out_of_fold", withdraw_midway)
+    _, check = checked_store(store)
+    assert leaving not in set(check.clips["speaker_id"]) and len(check.clips) == 3 * 9
+    assert files_naming(store.settings.data_dir, leaving) == []
+
+
+def test_another_replicas_model_check_is_removed_before_it_is_shown(store):
+    """Each replica keeps checks in its own data folder; the withdrawal ran elsewhere."""
+    from speechrec.modelcheck import checks_folder, latest_check
+
+    checked_store(store)
+    leaving = "00000000"
+    store.delete_speaker(leaving)  # another replica's withdrawal: this data folder was not reached
+    assert latest_check(store) is None
+    assert list(checks_folder(store.settings).glob("*.json")) == []

@@ -39,11 +39,11 @@ def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
         return
     label_column, replay_column, redo_column = st.columns([3, 2, 2], vertical_alignment="center")
     label_column.caption(plain(_("Your last take: “{word}”").format(word=word_shown(word))))
-    if replay_column.button(_("Replay"), icon="▶️", use_container_width=True):
+    if replay_column.button(_("Replay"), icon="▶️", width="stretch"):
         if live_recorder:
             live.pause_for(take.duration_s + REPLAY_MARGIN_S)
         st.audio(store.read_flac(take.audio_key), format="audio/flac", autoplay=True)
-    if redo_column.button(_("Redo"), icon="↩️", use_container_width=True):
+    if redo_column.button(_("Redo"), icon="↩️", width="stretch"):
         store.delete_clip(clip_id)
         st.session_state[state.LAST_TAKE] = None
         state.leave_notice("info", _("Your last take is deleted: say “{word}” again.").format(word=word_shown(word)))
