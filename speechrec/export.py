@@ -644,7 +644,9 @@ def _csv(table: pd.DataFrame) -> bytes:
         if not pd.api.types.is_numeric_dtype(table[column]):  # text: numbers (a negative dBFS) stay numbers
             table[column] = table[column].map(neutralize_formula)
     buffer = io.StringIO()
-    table.to_csv(buffer, index=False, lineterminator="\n")
+    # RFC 4180 line ends: the csv module quotes a cell holding any character of the line
+    # terminator, so with CRLF a carriage return inside a file name is quoted, not a row break.
+    table.to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8")
 
 

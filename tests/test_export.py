@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 import soxr
@@ -1000,6 +1001,23 @@ def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path,
         assert not [cell for cell in cells if formula_start(cell)]
         assert rows[0]["source"] == f"'{formula}.wav"
         assert float(rows[0]["peak_dbfs"]) < 0  # numbers stay numbers, negative ones included
+
+
+@pytest.mark.parametrize("name", ["a\rb", "a\nb", "a\r\nb", "a,\"b\"\r"], ids=["cr", "lf", "crlf", "quoted-cr"])
+def test_a_line_break_inside_a_cell_keeps_metadata_csv_one_row_per_clip(store, tmp_path, name):
+    """An imported file's name may hold a carriage return; with bare LF line ends the csv module left
+    such a cell unquoted and every reader split the row there (found trying the export)."""
+    speaker = store.create_speaker(1).speaker_id
+    samples, rate = load_word("yes")
+    campaign = Campaign(title="t", keywords=("yes",), consent_text="ok")
+    store.add_clip(
+        samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
+        source="import", source_path=f"{name}.wav",
+    )  # fmt: skip
+    text = metadata_csv(store, campaign, ExportOptions("all")).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert len(rows) == 1 and rows[0]["source"] == f"{name}.wav"
+    assert len(pd.read_csv(io.StringIO(text, newline=""), dtype=str, keep_default_na=False)) == 1
 
 
 @pytest.mark.parametrize("layout", ["speech_commands", "split_folders"])
