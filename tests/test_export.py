@@ -982,16 +982,21 @@ FORMULAS = {
 }
 
 
+def add_imported_yes(store: ClipStore, source_path: str) -> Campaign:
+    """Store one imported take of "yes" from ``source_path``; the campaign it belongs to."""
+    speaker = store.create_speaker(1).speaker_id
+    samples, rate = load_word("yes")
+    store.add_clip(
+        samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
+        source="import", source_path=source_path,
+    )  # fmt: skip
+    return Campaign(title="t", keywords=("yes",), consent_text="ok")
+
+
 @pytest.mark.parametrize("formula", FORMULAS.values(), ids=FORMULAS.keys())
 def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path, formula):
     """A free-text cell (here the imported file's name) gets OWASP's leading apostrophe."""
-    speaker = store.create_speaker(1).speaker_id
-    samples, rate = load_word("yes")
-    campaign = Campaign(title="t", keywords=("yes",), consent_text="ok")
-    store.add_clip(
-        samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
-        source="import", source_path=f"{formula}.wav",
-    )  # fmt: skip
+    campaign = add_imported_yes(store, f"{formula}.wav")
     export_dataset(store, campaign, tmp_path / "ds.zip", ExportOptions(selection="all"))
     for text in (zipfile.ZipFile(tmp_path / "ds.zip").read("metadata.csv"), metadata_csv(store, campaign, ExportOptions("all"))):
         every_row = list(csv.DictReader(io.StringIO(text.decode("utf-8"))))
@@ -1007,13 +1012,7 @@ def test_metadata_cells_a_spreadsheet_would_run_are_neutralized(store, tmp_path,
 def test_a_line_break_inside_a_cell_keeps_metadata_csv_one_row_per_clip(store, tmp_path, name):
     """An imported file's name may hold a carriage return; with bare LF line ends the csv module left
     such a cell unquoted and every reader split the row there (found trying the export)."""
-    speaker = store.create_speaker(1).speaker_id
-    samples, rate = load_word("yes")
-    campaign = Campaign(title="t", keywords=("yes",), consent_text="ok")
-    store.add_clip(
-        samples, rate, assess_take(samples, rate), keyword="yes", speaker_id=speaker, session_id="s",
-        source="import", source_path=f"{name}.wav",
-    )  # fmt: skip
+    campaign = add_imported_yes(store, f"{name}.wav")
     text = metadata_csv(store, campaign, ExportOptions("all")).decode("utf-8")
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert len(rows) == 1 and rows[0]["source"] == f"{name}.wav"
