@@ -1,7 +1,6 @@
 """Record: a microphone check, one prompted word at a time (replay, redo or skip each), the room's
 background noise, then done, with the code and the way to another round."""
 
-import html
 from functools import partial
 
 import streamlit as st
@@ -14,7 +13,7 @@ from speechrec.ui import live, state
 from speechrec.ui.language import _, isolated, language_picker_ui, ngettext, page_language
 from speechrec.ui.resources import campaign_and_store_ui
 from speechrec.ui.room import room_recorder_ui
-from speechrec.ui.takes import last_take_ui, skip_ui, takes_list_ui
+from speechrec.ui.takes import last_take_ui, prompt_ui, skip_ui, takes_list_ui
 from speechrec.ui.volunteer import current_volunteer, not_me_ui, participant_code_ui, simple_recorder_toggle_ui
 
 RECORDING_RATE = 48000  # ask the browser for full-band audio, as WebRTC delivers it
@@ -123,18 +122,8 @@ if not now.finished:
         context = live.recorder_ui()
         live.listen_ui(context, partial(new_capture, campaign), mic_check_ui, meter_label=_("Microphone level"))
     else:
-        if now.next_variation:  # the campaign's instruction, in the volunteer's language where it gives one
-            st.markdown(
-                f"<p dir='auto' style='text-align:center;font-size:1.3rem;margin:0'>"
-                f"{html.escape(campaign.texts(language).instructions[now.next_variation])}</p>",
-                unsafe_allow_html=True,
-            )
-        # The word as the organizer wrote it: dir='auto' lays out a right-to-left word by its own letters.
-        st.markdown(
-            f"<p dir='auto' style='text-align:center;font-size:4rem;font-weight:700;margin:0.3em 0'>"
-            f"{html.escape(now.next_word)}</p>",
-            unsafe_allow_html=True,
-        )
+        instructions = campaign.texts(language).instructions  # in the volunteer's language where it gives one
+        prompt_ui(now.next_word, instructions[now.next_variation] if now.next_variation else None)
         if simple:
             recording = st.audio_input(
                 _("Press the microphone, say the word once, then press stop"),

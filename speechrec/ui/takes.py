@@ -3,6 +3,7 @@ word they cannot say, and the list of their takes to replay or delete."""
 
 from __future__ import annotations
 
+import html
 import logging
 
 import streamlit as st
@@ -20,6 +21,20 @@ TAKES_TOGGLE = "show_my_takes"
 # The take list builds one player per take (each loads its audio): the newest this many are listed.
 TAKES_LISTED = 50
 LOGGER = logging.getLogger(__name__)
+
+
+def prompt_ui(word: str, instruction: str | None) -> None:
+    """The prompted word as the organizer wrote it, under the variation's instruction if there is one.
+
+    ``dir='auto'`` lays each line out by its own letters, so a right-to-left word reads right.
+    """
+    if instruction:
+        _centred_line(instruction, "font-size:1.3rem;margin:0")
+    _centred_line(word, "font-size:4rem;font-weight:700;margin:0.3em 0")
+
+
+def _centred_line(text: str, style: str) -> None:
+    st.markdown(f"<p dir='auto' style='text-align:center;{style}'>{html.escape(text)}</p>", unsafe_allow_html=True)
 
 
 def last_take_ui(store: ClipStore, live_recorder: bool) -> None:
